@@ -1,0 +1,102 @@
+"""Autoraters: OpenAI, Anthropic, OpenAI-compatible servers, local HF models, and an offline judge.
+
+``make_judge(spec)`` is the one entry point; every judge shares the :class:`Judge` API
+(``score``, ``score_many``, ``score_many_sync``, ``usage``, ``close``) and the SQLite cache.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .base import Judge, JudgeRequest, JudgeResult, MissingScoresError, check_missing
+from .prompts import COHERENCE_PROMPT, fill_prompt
+from .usage import JudgeUsage
+
+__all__ = [
+    "COHERENCE_PROMPT",
+    "DEFAULT_ANTHROPIC_MODEL",
+    "DEFAULT_OPENAI_MODEL",
+    "Judge",
+    "JudgeRequest",
+    "JudgeResult",
+    "JudgeUsage",
+    "MissingScoresError",
+    "check_missing",
+    "fill_prompt",
+    "make_judge",
+    "resolve_judge_spec",
+]
+
+DEFAULT_OPENAI_MODEL = "gpt-4.1-mini"
+DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
+_KINDS = ("openai", "anthropic", "hf", "offline")
+
+
+def resolve_judge_spec(spec: str, env: Mapping[str, str] = os.environ) -> tuple[str, str]:
+    """Resolve ``auto`` (and validate other specs); returns (spec, message saying which and why)."""
+    spec = (spec or "auto").strip()
+    if spec == "auto":
+        if env.get("OPENAI_API_KEY"):
+            s = f"openai:{DEFAULT_OPENAI_MODEL}"
+            return s, f"judge: {s} (auto: OPENAI_API_KEY is set)"
+        if env.get("ANTHROPIC_API_KEY"):
+            s = f"anthropic:{DEFAULT_ANTHROPIC_MODEL}"
+            return s, f"judge: {s} (auto: ANTHROPIC_API_KEY is set, OPENAI_API_KEY is not)"
+        return "offline", (
+            "judge: offline (auto: neither OPENAI_API_KEY nor ANTHROPIC_API_KEY is set; "
+            "the offline MiniLM judge is approximate, see its measured AUC in the README)"
+        )
+    kind, _, model = spec.partition(":")
+    if kind not in _KINDS:
+        raise ValueError(
+            f"unknown judge spec {spec!r}: use auto, offline, openai:MODEL, anthropic:MODEL "
+            "or hf:MODEL_OR_PATH"
+        )
+    if kind == "offline":
+        return spec, f"judge: {spec} (offline MiniLM judge, no network)"
+    if not model:
+        if kind == "openai":
+            model = DEFAULT_OPENAI_MODEL
+        elif kind == "anthropic":
+            model = DEFAULT_ANTHROPIC_MODEL
+        else:
+            raise ValueError("hf judge needs a model: hf:MODEL_OR_PATH")
+        spec = f"{kind}:{model}"
+    return spec, f"judge: {spec} (as requested)"
+
+
+def make_judge(
+    spec: str,
+    *,
+    base_url: str | None = None,
+    concurrency: int = 16,
+    timeout: float = 30.0,
+    max_retries: int = 2,
+    cache_path: str | Path | None = None,
+    refresh: bool = False,
+    model_loader: Callable[[str], tuple[Any, Any]] | None = None,
+) -> Judge:
+    """Build a judge from a spec: ``auto``, ``offline``, ``openai:M``, ``anthropic:M``, ``hf:M``."""
+    spec, _msg = resolve_judge_spec(spec)
+    kind, _, model = spec.partition(":")
+    common: dict[str, Any] = dict(concurrency=concurrency, cache_path=cache_path, refresh=refresh)
+    if kind == "openai":
+        from .openai_judge import OpenAIJudge
+
+        return OpenAIJudge(model, base_url=base_url, timeout=timeout, max_retries=max_retries,
+                           **common)
+    if kind == "anthropic":
+        from .anthropic_judge import AnthropicJudge
+
+        return AnthropicJudge(model, base_url=base_url, timeout=timeout,
+                              max_retries=max_retries, **common)
+    if kind == "hf":
+        from .hf_judge import HFJudge
+
+        return HFJudge(model, model_loader=model_loader, **common)
+    from .offline import OfflineJudge
+
+    return OfflineJudge(variant=model or None, **common)
