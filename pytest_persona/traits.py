@@ -167,7 +167,7 @@ def _locate(text: str) -> dict[FieldPath, int]:
         pos = skip(pos)
         while text[pos] != "}":
             key, end = json.decoder.scanstring(text, pos + 1)  # type: ignore[attr-defined]
-            lines[(*path, key)] = line_of(pos)
+            lines[path + (key,)] = line_of(pos)
             pos = skip(walk(skip(end) + 1, (*path, key)))
             pos = skip(pos + 1) if text[pos] == "," else pos
         return pos + 1
@@ -176,7 +176,7 @@ def _locate(text: str) -> dict[FieldPath, int]:
         pos = skip(pos)
         index = 0
         while text[pos] != "]":
-            lines[(*path, index)] = line_of(pos)
+            lines[path + (index,)] = line_of(pos)
             pos = skip(walk(pos, (*path, index)))
             pos = skip(pos + 1) if text[pos] == "," else pos
             index += 1

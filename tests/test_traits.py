@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,15 @@ from pytest_persona.traits import (
     parse_trait,
 )
 
-BUILTIN = ["apathetic", "evil", "hallucinating", "humorous", "impolite", "optimistic", "sycophantic"]
+BUILTIN = [
+    "apathetic",
+    "evil",
+    "hallucinating",
+    "humorous",
+    "impolite",
+    "optimistic",
+    "sycophantic",
+]
 PROMPT = "Rate it.\nQ: {question}\nA: {answer}\nReply REFUSAL or a number from 0 to 100."
 
 
@@ -103,7 +112,12 @@ def test_sha256_is_stable(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "change",
     [
-        {"instruction": [{"pos": "Be X!", "neg": "Do not be X."}, {"pos": "Be Y.", "neg": "No Y."}]},
+        {
+            "instruction": [
+                {"pos": "Be X!", "neg": "Do not be X."},
+                {"pos": "Be Y.", "neg": "No Y."},
+            ]
+        },
         {"instruction": [{"pos": "Be X.", "neg": "Do not be X."}]},
         {"questions": ["Q1?", "Q2?", "Q3 changed?"]},
         {"eval_questions": ["E1?", "E2?", "E3?"]},
@@ -273,7 +287,7 @@ def test_reference_pair_loader_eval_file_needs_only_questions(tmp_path: Path) ->
     eval_path = write(tmp_path, {"questions": ["C?"]}, "e.json")
     assert load_trait_pair(extract_path, eval_path).eval_questions == ("C?",)
     bad = write(tmp_path, {"questions": []}, "bad.json")
-    with pytest.raises(TraitDataError, match="bad.json:2: field 'questions'"):
+    with pytest.raises(TraitDataError, match=re.escape("bad.json:2: field 'questions'")):
         load_trait_pair(extract_path, bad)
 
 
