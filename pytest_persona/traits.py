@@ -57,6 +57,9 @@ class TraitDataError(ValueError):
         where = f"{path}:{line}: "
         super().__init__(where + (f"field {field!r}: " if field else "") + message)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.line, self.field, self.reason))
+
 
 class UnknownTraitError(LookupError):
     """A trait name that no search location provides."""
@@ -213,7 +216,7 @@ class _Doc:
     @classmethod
     def read(cls, path: Path) -> _Doc:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")
         except UnicodeDecodeError as exc:
             raise TraitDataError(path, 1, None, f"not UTF-8 text: {exc}") from exc
         return cls(path, text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -455,6 +456,15 @@ def test_error_overlap_names_question(tmp_path: Path) -> None:
     err = error_for(path)
     assert_error(err, path, line_of(path, '"q2?"'), "eval_questions[1]")
     assert "'q2?'" in str(err)
+
+
+def test_error_is_picklable_and_bom_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bom.json"
+    path.write_text(json.dumps(minimal(), indent=2), encoding="utf-8-sig")
+    assert load_trait(path).name == "bom"
+    err = TraitDataError(path, 3, "questions[0]", "must be a non-empty string")
+    copy = pickle.loads(pickle.dumps(err))
+    assert (copy.path, copy.line, copy.field, str(copy)) == (path, 3, "questions[0]", str(err))
 
 
 def test_error_line_in_compact_file(tmp_path: Path) -> None:
