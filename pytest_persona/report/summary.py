@@ -1,0 +1,122 @@
+"""The plain-text table printed at the end of every run (and by ``persona report``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from pytest_persona.report.redact import redact_secrets
+
+_BAD_OUTCOMES = ("failed", "error", "xpassed")
+
+
+def _num(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+def _f(v: Any, digits: int = 1) -> str:
+    x = _num(v)
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def projection_order(trait: Mapping[str, Any], *, ascii_only: bool = False) -> str:
+    """``"1.2 < 3.4 < 5.6 ✓"``: baseline, prompted and steered projections, and whether ordered."""
+    proj = trait.get("projections") or {}
+    metrics = trait.get("metrics") or {}
+    vals: list[float] = []
+    for cond in ("baseline", "prompted", "steered"):
+        v = _num((proj.get(cond) or {}).get("mean")) if isinstance(proj.get(cond), Mapping) \
+            else None
+        if v is None and cond != "prompted":
+            v = _num(metrics.get(f"{cond}_projection"))
+        if v is not None:
+            vals.append(v)
+    if len(vals) < 2:
+        return "-"
+    ok = all(a < b for a, b in zip(vals, vals[1:]))
+    mark = ("ok" if ok else "NO") if ascii_only else ("\u2713" if ok else "\u2717")
+    return " < ".join(f"{v:.2f}" if abs(v) < 10 else f"{v:.1f}" for v in vals) + f" {mark}"
+
+
+def outcome_counts(results: Mapping[str, Any], trait: str | None = None) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for e in results.get("expectations") or []:
+        if trait is not None and e.get("trait") != trait:
+            continue
+        o = str(e.get("outcome", "?"))
+        counts[o] = counts.get(o, 0) + 1
+    return counts
+
+
+def _outcome_text(counts: Mapping[str, int]) -> str:
+    if not counts:
+        return "-"
+    order = ["passed", "failed", "error", "xfailed", "xpassed", "skipped"]
+    keys = [k for k in order if k in counts] + sorted(k for k in counts if k not in order)
+    return ", ".join(f"{counts[k]} {k}" for k in keys)
+
+
+def _fit(s: str, w: int) -> str:
+    return s if len(s) <= w else s[: max(w - 1, 0)] + "\u2026"
+
+
+def format_summary_table(results: Mapping[str, Any], width: int = 100, *,
+                         ascii_only: bool = False) -> str:
+    """A plain-text table, one row per trait: baseline score, steered score, projection order,
+    max cross-trait cosine, expectation outcomes. Secrets are redacted."""
+    traits = results.get("traits") or {}
+    headers = ["trait", "baseline", "steered", "projection order", "max cos", "outcome"]
+    rows: list[list[str]] = []
+    names = list(traits)
+    for name in sorted({str(e.get("trait")) for e in results.get("expectations") or []
+                        if e.get("trait") and e.get("trait") not in traits}):
+        names.append(name)
+    for name in names:
+        t = traits.get(name) or {}
+        m = t.get("metrics") or {}
+        rows.append([
+            " ".join(str(name).split()),
+            _f(m.get("baseline_score")),
+            _f(m.get("steered_score")),
+            projection_order(t, ascii_only=ascii_only),
+            _f(m.get("max_cross_cosine"), 2),
+            _outcome_text(outcome_counts(results, name)),
+        ])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    sep = "  "
+    total = sum(widths) + len(sep) * (len(widths) - 1)
+    if total > width:  # shrink the trait and outcome columns first
+        over = total - width
+        for i in (0, 5, 3):
+            cut = min(over, max(widths[i] - len(headers[i]), 0))
+            widths[i] -= cut
+            over -= cut
+    right = {1, 2, 4}
+
+    def line(cells: list[str]) -> str:
+        parts = []
+        for i, c in enumerate(cells):
+            c = _fit(c, widths[i])
+            parts.append(c.rjust(widths[i]) if i in right else c.ljust(widths[i]))
+        return sep.join(parts).rstrip()
+
+    out = [line(headers), sep.join("-" * w for w in widths)]
+    out += [line(r) for r in rows] if rows else ["(no traits in this run)"]
+    judge = results.get("judge") or {}
+    if judge.get("offline"):
+        out.append(f"judge: {judge.get('id', 'offline')} (OFFLINE judge: scores are a smoke "
+                   "test, not an LLM autorater)")
+    comp = results.get("comparison") or {}
+    regs = comp.get("regressions") or []
+    if comp:
+        base = comp.get("baseline_path") or "baseline"
+        out.append(f"baseline comparison against {base}: "
+                   + (f"{len(regs)} regression(s)" if regs else "no regressions"))
+        for r in regs:
+            msg = r.get("message") if isinstance(r, Mapping) else str(r)
+            out.append(f"  REGRESSION {msg}")
+    return redact_secrets("\n".join(out))
