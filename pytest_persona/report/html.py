@@ -112,6 +112,10 @@ STYLE = """
  background:var(--pp-fail-bg);color:#7f1d1d;padding:6px 8px;border-radius:4px;font-size:12px}
 .persona-report .pp-note{color:var(--pp-muted);font-size:12px}
 .persona-report ul.pp-list{margin:4px 0 8px 18px;padding:0}
+.persona-report table.pp-table.pp-compact{width:auto;min-width:40%}
+.persona-report table.pp-expectations code{overflow-wrap:anywhere}
+.persona-report table.pp-expectations td.pp-msg{min-width:16em}
+.persona-report table.pp-expectations td.pp-mono{min-width:11em}
 .persona-report .pp-cols{display:grid;grid-template-columns:1fr 1fr;gap:14px}
 @media (max-width:900px){.persona-report .pp-cols{grid-template-columns:1fr}}
 """
@@ -147,8 +151,12 @@ def _fmt(v: Any, digits: int = 1) -> str:
         return "\u2013" if v is None else _e(v)
     if isinstance(v, int):
         return str(v)
-    if abs(x) < 1 and x != 0:
+    if x == 0:
+        return f"{0:.{digits}f}"
+    if abs(x) < 0.1:
         return f"{x:.3f}"
+    if abs(x) < 1:
+        return f"{x:.{max(digits, 2)}f}"
     return f"{x:.{digits}f}"
 
 
@@ -319,9 +327,11 @@ def _anchor(name: Any) -> str:
 def _figures_table(figs: Mapping[str, Any]) -> str:
     if not figs:
         return ""
-    rows = [f"<tr><td>{_e(k)}</td>" + _td(_fmt(v, 2) if _num(v) is not None else _e(v), True)
-            + "</tr>" for k, v in figs.items()]
-    return _table([("figure", False), ("value", True)], rows, "pp-figures")
+    head = "".join(f"<th class=pp-num>{_e(k)}</th>" for k in figs)
+    cells = "".join(_td(_fmt(v, 2) if _num(v) is not None else _e(v), True)
+                    for v in figs.values())
+    return (f'<table class="pp-table pp-figures pp-compact"><thead><tr>{head}</tr></thead>'
+            f"<tbody><tr>{cells}</tr></tbody></table>")
 
 
 def _comparison_for_trait(comp: Mapping[str, Any], trait: Any) -> str:
@@ -456,7 +466,7 @@ def _sweep_table(sweep: Sequence[Mapping[str, Any]]) -> str:
                     + _td(_ci(r.get("coherence_ci")), True)
                     + _td(_fmt(r.get("missing")), True) + "</tr>")
     return _table([("coeff", True), ("n", True), ("score", True), ("95% CI", True),
-                   ("coherence", True), ("95% CI", True), ("missing", True)], rows, "pp-sweep")
+                   ("coherence", True), ("95% CI", True), ("missing", True)], rows, "pp-sweep pp-compact")
 
 
 def _trait_section(name: str, t: Mapping[str, Any], results: Mapping[str, Any],
@@ -556,7 +566,7 @@ def _expectations_table(results: Mapping[str, Any]) -> str:
                     f"<td>{_chip(e.get('outcome'))}</td>"
                     f"<td><code>{_e(e.get('nodeid'))}</code></td><td>{_e(e.get('trait'))}</td>"
                     f"<td>{_e(e.get('kind'))}</td><td class=pp-mono>{fig_txt}</td>"
-                    f"<td><div class=pp-question>{_e(e.get('message'))}</div></td>"
+                    f"<td class=pp-msg>{_e(e.get('message'))}</td>"
                     + _td(_fmt(e.get("duration_s"), 2), True) + "</tr>")
     return ('<h3 class="pp-h3" id="pp-expectations">Expectations</h3>'
             + _table([("outcome", False), ("test", False), ("trait", False), ("kind", False),

@@ -171,7 +171,7 @@ def _ci(v: Any) -> tuple[float, float] | None:
     return None
 
 
-def dose_response_svg(sweep: Sequence[Mapping[str, Any]], *, width: int = 460,
+def dose_response_svg(sweep: Sequence[Mapping[str, Any]], *, width: int = 430,
                       height: int = 280, title: str = "Dose response") -> str:
     """Mean trait score (with CI error bars) per steering coefficient, coherence beside it."""
     rows = sorted((r for r in sweep or [] if _num(r.get("coeff")) is not None),
@@ -229,7 +229,7 @@ def dose_response_svg(sweep: Sequence[Mapping[str, Any]], *, width: int = 460,
     lx = f.plot_left + 4
     out.append(f'<circle cx="{lx + 5:.1f}" cy="14" r="4" fill="{SCORE_COLOR}"/>')
     out.append(_text(lx + 14, 18, "trait score (mean, 95% CI)", anchor="start", size=10))
-    lx2 = lx + 170
+    lx2 = lx + 160
     out.append(f'<line x1="{lx2:.1f}" y1="14" x2="{lx2 + 14:.1f}" y2="14" '
                f'stroke="{COHERENCE_COLOR}" stroke-width="2" stroke-dasharray="5,3"/>')
     out.append(_text(lx2 + 19, 18, "coherence", anchor="start", size=10))
@@ -237,7 +237,7 @@ def dose_response_svg(sweep: Sequence[Mapping[str, Any]], *, width: int = 460,
     return "".join(out)
 
 
-def projection_svg(projections: Mapping[str, Any], *, width: int = 340, height: int = 280,
+def projection_svg(projections: Mapping[str, Any], *, width: int = 290, height: int = 280,
                    title: str = "Projection onto the trait vector") -> str:
     """Mean projection per condition (baseline, prompted, steered, ...) as bars with CI."""
     items = [(k, v) for k, v in (projections or {}).items()
@@ -287,7 +287,7 @@ def projection_svg(projections: Mapping[str, Any], *, width: int = 340, height: 
     return "".join(out)
 
 
-def norms_svg(norms: Sequence[float], layer: int | None, *, width: int = 340,
+def norms_svg(norms: Sequence[float], layer: int | None, *, width: int = 310,
               height: int = 280, title: str = "Vector norm per layer") -> str:
     """Per-layer norm of the trait vector as bars, the chosen layer highlighted."""
     vals = [_num(v) for v in norms or []]
@@ -320,7 +320,9 @@ def norms_svg(norms: Sequence[float], layer: int | None, *, width: int = 340,
         y = f.py(max(vals[layer] or 0.0, 0.0))
         anchor = "end" if layer > n * 0.7 else "start"
         dx = -4 if anchor == "end" else 4
-        out.append(_text(x + dx, max(y - 6, f.plot_top + 10), f"layer {layer}", anchor=anchor,
+        out.append(f'<line x1="{x:.1f}" y1="{f.plot_top - 2:.1f}" x2="{x:.1f}" y2="{y:.1f}" '
+                   f'stroke="{HIGHLIGHT_COLOR}" stroke-width="1" stroke-dasharray="2,2"/>')
+        out.append(_text(x + dx, f.plot_top - 6, f"layer {layer}", anchor=anchor,
                          size=10, color=HIGHLIGHT_COLOR, weight="600"))
     out.append("</svg>")
     return "".join(out)
