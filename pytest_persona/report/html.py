@@ -179,7 +179,7 @@ def _kv(rows: Iterable[tuple[str, str]]) -> str:
 
 
 def _short_fp(fp: Any) -> str:
-    s = str(fp or "")
+    s = redact_secrets(str(fp or ""))
     if not s:
         return "\u2013"
     shown = s if len(s) <= 23 else s[:23] + "\u2026"
@@ -318,7 +318,8 @@ def _overview(results: Mapping[str, Any]) -> str:
 
 
 def _anchor(name: Any) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in str(name))[:60] or "trait"
+    name = redact_secrets(str(name))
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:60] or "trait"
 
 
 # --------------------------------------------------------------------------- failures
@@ -441,7 +442,7 @@ def _examples_table(sweep: Sequence[Mapping[str, Any]], max_examples: int | None
         if max_examples is not None:
             exs = exs[:max_examples]
         for i, ex in enumerate(exs):
-            ans = str(ex.get("answer") or "")
+            ans = redact_secrets(str(ex.get("answer") or ""))
             if len(ans) > MAX_ANSWER_CHARS:
                 ans = ans[:MAX_ANSWER_CHARS] + f"\u2026 [{len(ans) - MAX_ANSWER_CHARS} more chars]"
             coeff = (f'<td class="pp-num" rowspan="{len(exs)}"><strong>'

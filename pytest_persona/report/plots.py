@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from pytest_persona.report.redact import redact_secrets
+
 FONT = "system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif"
 SCORE_COLOR = "#2563eb"
 COHERENCE_COLOR = "#ea580c"
@@ -25,7 +27,7 @@ CONDITION_ORDER = ("baseline", "prompted", "steered")
 
 
 def _e(s: Any) -> str:
-    return escape(str(s), quote=True)
+    return escape(redact_secrets(str(s)), quote=True)
 
 
 def _num(v: Any) -> float | None:
@@ -257,7 +259,7 @@ def projection_svg(projections: Mapping[str, Any], *, width: int = 290, height: 
     f = _Frame(width, height, (0, n), (y0, y1), margin=(22, 12, 46, 54))
     out = _open(width, height, title, "pp-proj")
     out += _y_axis(f, _nice_ticks(y0, y1), "projection")
-    out += _x_axis(f, [(i + 0.5, str(k)[:14]) for i, (k, _) in enumerate(items)], "condition")
+    out += _x_axis(f, [(i + 0.5, redact_secrets(str(k))[:14]) for i, (k, _) in enumerate(items)], "condition")
     zero = f.py(0.0)
     out.append(f'<line x1="{f.plot_left:.1f}" y1="{zero:.1f}" x2="{f.plot_right:.1f}" '
                f'y2="{zero:.1f}" stroke="{AXIS_COLOR}" stroke-width="1"/>')
@@ -347,7 +349,7 @@ def cosine_heatmap_svg(traits: Sequence[str], matrix: Sequence[Sequence[float | 
                        cell: int = 54, title: str = "Cosine similarity between trait vectors"
                        ) -> str:
     """Trait-by-trait cosine similarity, coloured on a -1..1 diverging scale, values printed."""
-    names = [str(t) for t in traits or []]
+    names = [redact_secrets(str(t)) for t in traits or []]
     n = len(names)
     if n == 0:
         return _empty(300, 120, title, "pp-heatmap", "no traits")

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_persona.report.redact import redact_obj
+from pytest_persona.report.redact import redact_obj, redact_secrets
 
 SCHEMA_VERSION = 1
 
@@ -35,8 +35,9 @@ def _is_num(v: Any) -> bool:
 
 def _fail(path: str, what: str, v: Any) -> None:
     shown = type(v).__name__ if not isinstance(v, (int, float, str)) or isinstance(v, bool) else repr(v)
-    if isinstance(v, str) and len(v) > 40:
-        shown = repr(v[:40] + "...")
+    if isinstance(v, str):
+        v = redact_secrets(v)
+        shown = repr(v[:40] + "...") if len(v) > 40 else repr(v)
     raise ResultsError(f"{path}: expected {what}, got {shown}")
 
 

@@ -85,6 +85,7 @@ def format_summary_table(results: Mapping[str, Any], width: int = 100, *,
             _f(m.get("max_cross_cosine"), 2),
             _outcome_text(outcome_counts(results, name)),
         ])
+    rows = [[redact_secrets(c) for c in r] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
     sep = "  "
@@ -100,7 +101,7 @@ def format_summary_table(results: Mapping[str, Any], width: int = 100, *,
     def line(cells: list[str]) -> str:
         parts = []
         for i, c in enumerate(cells):
-            c = _fit(c, widths[i])
+            c = _fit(redact_secrets(c), widths[i])
             parts.append(c.rjust(widths[i]) if i in right else c.ljust(widths[i]))
         return sep.join(parts).rstrip()
 

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pytest_persona.report.compare import compare_results
+from pytest_persona.report.html import render_comparison, render_persona_section, render_report
+from tests.report.synthetic import make_results
+
+ESCAPED = ["&lt;script&gt;window.__pwned=1;alert(1)&lt;/script&gt;",
+           "&quot;&gt;&lt;img src=x onerror=&quot;window.__pwned=1;alert(1)&quot;&gt;",
+           "&lt;script&gt;alert(1)&lt;/script&gt;"]
+
+
+def _pages():
+    r = make_results(("sycophantic", "evil", "hallucinating"), payload=True)
+    b = make_results(("sycophantic", "evil"), payload=True, shift=13, seed=3)
+    r["comparison"] = compare_results(r, b, ["baseline_score:+5"]).to_dict()
+    return {
+        "section": render_persona_section(r),
+        "report": render_report(r),
+        "comparison": render_comparison(b, r, ["baseline_score:+5"]),
+    }
+
+
+@pytest.mark.parametrize("which", ["section", "report", "comparison"])
+def test_payloads_are_escaped(which):
+    html = _pages()[which]
+    assert "<script" not in html.lower()
+    assert "<img" not in html.lower()
+    assert "onerror=\"" not in html and "onerror=alert" not in html
+    for esc in ESCAPED[:2]:
+        assert esc in html, esc
+
+
+@pytest.mark.parametrize("which", ["section", "report", "comparison"])
+def test_no_external_resources(which):
+    html = _pages()[which]
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:|//)""", html, re.I)
+    assert "@import" not in html and "url(" not in html
+    assert "<link" not in html.lower()
+
+
+def test_report_content():
+    r = make_results(("sycophantic", "evil", "hallucinating"))
+    html = render_report(r, title="My run")
+    assert html.startswith("<!DOCTYPE html>") and "<title>My run</title>" in html
+    assert "Content-Security-Policy" in html and "script-src" not in html  # default-src 'none'
+    assert 'id="pp-offline-warning"' in html and "WARNING: offline judge" in html
+    assert r["model"]["fingerprint"] in html  # full fingerprint kept in the title attribute
+    assert html.count('class="pp-plot pp-dose"') == 2
+    assert html.count('class="pp-plot pp-heatmap"') == 1
+    assert "Failures (3)" in html
+    assert "is above the ceiling 10" in html
+    assert "trait_suites/evil.yaml::baseline_ceiling[max=10]" in html
+    assert html.count("<tr") > 40
+
+
+def test_section_is_scoped_fragment():
+    html = render_persona_section(make_results())
+    assert html.startswith('<div class="persona-report"') and html.endswith("</div>")
+    assert "<html" not in html and "<body" not in html
+    style = html[html.index("<style>") + 7:html.index("</style>")]
+    selectors = [s.strip() for s in re.findall(r"(?:^|})\s*([^{}@]+)\{", style)]
+    assert selectors and all(s.startswith(".persona-report") or s.startswith("@")
+                             for sel in selectors for s in sel.split(","))
+
+
+def test_online_judge_has_no_warning_and_shows_cost():
+    r = make_results(offline=False)
+    html = render_persona_section(r)
+    assert "pp-offline-warning" not in html
+    assert "$0.0412" in html
+
+
+def test_minimal_results_render():
+    r = {"schema_version": 1, "model": {"name": "m"}, "traits": {"t": {}, "u": {"metrics": {
+        "baseline_score": 3.0}}}, "expectations": []}
+    for html in (render_persona_section(r), render_report(r), render_comparison(r, r)):
+        assert "t" in html
+    assert "no expectations recorded" in render_persona_section(r)
+
+
+def test_failing_expectation_shows_figures_and_baseline():
+    base = make_results(("sycophantic", "evil"))
+    cur = make_results(("sycophantic", "evil"), shift=13, seed=1)
+    cur["comparison"] = compare_results(cur, base, ["baseline_score:+5"],
+                                        baseline_path="reports/base.json").to_dict()
+    html = render_persona_section(cur)
+    fail = html[html.index('id="pp-failures"'):html.index('id="pp-comparison"')]
+    assert "threshold" in fail and "ci_high" in fail
+    assert "Against baseline reports/base.json" in fail
+    assert "beyond rule baseline_score:+5" in fail
+
+
+def test_comparison_highlights():
+    a = make_results(("sycophantic", "evil"))
+    b = make_results(("sycophantic", "evil"), shift=13, seed=1)
+    html = render_comparison(a, b, ["baseline_score:+5"])
+    assert html.count('class="pp-num pp-flag"') == 2
+    assert "pp-large" in html
+    assert "2 regression(s)" in html
+    assert render_comparison(a, a, ["baseline_score:+5"]).count('class="pp-num pp-flag"') == 0

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+import pytest
+
+from pytest_persona.report import results as R
+from pytest_persona.report.results import (
+    SCHEMA_VERSION,
+    ResultsError,
+    load_results,
+    save_results,
+    validate_results,
+)
+from tests.report.synthetic import make_results
+
+
+def test_synthetic_results_are_valid():
+    validate_results(make_results())
+    validate_results(make_results(("a", "b", "c", "d"), payload=True))
+
+
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda d: d["traits"]["evil"]["sweep"][2].__setitem__("mean", "high"),
+         "traits.evil.sweep[2].mean: expected number"),
+        (lambda d: d["traits"]["evil"]["sweep"][1].pop("coeff"), "traits.evil.sweep[1].coeff"),
+        (lambda d: d["traits"]["evil"]["sweep"][0].__setitem__("ci", [1]),
+         "traits.evil.sweep[0].ci"),
+        (lambda d: d["traits"]["evil"]["vector"]["norms"].__setitem__(3, None),
+         "traits.evil.vector.norms[3]"),
+        (lambda d: d["traits"]["evil"]["sweep"][0]["examples"][1].__setitem__("answer", 3),
+         "traits.evil.sweep[0].examples[1].answer: expected string"),
+        (lambda d: d["traits"]["evil"]["projections"]["steered"].__setitem__("mean", [1]),
+         "traits.evil.projections.steered.mean"),
+        (lambda d: d["traits"]["evil"]["metrics"].__setitem__("baseline_score", True),
+         "traits.evil.metrics.baseline_score"),
+        (lambda d: d.pop("model"), "model: missing"),
+        (lambda d: d["model"].pop("name"), "model.name: missing"),
+        (lambda d: d.__setitem__("traits", []), "traits: expected object"),
+        (lambda d: d["expectations"][3].__setitem__("outcome", "exploded"),
+         "expectations[3].outcome: expected one of"),
+        (lambda d: d["expectations"][0].pop("nodeid"), "expectations[0].nodeid: missing"),
+        (lambda d: d["cosine"]["matrix"].pop(), "cosine.matrix: expected 2 rows"),
+        (lambda d: d["judge"].__setitem__("offline", "yes"), "judge.offline: expected boolean"),
+        (lambda d: d.__setitem__("duration_s", float("nan")), "duration_s: expected finite"),
+        (lambda d: d.__setitem__("schema_version", 2), "newer than"),
+        (lambda d: d.__setitem__("schema_version", 0), "schema_version: expected 1"),
+        (lambda d: d.pop("schema_version"), "schema_version: missing"),
+    ],
+)
+def test_validation_errors_name_the_field(mutate, field):
+    d = make_results(("sycophantic", "evil"))
+    mutate(d)
+    with pytest.raises(ResultsError) as e:
+        validate_results(d)
+    assert field in str(e.value)
+    assert isinstance(e.value, ValueError)
+
+
+def test_partial_traits_are_valid():
+    d = make_results(("sycophantic", "evil"))
+    t = d["traits"]["evil"]
+    for k in ("sweep", "projections", "vector"):
+        t.pop(k)
+    t["metrics"] = {"baseline_score": 12.0}
+    d["traits"]["bare"] = {}
+    d["cosine"] = None
+    d["extra_future_field"] = {"anything": 1}
+    validate_results(d)
+
+
+def test_round_trip(tmp_path):
+    d = make_results(("sycophantic", "evil", "hallucinating"), payload=True)
+    p = save_results(d, tmp_path / "sub" / "persona-results.json")
+    assert load_results(p) == json.loads(json.dumps(d))
+    assert SCHEMA_VERSION == 1
+
+
+def test_save_writes_nan_as_null(tmp_path):
+    d = make_results()
+    d["traits"]["evil"]["metrics"]["checkpoint_shift"] = float("nan")
+    p = save_results(d, tmp_path / "r.json")
+    text = p.read_text()
+    assert "NaN" not in text
+    assert load_results(p)["traits"]["evil"]["metrics"]["checkpoint_shift"] is None
+
+
+def test_atomic_save_invalid_leaves_old_file(tmp_path):
+    p = tmp_path / "r.json"
+    save_results(make_results(), p)
+    before = p.read_text()
+    bad = make_results()
+    bad["expectations"] = "nope"
+    with pytest.raises(ResultsError):
+        save_results(bad, p)
+    assert p.read_text() == before
+    assert os.listdir(tmp_path) == ["r.json"]
+
+
+def test_atomic_save_failure_midway_leaves_no_partial_file(tmp_path, monkeypatch):
+    p = tmp_path / "r.json"
+    save_results(make_results(seed=1), p)
+    before = p.read_text()
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(R.os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        save_results(make_results(seed=2), p)
+    assert p.read_text() == before
+    assert sorted(os.listdir(tmp_path)) == ["r.json"]
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(ResultsError, match="not found"):
+        load_results(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{\n  "schema_version": 1,\n  "model": {,\n}')
+    with pytest.raises(ResultsError, match=r"bad.json: invalid JSON at line 3"):
+        load_results(bad)
+    newer = tmp_path / "newer.json"
+    d = make_results()
+    d["schema_version"] = 7
+    newer.write_text(json.dumps(d))
+    with pytest.raises(ResultsError, match="schema version 7.*upgrade"):
+        load_results(newer)
+    wrong = tmp_path / "wrong.json"
+    d = make_results()
+    d["traits"]["evil"]["sweep"][2]["mean"] = "x"
+    wrong.write_text(json.dumps(d))
+    with pytest.raises(ResultsError, match=r"wrong.json: traits.evil.sweep\[2\].mean"):
+        load_results(wrong)
+
+
+def test_save_does_not_mutate_input(tmp_path):
+    d = make_results()
+    snapshot = copy.deepcopy(d)
+    save_results(d, tmp_path / "r.json")
+    assert d == snapshot
