@@ -43,6 +43,8 @@ STYLE = """
  font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;
  color:var(--pp-fg);font-size:14px;line-height:1.45;margin:12px 0 24px;text-align:left}
 .persona-report *{box-sizing:border-box}
+.persona-report a{color:var(--pp-accent);text-decoration:none}
+.persona-report a:hover{text-decoration:underline}
 .persona-report h2.pp-h2{font-size:20px;margin:0 0 4px;padding:0;color:var(--pp-fg);font-weight:650}
 .persona-report h3.pp-h3{font-size:16px;margin:22px 0 10px;padding:0 0 4px;
  border-bottom:1px solid var(--pp-line);color:var(--pp-fg);font-weight:650}

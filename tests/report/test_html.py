@@ -102,3 +102,30 @@ def test_comparison_highlights():
     assert "pp-large" in html
     assert "2 regression(s)" in html
     assert render_comparison(a, a, ["baseline_score:+5"]).count('class="pp-num pp-flag"') == 0
+
+
+def test_fragment_inside_pytest_html(pytester):
+    """The fragment goes into pytest-html's summary (via pytest_html_results_summary) intact."""
+    pytest.importorskip("pytest_html")
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    pytester.makeconftest(
+        f"""
+        import sys
+        sys.path.insert(0, {str(repo)!r})
+        from tests.report.synthetic import make_results
+        from pytest_persona.report import render_persona_section
+
+        def pytest_html_results_summary(prefix, summary, postfix):
+            prefix.append(render_persona_section(make_results(payload=True)))
+        """
+    )
+    pytester.makepyfile("def test_ok():\n    pass\n")
+    result = pytester.runpytest_subprocess("--html=out.html", "--self-contained-html",
+                                           "-p", "no:cacheprovider", "-p", "no:persona")
+    result.assert_outcomes(passed=1)
+    html = (pytester.path / "out.html").read_text(encoding="utf-8")
+    assert 'id="persona-report"' in html and "pp-offline-warning" in html
+    assert "&lt;script&gt;window.__pwned=1" in html
+    assert "<script>window.__pwned" not in html
