@@ -187,13 +187,14 @@ def generate(
     steering: Steering | None = None,
     coeffs: Sequence[float] | None = None,
     progress: Progress | None = None,
+    on_batch: Callable[[list[int], list[str]], None] | None = None,
 ) -> list[str]:
     """Generate one response per item, in order.
 
     ``coeffs`` gives one steering coefficient per item (``steering`` must be set), so a
     questions x coefficients sweep runs as a few large batches. Rows are grouped by prompt
     length to limit padding; seeds are per batch, so outputs are reproducible for a given
-    batch size.
+    batch size. ``on_batch(indices, texts)`` is called as each batch finishes (for caching).
     """
     ensure_pad_token(tokenizer)
     if coeffs is not None and len(coeffs) != len(items):
@@ -222,6 +223,8 @@ def generate(
             continue
         for i, text in zip(idx, texts):
             results[i] = text
+        if on_batch is not None:
+            on_batch(idx, texts)
         start += len(idx)
         done += len(idx)
         if progress is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import threading
 import time
 from collections import deque
@@ -51,6 +52,13 @@ def _prompt_text(body: dict[str, Any]) -> str:
         elif isinstance(content, list):
             parts.extend(str(b.get("text", "")) for b in content if isinstance(b, dict))
     return "\n".join(parts)
+
+
+class _Server(ThreadingHTTPServer):
+    """A deeper listen backlog: 16+ concurrent clients must not see connection resets."""
+
+    request_queue_size = 256
+    daemon_threads = True
 
 
 class JudgeServer:
@@ -122,7 +130,7 @@ class JudgeServer:
         class Handler(_Handler):
             owner = server
 
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        httpd = _Server(("127.0.0.1", 0), Handler)
         httpd.daemon_threads = True
         self._httpd = httpd
         self._thread = threading.Thread(
@@ -164,6 +172,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         return
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out in separate writes: without NODELAY, Nagle + delayed ACK
+        # add ~40 ms to every keep-alive response.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
         try:
