@@ -1,0 +1,130 @@
+"""The ``persona`` console command: extract, vectors inspect, report, compare."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from pytest_persona.cache import PersonaCache
+    from pytest_persona.extraction import ExtractionConfig, extract_vectors
+    from pytest_persona.judges import make_judge, resolve_judge_spec
+    from pytest_persona.models import load_model
+    from pytest_persona.progress import ProgressPrinter
+    from pytest_persona.traits import load_trait
+
+    spec, note = resolve_judge_spec(args.judge)
+    print(note, file=sys.stderr)
+    cache = PersonaCache(args.cache, refresh=args.refresh)
+    loaded = load_model(args.model, device=args.device, dtype=args.dtype)
+    trait = load_trait(args.trait)
+    judge = make_judge(spec, base_url=args.judge_base_url, cache_path=cache.judge_path,
+                       refresh=args.refresh)
+    config = ExtractionConfig(n_samples=args.samples, n_questions=args.questions,
+                              max_new_tokens=args.max_new_tokens, min_pairs=args.min_pairs,
+                              batch_size=args.batch_size)
+    try:
+        result = extract_vectors(loaded, trait, judge, None, config, cache, ProgressPrinter())
+    finally:
+        judge.close()
+    out = Path(args.out) / f"{trait.name}.safetensors"
+    result.vectors.save(out)
+    print(f"{trait.name}: {result.effective_pairs} effective pairs of {result.total_pairs}; "
+          f"vectors [{result.vectors.n_layers}, {result.vectors.d_model}] written to {out}")
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from pytest_persona.vectors import TraitVectors
+
+    vectors = TraitVectors.load(args.file)
+    print(f"{args.file}: [{vectors.n_layers} layers, d_model {vectors.d_model}]")
+    for key, value in sorted(vectors.metadata.items()):
+        text = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+        print(f"  {key}: {text}")
+    norms = vectors.norms()
+    peak = max(range(len(norms)), key=norms.__getitem__)
+    print("  per-layer norms (layer: norm):")
+    for layer, norm in enumerate(norms):
+        bar = "#" * int(round(40 * norm / max(max(norms), 1e-12)))
+        mark = "  <- largest" if layer == peak else ""
+        print(f"    {layer:3d}: {norm:9.4f} {bar}{mark}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pytest_persona.atomic import write_text
+    from pytest_persona.report import load_results, render_report
+
+    results = load_results(args.results)
+    write_text(args.output, render_report(results))
+    print(f"report written to {args.output}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from pytest_persona.atomic import write_text
+    from pytest_persona.report import compare_results, load_results, render_comparison
+
+    a, b = load_results(args.baseline), load_results(args.candidate)
+    rules = args.fail or []
+    write_text(args.output, render_comparison(a, b, rules))
+    comparison = compare_results(b, a, rules, baseline_path=args.baseline)
+    for reg in comparison.regressions:
+        print(f"REGRESSION {reg.message}")
+    print(f"comparison written to {args.output}")
+    return 1 if comparison.regressions else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="persona", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    ex = sub.add_parser("extract", help="extract trait vectors for a model and save them")
+    ex.add_argument("--model", required=True)
+    ex.add_argument("--trait", required=True, help="built-in trait name or a trait JSON file")
+    ex.add_argument("--judge", default="auto")
+    ex.add_argument("--judge-base-url", default=None)
+    ex.add_argument("--out", default="vectors")
+    ex.add_argument("--cache", default=".persona_cache")
+    ex.add_argument("--refresh", action="store_true")
+    ex.add_argument("--device", default=None)
+    ex.add_argument("--dtype", default="auto")
+    ex.add_argument("--samples", type=int, default=1, help="samples per question and polarity")
+    ex.add_argument("--questions", type=int, default=None)
+    ex.add_argument("--max-new-tokens", type=int, default=64)
+    ex.add_argument("--min-pairs", type=int, default=5)
+    ex.add_argument("--batch-size", type=int, default=None)
+    ex.set_defaults(func=_extract)
+    vec = sub.add_parser("vectors", help="work with vector files")
+    vsub = vec.add_subparsers(dest="vcommand", required=True)
+    ins = vsub.add_parser("inspect", help="print provenance and per-layer norms")
+    ins.add_argument("file")
+    ins.set_defaults(func=_inspect)
+    rep = sub.add_parser("report", help="render an HTML report from a results JSON")
+    rep.add_argument("results")
+    rep.add_argument("-o", "--output", default="reports/persona-report.html")
+    rep.set_defaults(func=_report)
+    cmp_ = sub.add_parser("compare", help="side-by-side HTML of two results files")
+    cmp_.add_argument("baseline")
+    cmp_.add_argument("candidate")
+    cmp_.add_argument("-o", "--output", default="reports/persona-compare.html")
+    cmp_.add_argument("--fail", action="append", help="rule such as baseline_score:+5")
+    cmp_.set_defaults(func=_compare)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ValueError, OSError, RuntimeError) as exc:
+        print(f"persona: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,252 @@
+"""The pytest plugin: options, fixtures, YAML suite collection, results and reports."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_persona import __version__
+
+SESSION_KEY = pytest.StashKey["Any"]()
+COLLECTOR_KEY = pytest.StashKey["Any"]()
+
+# option name -> (ini name, help, type, default)
+OPTIONS: list[tuple[str, str, str, str, Any]] = [
+    ("--model", "persona_model", "model under test: alias, hub id, local dir, .gguf, tiny-*",
+     "string", "smollm2-135m"),
+    ("--reference-model", "persona_reference_model",
+     "reference checkpoint for checkpoint_shift (same architecture)", "string", ""),
+    ("--judge", "persona_judge", "autorater: auto, offline, openai:M, anthropic:M, hf:M",
+     "string", "auto"),
+    ("--judge-base-url", "persona_judge_base_url",
+     "base URL of an OpenAI-compatible (or Anthropic) judge server", "string", ""),
+    ("--judge-concurrency", "persona_judge_concurrency", "concurrent judge requests", "string",
+     "16"),
+    ("--coherence-judge", "persona_coherence_judge",
+     "judge spec for coherence scores (default: same as --judge)", "string", ""),
+    ("--persona-cache", "persona_cache", "cache directory (relative to rootdir)", "string",
+     ".persona_cache"),
+    ("--device", "persona_device", "cpu, cuda, cuda:1 (default: cuda when available)", "string",
+     ""),
+    ("--dtype", "persona_dtype", "auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16",
+     "string", "auto"),
+    ("--batch-size", "persona_batch_size", "generation batch size (default: automatic)",
+     "string", ""),
+    ("--max-new-tokens", "persona_max_new_tokens", "override every suite's max_new_tokens",
+     "string", ""),
+    ("--persona-max-questions", "persona_max_questions",
+     "use at most N questions per trait (quick runs)", "string", ""),
+    ("--seed", "persona_seed", "generation seed", "string", "0"),
+    ("--persona-results", "persona_results", "where to write the results JSON", "string",
+     "reports/persona-results.json"),
+    ("--persona-save", "persona_save", "also save this run's results as a baseline here",
+     "string", ""),
+    ("--persona-compare", "persona_compare", "compare this run with a baseline results file",
+     "string", ""),
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("persona", "pytest-persona: behavioural tests of language models")
+    for flag, ini, help_text, kind, default in OPTIONS:
+        group.addoption(flag, dest=ini, default=None, help=f"{help_text} (ini: {ini})")
+        parser.addini(ini, help_text, type=kind, default=default)  # type: ignore[arg-type]
+    group.addoption("--persona-refresh", dest="persona_refresh", action="store_true",
+                    default=None, help="recompute everything, ignoring cached results")
+    parser.addini("persona_refresh", "recompute everything", type="bool", default=False)
+    group.addoption("--persona-compare-fail", dest="persona_compare_fail", action="append",
+                    default=None, help="regression rule, e.g. baseline_score:+5 (repeatable)")
+    parser.addini("persona_compare_fail", "regression rules", type="linelist", default=[])
+    parser.addini("persona_suite_dirs", "directory names whose YAML files are trait suites",
+                  type="linelist", default=["trait_suites"])
+    parser.addini("persona_max_missing", "default max fraction of missing judge scores",
+                  type="string", default="0.1")
+
+
+def opt(config: pytest.Config, ini: str) -> Any:
+    """A command-line value, else the ini value."""
+    value = config.getoption(ini, default=None)
+    if value is None or value == "":
+        value = config.getini(ini)
+    return value
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if value not in (None, "") else None
+
+
+def build_options(config: pytest.Config) -> Any:
+    from pytest_persona.session import PersonaOptions
+
+    cache = Path(opt(config, "persona_cache"))
+    if not cache.is_absolute():
+        cache = config.rootpath / cache
+    suite_dirs = [config.rootpath / d for d in config.getini("persona_suite_dirs")]
+    trait_paths = tuple(p for d in suite_dirs for p in (d / "traits", d) if p.is_dir())
+    return PersonaOptions(
+        model=str(opt(config, "persona_model")),
+        reference_model=opt(config, "persona_reference_model") or None,
+        judge=str(opt(config, "persona_judge")),
+        judge_base_url=opt(config, "persona_judge_base_url") or None,
+        judge_concurrency=int(opt(config, "persona_judge_concurrency")),
+        coherence_judge=opt(config, "persona_coherence_judge") or None,
+        cache_dir=cache,
+        refresh=bool(opt(config, "persona_refresh")),
+        device=opt(config, "persona_device") or None,
+        dtype=str(opt(config, "persona_dtype")),
+        batch_size=_int_or_none(opt(config, "persona_batch_size")),
+        max_new_tokens=_int_or_none(opt(config, "persona_max_new_tokens")),
+        max_questions=_int_or_none(opt(config, "persona_max_questions")),
+        seed=int(opt(config, "persona_seed")),
+        trait_paths=trait_paths,
+    )
+
+
+def _progress_writer(config: pytest.Config) -> Callable[[str], None]:
+    def write(line: str) -> None:
+        capman = config.pluginmanager.getplugin("capturemanager")
+        reporter = config.pluginmanager.getplugin("terminalreporter")
+        if reporter is None:
+            print(line, flush=True)
+            return
+        ctx = capman.global_and_fixture_disabled() if capman else _null()
+        with ctx:
+            reporter.ensure_newline()
+            reporter.write_line(line, cyan=True)
+
+    return write
+
+
+@contextmanager
+def _null() -> Iterator[None]:
+    yield
+
+
+def get_session(config: pytest.Config) -> Any:
+    """The run's PersonaSession, created on first use."""
+    session = config.stash.get(SESSION_KEY, None)
+    if session is None:
+        from pytest_persona.progress import ProgressPrinter
+        from pytest_persona.session import PersonaSession
+
+        session = PersonaSession(build_options(config), ProgressPrinter(_progress_writer(config)))
+        config.stash[SESSION_KEY] = session
+    return session
+
+
+# -- collection ----------------------------------------------------------------------------------
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "trait(name): a test of one trait (pytest-persona)")
+    if not hasattr(config, "workerinput"):
+        from pytest_persona.collector import ResultsCollector
+
+        collector = ResultsCollector(config)
+        config.stash[COLLECTOR_KEY] = collector
+        config.pluginmanager.register(collector, "persona-results")
+
+
+def _is_suite(config: pytest.Config, path: Path) -> bool:
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    dirs = set(config.getini("persona_suite_dirs"))
+    if any(part in dirs for part in path.parts[:-1]):
+        return True
+    return any(Path(str(a).split("::")[0]).resolve() == path.resolve() for a in config.args)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if _is_suite(parent.config, file_path) and "traits" not in file_path.parts[-2:-1]:
+        from pytest_persona.items import SuiteFile
+
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    payload = getattr(item, "persona_payload", None)
+    if payload is not None and call.when == "call":
+        report.persona = json.dumps(payload, default=str)  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    ps = session.config.stash.get(SESSION_KEY, None)
+    if ps is not None:
+        ps.close()
+
+
+# -- fixtures --------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def persona_session(pytestconfig: pytest.Config) -> Any:
+    """The shared PersonaSession (model, judges, cache, memoised sweeps)."""
+    return get_session(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def persona_model(persona_session: Any) -> Any:
+    """The model under test: a LoadedModel with .model, .tokenizer, .fingerprint (loaded once)."""
+    return persona_session.model
+
+
+@pytest.fixture(scope="session")
+def persona_judge(persona_session: Any) -> Any:
+    """The trait judge chosen by --judge."""
+    return persona_session.judge
+
+
+@pytest.fixture()
+def trait_data(persona_session: Any, request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """``trait_data("evil")`` loads trait data; with no argument, the test's trait marker."""
+
+    def load(name: str | None = None) -> Any:
+        return persona_session.trait(name or _marker_trait(request))
+
+    return load
+
+
+@pytest.fixture()
+def trait_vectors(persona_session: Any, request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """``trait_vectors("evil")``: TraitVectors for the model under test (extracted or cached)."""
+
+    def get(name: str | None = None, **extraction: Any) -> Any:
+        trait = persona_session.trait(name or _marker_trait(request))
+        return persona_session.vectors(trait, extraction).vectors
+
+    return get
+
+
+@pytest.fixture()
+def persona_steer(persona_session: Any, request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """``with persona_steer("evil", coeff=3, layer=14): ...`` steers the model under test."""
+    from pytest_persona.steering import ActivationSteerer
+
+    def steer(name: str | None = None, coeff: float = 1.0, layer: int = 19,
+              positions: str = "response") -> Any:
+        trait = persona_session.trait(name or _marker_trait(request))
+        vec = persona_session.vectors(trait).vectors[layer]
+        return ActivationSteerer(persona_session.model.model, vec, coeff, layer, positions)
+
+    return steer
+
+
+def _marker_trait(request: pytest.FixtureRequest) -> str:
+    marker = request.node.get_closest_marker("trait")
+    if marker is None or not marker.args:
+        raise pytest.UsageError("name a trait, or mark the test with @pytest.mark.trait('name')")
+    return str(marker.args[0])
+
+
+def env_secrets() -> list[str]:
+    return [v for k, v in os.environ.items() if k.endswith(("_API_KEY", "_TOKEN")) and len(v) >= 8]
+
+
+def package_version() -> str:
+    return __version__
