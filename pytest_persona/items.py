@@ -35,13 +35,13 @@ class SuiteFile(pytest.File):
     """A ``trait_suites/*.yaml`` file: one item per expectation."""
 
     def collect(self) -> Iterator[pytest.Item]:
+        model = str(self.config.getoption("persona_model", None)
+                    or self.config.getini("persona_model"))
         try:
-            suite = load_suite(self.path)
+            suite = load_suite(self.path, model)
         except SuiteError as exc:
             yield SuiteErrorItem.from_parent(self, name="suite", error=exc)
             return
-        model = str(self.config.getoption("persona_model", None)
-                    or self.config.getini("persona_model"))
         for exp in suite.expectations:
             item = ExpectationItem.from_parent(self, name=exp.id, suite=suite, expectation=exp)
             item.add_marker(pytest.mark.trait(suite.trait))

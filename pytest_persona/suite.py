@@ -247,7 +247,18 @@ def _model_map(loc: Located, where: Path_, value: Any) -> dict[str, str]:
     raise loc.error(where, "must be a reason string, or a mapping of model name -> reason")
 
 
-def _parse_expectation(loc: Located, i: int, raw: Any) -> Expectation:
+def _for_model(loc: Located, where: Path_, value: Any, model: str | None) -> Any:
+    """A field may be a mapping of model name -> value with a ``default``."""
+    if not isinstance(value, dict):
+        return value
+    if model is not None and model in value:
+        return value[model]
+    if "default" not in value:
+        raise loc.error(where, f"per-model value has no entry for {model!r} and no 'default'")
+    return value["default"]
+
+
+def _parse_expectation(loc: Located, i: int, raw: Any, model: str | None = None) -> Expectation:
     where: Path_ = ("expectations", i)
     if not isinstance(raw, dict):
         raise loc.error(where, "each expectation must be a mapping with a 'kind'")
@@ -266,7 +277,8 @@ def _parse_expectation(loc: Located, i: int, raw: Any) -> Expectation:
     params: dict[str, Any] = {}
     for name, (checker, default) in spec.items():
         if name in raw:
-            params[name] = _check(loc, (*where, name), raw[name], checker)
+            value = _for_model(loc, (*where, name), raw[name], model)
+            params[name] = _check(loc, (*where, name), value, checker)
         elif default == "REQUIRED":
             raise loc.error((*where, name), f"missing required field for {kind}")
         else:
@@ -281,8 +293,8 @@ def _parse_expectation(loc: Located, i: int, raw: Any) -> Expectation:
                        _model_map(loc, (*where, "skip"), raw.get("skip")))
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Parse and validate a suite file."""
+def load_suite(path: str | Path, model: str | None = None) -> Suite:
+    """Parse and validate a suite file; per-model expectation values resolve for ``model``."""
     loc = load_located(Path(path))
     data = loc.data
     if not isinstance(data, dict):
@@ -325,22 +337,22 @@ def load_suite(path: str | Path) -> Suite:
     models = data.get("models") or {}
     if not isinstance(models, dict):
         raise loc.error(("models",), "must map model names to overrides (layer, coefficients)")
-    for model, over in models.items():
+    for name_m, over in models.items():
         if not isinstance(over, dict):
-            raise loc.error(("models", model), "must be a mapping (layer, coefficients, ...)")
+            raise loc.error(("models", name_m), "must be a mapping (layer, coefficients, ...)")
         for name, value in over.items():
             if name not in MODEL_FIELDS:
-                raise loc.error(("models", model, name), f"unknown per-model field; allowed: "
+                raise loc.error(("models", name_m, name), f"unknown per-model field; allowed: "
                                 f"{', '.join(sorted(MODEL_FIELDS))}")
             checker = {"layer": "int", "coefficients": "numlist", "positions": "str",
                        "max_new_tokens": "int", "n_questions": "int"}[name]
             if name == "layer" and value == 0:
                 continue
-            _check(loc, ("models", model, name), value, checker)
+            _check(loc, ("models", name_m, name), value, checker)
     raw_exps = data.get("expectations")
     if not isinstance(raw_exps, list) or not raw_exps:
         raise loc.error(("expectations",), "must be a non-empty list of expectations")
-    exps = [_parse_expectation(loc, i, raw) for i, raw in enumerate(raw_exps)]
+    exps = [_parse_expectation(loc, i, raw, model) for i, raw in enumerate(raw_exps)]
     seen: dict[str, int] = {}
     for exp in exps:
         if exp.id in seen:
