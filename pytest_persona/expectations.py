@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from pytest_persona.generation import GenerationConfig, as_messages, chat_prompt, ensure_pad_token
+from pytest_persona.generation import as_messages, chat_prompt, ensure_pad_token
 from pytest_persona.projection import cosine, cosine_matrix, pearson, spearman
 from pytest_persona.session import PersonaSession
 from pytest_persona.stats import Summary, summarize
@@ -31,6 +31,10 @@ class Outcome:
 
 class NeedsReferenceModel(Exception):
     """The expectation needs ``--reference-model``."""
+
+
+class NotForThisModel(Exception):
+    """The suite gives this expectation no value for the model under test."""
 
 
 Evaluator = Callable[[PersonaSession, ResolvedSuite, Expectation, TraitData], Outcome]
@@ -74,7 +78,7 @@ def steering_lowers(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: 
 def baseline_ceiling(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
                      ) -> Outcome:
     limit, req = exp.params["max"], exp.params["require"]
-    s = ps.sweep(rs, t).at(0.0).score_summary()
+    s = ps.baseline(rs, t).score_summary()
     value = s.mean if req == "mean" else s.ci_high
     ok = value <= limit
     what = "mean" if req == "mean" else "95% CI upper bound"
@@ -231,6 +235,8 @@ def checkpoint_shift(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t:
 
 def vector_drift(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
                  ) -> Outcome:
+    if exp.params["file"] is None:
+        raise NotForThisModel(f"no stored {t.name} vector file is named for {ps.model.name}")
     path = Path(exp.params["file"])
     if not path.is_absolute():
         path = rs.suite.path.parent / path

@@ -88,7 +88,7 @@ class ExpectationItem(pytest.Item):
         return f"{self.suite.path}:{line}: field 'expectations[{exp.index}].{field}'"
 
     def runtest(self) -> None:
-        from pytest_persona.expectations import EVALUATORS, NeedsReferenceModel
+        from pytest_persona.expectations import EVALUATORS, NeedsReferenceModel, NotForThisModel
         from pytest_persona.plugin import get_session
 
         ps = get_session(self.config)
@@ -106,6 +106,8 @@ class ExpectationItem(pytest.Item):
         started = time.monotonic()
         try:
             outcome = EVALUATORS[exp.kind](ps, rs, exp, trait)
+        except NotForThisModel as exc:
+            pytest.skip(f"{self._where('kind')}: {exc}")
         except NeedsReferenceModel:
             pytest.skip(f"{self._where('kind')}: {exp.kind} needs --reference-model "
                         "(a checkpoint of the same architecture to compare against)")

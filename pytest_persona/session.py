@@ -296,6 +296,40 @@ class PersonaSession:
         metrics["steered_score"] = _finite(sweep.at(top).score_summary().mean)
         metrics["coherence_at_max"] = _finite(sweep.at(top).coherence_summary().mean)
 
+    def baseline(self, rs: ResolvedSuite, trait: TraitData) -> CoeffRun:
+        """Unsteered answers to the eval questions, judged: needs no vector (checkpoint gates).
+
+        Generations and scores are the same cache entries as the sweep's coeff-0 row.
+        """
+        questions = self.eval_questions(rs, trait)
+        config = self._gen_config(rs)
+        key = ("baseline", self.model.fingerprint, trait.sha256, tuple(questions), config)
+        for sweep_key, sweep in self._sweeps.items():
+            if sweep_key[0] == "baseline":
+                continue
+            if sweep_key[0:2] == (self.model.fingerprint, trait.sha256) and tuple(
+                    sweep_key[5]) == tuple(questions) and sweep_key[6] == config:
+                return sweep.at(0.0)
+        if key in self._sweeps:
+            return self._sweeps[key].at(0.0)
+        answers = self.unsteered_answers(self.model, rs, questions)
+        t_res = self.judge.score_many_sync(
+            [JudgeRequest(q, a, trait.eval_prompt, trait=trait.name)
+             for q, a in zip(questions, answers)],
+            progress=bind(self.progress, f"judge {trait.name} baseline"))
+        check_missing(t_res, rs.suite.max_missing_fraction, f"{trait.name} baseline scores")
+        c_res = self.coherence_judge.score_many_sync(
+            [JudgeRequest(q, a, COHERENCE_PROMPT, trait="coherence")
+             for q, a in zip(questions, answers)],
+            progress=bind(self.progress, f"judge coherence {trait.name} baseline"))
+        run = CoeffRun(0.0, questions, answers, [r.score for r in t_res],
+                       [r.score for r in c_res])
+        sweep = Sweep(rs.layer, {0.0: run})
+        self._sweeps[key] = sweep
+        metrics = self.section(trait.name).setdefault("metrics", {})
+        metrics["baseline_score"] = _finite(run.score_summary().mean)
+        return run
+
     # -- projections ----------------------------------------------------------------------------
     def projections(self, rs: ResolvedSuite, trait: TraitData, coeff: float
                     ) -> dict[str, list[float]]:

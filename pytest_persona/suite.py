@@ -278,6 +278,9 @@ def _parse_expectation(loc: Located, i: int, raw: Any, model: str | None = None)
     for name, (checker, default) in spec.items():
         if name in raw:
             value = _for_model(loc, (*where, name), raw[name], model)
+            if value is None and isinstance(raw[name], dict):
+                params[name] = None  # "not for this model": the item skips
+                continue
             params[name] = _check(loc, (*where, name), value, checker)
         elif default == "REQUIRED":
             raise loc.error((*where, name), f"missing required field for {kind}")
