@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from pytest_persona.cli import main
+from pytest_persona.vectors import TraitVectors
+
+
+
+def test_vectors_inspect_prints_provenance_and_norms(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    v = TraitVectors(torch.ones(3, 4) * torch.tensor([[1.0], [2.0], [3.0]]),
+                     {"trait": "evil", "model_id": "tiny", "effective_pairs": 7})
+    path = v.save(tmp_path / "evil.safetensors")
+    assert main(["vectors", "inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "[3 layers, d_model 4]" in out and "effective_pairs: 7" in out
+    assert "2:    6.0000" in out and "<- largest" in out
+
+
+def test_bad_vector_file_is_a_clean_error(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a file")
+    assert main(["vectors", "inspect", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("persona: error:") and "Traceback" not in err
+
+
+def test_extract_on_tiny_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_persona.judges import COHERENCE_PROMPT
+    from tests.support.judge_server import JudgeServer
+
+    mark = COHERENCE_PROMPT.split("{question}")[0][:60]
+    import hashlib
+
+    def scorer(prompt: str) -> int:
+        if mark in prompt:
+            return 80
+        return int(hashlib.sha256(prompt.encode()).hexdigest()[:8], 16) % 100
+
+    monkeypatch.chdir(tmp_path)
+    with JudgeServer(scorer=scorer) as srv:
+        rc = main(["extract", "--model", "tiny-random-qwen2", "--trait", "evil", "--judge",
+                   "openai:scripted", "--judge-base-url", srv.base_url, "--questions", "4",
+                   "--max-new-tokens", "6", "--min-pairs", "1", "--out", "vecs"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "effective pairs" in out
+    v = TraitVectors.load(tmp_path / "vecs" / "evil.safetensors")
+    assert v.vectors.shape == (4, 64) and v.metadata["trait"] == "evil"
+
+
+def test_report_and_compare_commands(tmp_path: Path) -> None:
+    from tests.report.synthetic import make_results
+
+    a = make_results()
+    b = json.loads(json.dumps(a))
+    b["traits"]["sycophantic"]["metrics"]["baseline_score"] = 40.0
+    pa, pb = tmp_path / "a.json", tmp_path / "b.json"
+    pa.write_text(json.dumps(a))
+    pb.write_text(json.dumps(b))
+    assert main(["report", str(pa), "-o", str(tmp_path / "r.html")]) == 0
+    assert "<svg" in (tmp_path / "r.html").read_text()
+    assert main(["compare", str(pa), str(pb), "-o", str(tmp_path / "c.html"),
+                 "--fail", "baseline_score:+5"]) == 1
+    assert main(["compare", str(pa), str(pa), "-o", str(tmp_path / "c2.html"),
+                 "--fail", "baseline_score:+5"]) == 0
