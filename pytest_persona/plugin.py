@@ -20,6 +20,9 @@ COLLECTOR_KEY = pytest.StashKey["Any"]()
 OPTIONS: list[tuple[str, str, str, str, Any]] = [
     ("--model", "persona_model", "model under test: alias, hub id, local dir, .gguf, tiny-*",
      "string", "smollm2-135m"),
+    ("--persona-profile", "persona_profile",
+     "which `models:` entry of the suites applies (default: the --model value, else the "
+     "--reference-model value when only that has an entry)", "string", ""),
     ("--reference-model", "persona_reference_model",
      "reference checkpoint for checkpoint_shift (same architecture)", "string", ""),
     ("--judge", "persona_judge", "autorater: auto, offline, openai:M, anthropic:M, hf:M",
@@ -65,8 +68,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("persona_compare_fail", "regression rules", type="linelist", default=[])
     parser.addini("persona_suite_dirs", "directory names whose YAML files are trait suites",
                   type="linelist", default=["trait_suites"])
-    parser.addini("persona_max_missing", "default max fraction of missing judge scores",
-                  type="string", default="0.1")
 
 
 def opt(config: pytest.Config, ini: str) -> Any:
@@ -75,6 +76,20 @@ def opt(config: pytest.Config, ini: str) -> Any:
     if value is None or value == "":
         value = config.getini(ini)
     return value
+
+
+def profile_name(config: pytest.Config, suite_models: Any = ()) -> str:
+    """The per-model profile of the suites: --persona-profile, else the model name, else the
+    reference model's name when the suite has an entry for it (a checkpoint of the same
+    architecture as its reference uses the reference's layer and coefficients)."""
+    explicit = opt(config, "persona_profile")
+    if explicit:
+        return str(explicit)
+    model = str(opt(config, "persona_model"))
+    reference = opt(config, "persona_reference_model")
+    if model not in suite_models and reference and reference in suite_models:
+        return str(reference)
+    return model
 
 
 def _int_or_none(value: Any) -> int | None:
