@@ -76,7 +76,10 @@ def collect_activations(
     blocks = find_layers(model)
     device = next(model.parameters()).device
     texts = [chat_prompt(tokenizer, as_messages(p)) for p in prompts]
-    pairs = [_tokenize_pair(tokenizer, t, r) for t, r in zip(texts, responses)]
+    all_pairs = [_tokenize_pair(tokenizer, t, r) for t, r in zip(texts, responses)]
+    # similar lengths share a batch: less padding, same results (rows are restored below)
+    order = sorted(range(len(all_pairs)), key=lambda i: len(all_pairs[i][0]))
+    pairs = [all_pairs[i] for i in order]
     out: dict[str, list[torch.Tensor]] = {k: [] for k in KINDS}
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start:start + batch_size]
@@ -118,8 +121,10 @@ def collect_activations(
             out[kind].append(torch.stack(captured[kind], dim=1))  # [batch, layers, d]
         if progress is not None:
             progress(min(start + batch_size, len(pairs)), len(pairs))
-    d = len(blocks)
-    empty = torch.zeros((0, d, 0))
-    return Activations(
-        **{k: torch.cat(v) if v else empty for k, v in out.items()}  # type: ignore[arg-type]
-    )
+    if not pairs:
+        empty = torch.zeros((0, len(blocks), 0))
+        return Activations(empty, empty, empty)
+    inverse = torch.empty(len(order), dtype=torch.long)
+    inverse[torch.tensor(order)] = torch.arange(len(order))
+    merged = {k: torch.cat(v)[inverse] for k, v in out.items()}
+    return Activations(merged["response_avg"], merged["prompt_avg"], merged["prompt_last"])

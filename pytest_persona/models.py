@@ -265,3 +265,103 @@ def load_model(
         device=device,
         dtype=str(torch_dtype).replace("torch.", ""),
     )
+
+
+class LazyLoadedModel:
+    """A model whose identity (name, fingerprint, shape) is known without loading weights.
+
+    Weights load on first access to ``.model`` or ``.tokenizer``, so a fully cached run never
+    pays for them. Quacks like :class:`LoadedModel`.
+    """
+
+    def __init__(self, name: str, device: str | None = None, dtype: str | torch.dtype | None = "auto",
+                 trust_remote_code: bool = False) -> None:
+        self.name = name
+        self._args = (device, dtype, trust_remote_code)
+        self._loaded: LoadedModel | None = None
+        self.spec = resolve_model(name)
+        self.device = device or default_device()
+        self.dtype = str(parse_dtype(dtype, self.device)).replace("torch.", "")
+        ident = _cheap_identity(self.spec)
+        if ident is None:
+            self._materialize()
+            assert self._loaded is not None
+            ident = (self._loaded.model_id, self._loaded.fingerprint, self._loaded.n_layers,
+                     self._loaded.d_model)
+        self.model_id, self.fingerprint, self._n_layers, self._d_model = ident
+
+    def _materialize(self) -> LoadedModel:
+        if self._loaded is None:
+            device, dtype, trust = self._args
+            self._loaded = load_model(self.name, device=device, dtype=dtype,
+                                      trust_remote_code=trust)
+        return self._loaded
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._loaded is not None
+
+    @property
+    def model(self) -> nn.Module:
+        return self._materialize().model
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._materialize().tokenizer
+
+    @property
+    def n_layers(self) -> int:
+        return self._loaded.n_layers if self._loaded is not None else self._n_layers
+
+    @property
+    def d_model(self) -> int:
+        return self._loaded.d_model if self._loaded is not None else self._d_model
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "id": self.model_id, "fingerprint": self.fingerprint,
+                "n_layers": self.n_layers, "d_model": self.d_model, "device": self.device,
+                "dtype": self.dtype}
+
+
+def _config_shape(config: Any) -> tuple[int, int] | None:
+    cfg = getattr(config, "text_config", None) or config
+    layers = getattr(cfg, "num_hidden_layers", None)
+    width = getattr(cfg, "hidden_size", None)
+    if isinstance(layers, int) and isinstance(width, int):
+        return layers, width
+    return None
+
+
+def _cheap_identity(spec: ModelSpec) -> tuple[str, str, int, int] | None:
+    """(model id, fingerprint, n_layers, d_model) without loading weights, where possible."""
+    from transformers import AutoConfig
+
+    try:
+        if spec.kind == "tiny":
+            from pytest_persona.tiny import tiny_config
+
+            shape = _config_shape(tiny_config(spec.source))
+            return (spec.source, f"tiny:{spec.source}:seed0", *shape) if shape else None
+        if spec.kind in ("embedded", "gguf"):
+            gguf = Path(spec.source)
+            sha = cached_file_sha256(gguf, cache_root() / "sha256")
+            converted = cache_root() / "converted" / sha[:24]
+            if not (converted / "config.json").exists():
+                return None
+            shape = _config_shape(AutoConfig.from_pretrained(str(converted)))
+            ident = EMBEDDED_ID if spec.kind == "embedded" else f"gguf:{gguf.name}"
+            return (ident, f"gguf-sha256:{sha[:32]}", *shape) if shape else None
+        if spec.kind == "dir":
+            shape = _config_shape(AutoConfig.from_pretrained(spec.source))
+            fp = directory_fingerprint(spec.source)
+            return (spec.source, fp, *shape) if shape else None
+        if spec.kind == "hub":
+            found = _hub_snapshot(spec.source)
+            if found is None:
+                return None
+            path, revision = found
+            shape = _config_shape(AutoConfig.from_pretrained(str(path)))
+            return (spec.source, f"hub:{spec.source}@{revision}", *shape) if shape else None
+    except (OSError, ValueError):
+        return None
+    return None

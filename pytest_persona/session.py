@@ -12,14 +12,13 @@ from typing import Any
 
 import torch
 
-from pytest_persona.activations import collect_activations
 from pytest_persona.cache import PersonaCache
 from pytest_persona.extraction import ExtractionConfig, ExtractionResult, extract_vectors
 from pytest_persona.generation import STATS, GenerationConfig, Steering
 from pytest_persona.judges import COHERENCE_PROMPT, Judge, JudgeRequest, check_missing
-from pytest_persona.models import LoadedModel, load_model
+from pytest_persona.models import LazyLoadedModel, LoadedModel, load_model
+from pytest_persona.projections_cache import projections as cached_projections
 from pytest_persona.progress import Progress, bind
-from pytest_persona.projection import project
 from pytest_persona.responses import generate_cached
 from pytest_persona.stats import Summary, summarize
 from pytest_persona.suite import ResolvedSuite
@@ -86,7 +85,7 @@ class PersonaSession:
         self.options = options
         self.progress = progress
         self.cache = PersonaCache(options.cache_dir, refresh=options.refresh)
-        self._models: dict[str, LoadedModel | BaseException] = {}
+        self._models: dict[str, LazyLoadedModel | BaseException] = {}
         self._judges: dict[str, Judge] = {}
         self.judge_note = ""
         self._traits: dict[str, TraitData] = {}
@@ -103,16 +102,13 @@ class PersonaSession:
         if isinstance(found, BaseException):
             raise found
         if found is None:
-            if self.progress:
-                self.progress(f"load model {name}", 0, 1)
             try:
-                found = load_model(name, device=self.options.device, dtype=self.options.dtype)
+                found = LazyLoadedModel(name, device=self.options.device,
+                                        dtype=self.options.dtype)
             except Exception as exc:  # noqa: BLE001 - remembered so every item fails fast
                 self._models[name] = exc
                 raise
             self._models[name] = found
-            if self.progress:
-                self.progress(f"load model {name}", 1, 1)
         return found
 
     @property
@@ -126,7 +122,7 @@ class PersonaSession:
 
     def model_loaded(self) -> LoadedModel | None:
         found = self._models.get(self.options.model)
-        return found if isinstance(found, LoadedModel) else None
+        return None if isinstance(found, BaseException) else found
 
     # -- judges -----------------------------------------------------------------------------
     def _make_judge(self, spec: str) -> Judge:
@@ -353,9 +349,8 @@ class PersonaSession:
         }
         out: dict[str, list[float]] = {}
         for name, (prompts, answers) in conds.items():
-            acts = collect_activations(self.model.model, self.model.tokenizer, prompts, answers,
-                                       batch_size=self.options.batch_size or 16)
-            out[name] = project(acts.response_avg[:, rs.layer], vec).tolist()
+            out[name] = cached_projections(self.model, prompts, list(answers), vec, rs.layer,
+                                           self.cache, self.options.batch_size or 16)
         self._projections[key] = out
         section = self.section(trait.name)
         section["projections"] = {}
@@ -369,9 +364,8 @@ class PersonaSession:
 
     def response_projections(self, loaded: LoadedModel, prompts: list[Any], answers: list[str],
                              vector: torch.Tensor, layer: int) -> list[float]:
-        acts = collect_activations(loaded.model, loaded.tokenizer, prompts, answers,
-                                   batch_size=self.options.batch_size or 16)
-        return project(acts.response_avg[:, layer], vector).tolist()
+        return cached_projections(loaded, prompts, answers, vector, layer, self.cache,
+                                  self.options.batch_size or 16)
 
     def unsteered_answers(self, loaded: LoadedModel, rs: ResolvedSuite, questions: list[str]
                           ) -> list[str]:

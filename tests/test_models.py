@@ -67,3 +67,27 @@ def test_embedded_model_loads_with_gguf_fingerprint(smol) -> None:  # type: igno
     assert smol.fingerprint.startswith("gguf-sha256:")
     assert smol.n_layers == 30 and smol.d_model == 576
     assert smol.describe()["fingerprint"] == smol.fingerprint
+
+
+def test_lazy_model_knows_its_identity_without_loading(tmp_path: Path) -> None:
+    from pytest_persona.models import LazyLoadedModel
+
+    lazy = LazyLoadedModel("tiny-random-gemma2", device="cpu")
+    assert not lazy.is_loaded
+    assert (lazy.n_layers, lazy.d_model) == (4, 64)
+    assert lazy.fingerprint == "tiny:tiny-random-gemma2:seed0"
+    assert lazy.model is not None and lazy.is_loaded
+    path = save_tiny_model("tiny-random-gpt2", tmp_path / "g")
+    lazy_dir = LazyLoadedModel(str(path), device="cpu")
+    assert lazy_dir.fingerprint == load_model(str(path), device="cpu").fingerprint
+    assert not lazy_dir.is_loaded and lazy_dir.describe()["n_layers"] == 4
+
+
+@pytest.mark.slow
+def test_lazy_embedded_identity_matches_loaded(smol) -> None:  # type: ignore[no-untyped-def]
+    from pytest_persona.models import LazyLoadedModel
+
+    lazy = LazyLoadedModel("smollm2-135m", device="cpu")
+    assert not lazy.is_loaded
+    assert lazy.fingerprint == smol.fingerprint and lazy.model_id == smol.model_id
+    assert (lazy.n_layers, lazy.d_model) == (30, 576)

@@ -238,3 +238,19 @@ def test_python_fixtures(pytester: pytest.Pytester, judge_server: JudgeServer) -
     """)
     res = pytester.runpytest_subprocess("test_fix.py", "-p", "no:cacheprovider", timeout=300)
     res.assert_outcomes(passed=1)
+
+
+def test_warm_rerun_generates_and_judges_nothing(pytester: pytest.Pytester,
+                                                 judge_server: JudgeServer) -> None:
+    suite = SUITE.format(**LENIENT).replace(
+        "  - {kind: coeff_zero_matches_baseline, n_prompts: 2, max_new_tokens: 4}\n", "")
+    _project(pytester, judge_server, suite)
+    _run(pytester).assert_outcomes(passed=9)
+    cold = _results(pytester)
+    assert cold["usage"]["model"]["generate_calls"] > 0 and cold["usage"]["judge"]["calls"] > 0
+    _run(pytester).assert_outcomes(passed=9)
+    warm = _results(pytester)
+    assert warm["usage"]["model"]["generate_calls"] == 0
+    assert warm["usage"]["judge"]["calls"] == 0 and warm["usage"]["judge"]["cache_hits"] > 0
+    assert warm["traits"]["sycophantic"]["projections"] == cold["traits"]["sycophantic"][
+        "projections"]
