@@ -40,6 +40,7 @@ class ResultsCollector:
         self.traits: dict[str, dict[str, Any]] = {}
         self.sessions: dict[Any, dict[str, Any]] = {}
         self.cosine: dict[str, Any] | None = None
+        self._cos_pairs: dict[tuple[str, str], float | None] = {}
         self.results: dict[str, Any] | None = None
         self.comparison: Any = None
         self.compare_error: str | None = None
@@ -74,9 +75,19 @@ class ResultsCollector:
             _merge(self.traits.setdefault(payload["trait"], {"metrics": {}}),
                    payload.get("section") or {})
             if payload.get("cosine"):
-                self.cosine = payload["cosine"]
+                self._merge_cosine(payload["cosine"])
             session = payload.get("session") or {}
             self.sessions[session.get("pid")] = session
+
+    def _merge_cosine(self, cos: dict[str, Any]) -> None:
+        """Union of every cosine matrix seen (they may come from several workers/suites)."""
+        names, matrix = cos["traits"], cos["matrix"]
+        for i, a in enumerate(names):
+            for j, b in enumerate(names):
+                self._cos_pairs[(a, b)] = matrix[i][j]
+        traits = sorted({a for a, _ in self._cos_pairs})
+        self.cosine = {"layer": cos.get("layer"), "traits": traits, "matrix": [
+            [self._cos_pairs.get((a, b)) for b in traits] for a in traits]}
 
     # -- assembling -----------------------------------------------------------------------------
     def build(self) -> dict[str, Any]:
@@ -190,8 +201,4 @@ class ResultsCollector:
         if self.compare_error:
             tr.write_line(f"baseline comparison failed: {self.compare_error}", red=True)
         elif self.comparison is not None:
-            if self.comparison.regressions:
-                for reg in self.comparison.regressions:
-                    tr.write_line(f"REGRESSION {reg.message}", red=True)
-            else:
-                tr.write_line("baseline comparison: no regression beyond the rules", green=True)
+            pass  # the summary table lists the comparison and each regression

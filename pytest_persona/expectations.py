@@ -154,6 +154,11 @@ def cross_trait_cosine(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, 
         good = value < limit
         ok &= good
         parts.append(f"{other}: {cos:+.3f}{'' if good else ' (too high)'}")
+    for other_key, result in list(ps._vectors.items()):  # every trait extracted this run
+        name = result.vectors.metadata.get("trait")
+        if (other_key[0] == ps.model.fingerprint and isinstance(name, str)
+                and name not in vecs and result.vectors.n_layers > rs.layer):
+            vecs[name] = result.vectors[rs.layer]
     names, matrix = cosine_matrix(vecs)
     ps.section(t.name)["metrics"]["max_cross_cosine"] = max(
         abs(v) for k, v in figures.items() if k.startswith("cos["))
