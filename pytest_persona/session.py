@@ -376,6 +376,8 @@ class PersonaSession:
         loaded = self.model_loaded()
         return {
             "model": loaded.describe() if loaded else {"name": self.options.model},
+            "reference": (lambda r: r.describe() if r is not None and not isinstance(
+                r, BaseException) else None)(self._models.get(self.options.reference_model or "")),
             "judge_note": self.judge_note,
             "judge_usage": self.judge_usage(),
             "model_usage": {"generated_tokens": STATS.generated_tokens,

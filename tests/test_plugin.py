@@ -134,7 +134,9 @@ def test_vector_drift_against_stored_file(pytester: pytest.Pytester,
                                           judge_server: JudgeServer) -> None:
     _project(pytester, judge_server, SUITE.format(**LENIENT))
     assert _run(pytester).ret == 0
-    stored = next((pytester.path / ".persona_cache" / "vectors").glob("*.safetensors"))
+    vectors = pytester.path / ".persona_cache" / "vectors"
+    stored = next(p.with_suffix(".safetensors") for p in vectors.glob("*.json")
+                  if json.loads(p.read_text())["trait"] == "sycophantic")
     shutil.copy(stored, pytester.path / "trait_suites" / "stored.safetensors")
     drift = ("trait: sycophantic\nlayer: 2\nn_questions: 3\nmax_new_tokens: 6\n"
              "extraction: {n_questions: 4, n_instructions: 2, min_pairs: 1, max_new_tokens: 6}\n"
