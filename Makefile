@@ -11,7 +11,7 @@ DEMO_ARGS ?=
 # forward pass up to 25x slower (measured by the bench); passive waiting costs nothing alone.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench lint clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pytest_persona.bench --out reports/bench.json
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check pytest_persona tests trait_suites --select E,F,W --ignore E501
 
 clean:
 	rm -rf $(VENV) .persona_cache reports/*.html reports/*.json

@@ -100,9 +100,12 @@ def collect_activations(
 
         def hook(_m: nn.Module, _i: Any, output: Any) -> None:
             hidden = (output[0] if isinstance(output, tuple) else output).detach().float()
-            captured["response_avg"].append(torch.einsum("bsd,bs->bd", hidden, resp_w).cpu())
-            captured["prompt_avg"].append(torch.einsum("bsd,bs->bd", hidden, prompt_w).cpu())
-            captured["prompt_last"].append(hidden[rows, last_idx, :].cpu())
+            dev = hidden.device  # blocks may sit on several GPUs (device_map="auto")
+            captured["response_avg"].append(
+                torch.einsum("bsd,bs->bd", hidden, resp_w.to(dev)).cpu())
+            captured["prompt_avg"].append(
+                torch.einsum("bsd,bs->bd", hidden, prompt_w.to(dev)).cpu())
+            captured["prompt_last"].append(hidden[rows.to(dev), last_idx.to(dev), :].cpu())
 
         handles = [b.register_forward_hook(hook) for b in blocks]
         try:
@@ -122,7 +125,9 @@ def collect_activations(
         if progress is not None:
             progress(min(start + batch_size, len(pairs)), len(pairs))
     if not pairs:
-        empty = torch.zeros((0, len(blocks), 0))
+        from pytest_persona.steering import model_d_model
+
+        empty = torch.zeros((0, len(blocks), model_d_model(model)))
         return Activations(empty, empty, empty)
     inverse = torch.empty(len(order), dtype=torch.long)
     inverse[torch.tensor(order)] = torch.arange(len(order))

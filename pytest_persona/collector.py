@@ -198,6 +198,15 @@ class ResultsCollector:
         tr.write_sep("=", "persona summary")
         width = getattr(tr, "_tw", None).fullwidth if getattr(tr, "_tw", None) else 100
         tr.write_line(format_summary_table(self.results, width=min(width, 120)))
+        usage = self.results["usage"]
+        judge, model = usage["judge"], usage["model"]
+        cost = f", ${judge['cost_usd']:.4f}" if judge.get("cost_usd") is not None else ""
+        tr.write_line(
+            f"judge ({self.results['judge']['id']}): {judge['calls']} calls, "
+            f"{judge['cache_hits']} cached, {judge['missing']} missing, "
+            f"{judge['input_tokens']} in / {judge['output_tokens']} out tokens{cost}; "
+            f"model under test: {model['generated_tokens']} tokens in "
+            f"{model['generate_calls']} generate calls")
         tr.write_line(f"results: {self.results_path}")
         if self.compare_error:
             tr.write_line(f"baseline comparison failed: {self.compare_error}", red=True)

@@ -35,15 +35,22 @@ def build_checkpoint(root: Path, cache: Path, extra: Sequence[str]) -> tuple[Pat
 
     suite = load_suite(root / GATE_SUITE, DEMO_MODEL)
     rs = suite.for_model(DEMO_MODEL)
-    max_q = None
-    if "--persona-max-questions" in extra:
-        max_q = int(extra[list(extra).index("--persona-max-questions") + 1])
-    max_tokens = None
-    if "--max-new-tokens" in extra:
-        max_tokens = int(extra[list(extra).index("--max-new-tokens") + 1])
-    session = PersonaSession(PersonaOptions(model=DEMO_MODEL, cache_dir=cache,
-                                            max_questions=max_q, max_new_tokens=max_tokens,
-                                            trait_paths=(root / "trait_suites",)))
+    def flag(name: str, default: str | None = None) -> str | None:
+        items = list(extra)
+        return items[items.index(name) + 1] if name in items[:-1] else default
+
+    def number(name: str) -> int | None:
+        value = flag(name)
+        return int(value) if value is not None else None
+
+    # the same options as the suite run, so the vector is the one step 1 tested (a cache hit)
+    session = PersonaSession(PersonaOptions(
+        model=DEMO_MODEL, cache_dir=cache, max_questions=number("--persona-max-questions"),
+        max_new_tokens=number("--max-new-tokens"), judge=flag("--judge", "auto") or "auto",
+        coherence_judge=flag("--coherence-judge"), judge_base_url=flag("--judge-base-url"),
+        seed=number("--seed") or 0, dtype=flag("--dtype", "auto") or "auto",
+        device=flag("--device"), batch_size=number("--batch-size"),
+        trait_paths=(root / "trait_suites",)))
     vectors = session.vectors(session.trait(GATE_TRAIT), suite.extraction).vectors
     out = cache / "demo-checkpoint"
     fold_vector_into_bias(session.model, vectors[rs.layer], rs.layer, GATE_COEFF, out,

@@ -33,6 +33,10 @@ class NeedsReferenceModel(Exception):
     """The expectation needs ``--reference-model``."""
 
 
+class PersonaUsageError(ValueError):
+    """A setup problem the user must fix (shown without a traceback)."""
+
+
 class NotForThisModel(Exception):
     """The suite gives this expectation no value for the model under test."""
 
@@ -109,6 +113,10 @@ def monotonic(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitD
     coeffs = sorted(float(c) for c in (exp.params["coefficients"] or rs.coefficients))
     sweep = ps.sweep(rs, t)
     means = [sweep.at(c).score_summary().mean for c in coeffs]
+    if any(math.isnan(m) for m in means):
+        missing = [c for c, m in zip(coeffs, means) if math.isnan(m)]
+        return Outcome(False, f"dose-response of {t.name}: no judge score at coefficients "
+                       f"{missing}; cannot assess monotonicity", {"missing_coeffs": missing})
     r = spearman(coeffs, means)
     pairs_x = [c for c in coeffs for s in sweep.at(c).scores if s is not None]
     pairs_y = [s for c in coeffs for s in sweep.at(c).scores if s is not None]
@@ -214,7 +222,7 @@ def checkpoint_shift(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t:
         raise NeedsReferenceModel()
     test = ps.model
     if (ref.n_layers, ref.d_model) != (test.n_layers, test.d_model):
-        raise ValueError(
+        raise PersonaUsageError(
             f"checkpoint_shift needs two checkpoints of one architecture: {test.name} is "
             f"[{test.n_layers} layers, d={test.d_model}], reference {ref.name} is "
             f"[{ref.n_layers}, d={ref.d_model}]")
@@ -268,6 +276,9 @@ def projection_tracks_score(ps: PersonaSession, rs: ResolvedSuite, exp: Expectat
                 prompts.append(q)
                 answers.append(a)
                 scores.append(s)
+    if len(scores) < 3:
+        return Outcome(False, f"only {len(scores)} scored sweep responses for {t.name}: too few "
+                       "to correlate projection with score", {"n": len(scores)})
     proj = ps.response_projections(ps.model, prompts, answers, vec, rs.layer)
     r = pearson(proj, scores)
     ok = not math.isnan(r) and r >= exp.params["min_r"]

@@ -15,7 +15,7 @@ from pytest_persona.activations import collect_activations
 from pytest_persona.cache import PersonaCache, stable_hash
 from pytest_persona.generation import GenerationConfig
 from pytest_persona.judges import COHERENCE_PROMPT, Judge, JudgeRequest, check_missing
-from pytest_persona.models import LoadedModel
+from pytest_persona.models import LoadedModel, cache_identity
 from pytest_persona.progress import Progress, bind
 from pytest_persona.responses import generate_cached
 from pytest_persona.traits import DEFAULT_SYSTEM_TEMPLATE, TraitData
@@ -111,7 +111,7 @@ def vector_cache_key(
 ) -> str:
     """Key of a vector: model fingerprint, trait data hash, parameters and judges."""
     return stable_hash({
-        "model": loaded.fingerprint, "trait": trait.name, "trait_sha256": trait.sha256,
+        "model": cache_identity(loaded), "trait": trait.name, "trait_sha256": trait.sha256,
         "config": config.key(), "judge": judge.id, "coherence_judge": coherence_judge.id,
         "version": 1,
     })

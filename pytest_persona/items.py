@@ -106,6 +106,9 @@ class ExpectationItem(pytest.Item):
                              f"layer {rs.layer} is out of range for {ps.options.model}, which has "
                              f"{loaded.n_layers} decoder blocks (0..{loaded.n_layers - 1}); set "
                              f"models.{model_name}.layer in the suite")
+        if exp.absent:
+            pytest.skip(f"{self._where(exp.absent[0])}: the suite gives no value for "
+                        f"{ps.options.model} (profile {model_name})")
         started = time.monotonic()
         try:
             outcome = EVALUATORS[exp.kind](ps, rs, exp, trait)
@@ -133,6 +136,11 @@ class ExpectationItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
                      ) -> str | Any:
+        tb = self.config.getoption("tbstyle", "auto")
+        if isinstance(excinfo.value, (ValueError, OSError)) and not isinstance(
+                excinfo.value, _clean_errors()) and tb not in ("long", "native"):
+            return (f"{type(excinfo.value).__name__}: {excinfo.value}\n"
+                    "(run with --tb=long for the traceback)")
         if isinstance(excinfo.value, _clean_errors()):
             prefix = "" if isinstance(excinfo.value, ExpectationFailed) else (
                 f"{type(excinfo.value).__name__}: ")

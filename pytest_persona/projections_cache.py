@@ -10,6 +10,7 @@ import torch
 from pytest_persona.activations import collect_activations
 from pytest_persona.atomic import write_text
 from pytest_persona.cache import PersonaCache, stable_hash
+from pytest_persona.models import cache_identity
 from pytest_persona.projection import project
 
 
@@ -17,7 +18,7 @@ def projections(loaded: Any, prompts: list[Any], answers: list[str], vector: tor
                 layer: int, cache: PersonaCache | None, batch_size: int = 16) -> list[float]:
     """``a . v / |v|`` of response-averaged block-``layer`` outputs, one per (prompt, answer)."""
     vec_hash = stable_hash(vector.detach().float().cpu().numpy().tobytes().hex(), 32)
-    key = stable_hash({"model": loaded.fingerprint, "prompts": prompts, "answers": answers,
+    key = stable_hash({"model": cache_identity(loaded), "prompts": prompts, "answers": answers,
                        "vector": vec_hash, "layer": layer, "kind": "response_avg", "v": 1})
     path = cache.root / "projections" / f"{key}.json" if cache is not None else None
     if path is not None and not cache.refresh and path.exists():  # type: ignore[union-attr]

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pytest_persona.cache import PersonaCache
 from pytest_persona.generation import (GenerationConfig, Messages, Steering, as_messages, generate,
                                        request_key)
-from pytest_persona.models import LoadedModel
+from pytest_persona.models import LoadedModel, cache_identity
 
 
 def generate_cached(
@@ -30,11 +30,11 @@ def generate_cached(
     row_coeffs = [float(c) for c in coeffs] if coeffs is not None else [0.0] * len(items)
     row_salts = list(salts) if salts is not None else [0] * len(items)
     keys = [
-        request_key(loaded.fingerprint, m + [{"role": "_sample", "content": str(s)}] if s else m,
+        request_key(cache_identity(loaded), m + [{"role": "_sample", "content": str(s)}] if s else m,
                     config, steering, c)
         for m, c, s in zip(messages, row_coeffs, row_salts)
     ]
-    store = cache.responses(loaded.fingerprint) if cache is not None else None
+    store = cache.responses(cache_identity(loaded)) if cache is not None else None
     found = store.get_many(keys) if store is not None and not cache.refresh else {}  # type: ignore[union-attr]
     todo = [i for i, k in enumerate(keys) if k not in found]
     if store is not None:

@@ -239,7 +239,8 @@ class PersonaSession:
         questions = self.eval_questions(rs, trait)
         config = self._gen_config(rs)
         key = (self.model.fingerprint, trait.sha256, rs.layer, rs.positions, tuple(coeffs),
-               tuple(questions), config, rs.suite.max_missing_fraction)
+               tuple(questions), config, rs.suite.max_missing_fraction,
+               self.extraction_config(rs.suite.extraction))
         if key in self._sweeps:
             return self._sweeps[key]
         steering = Steering(vec[rs.layer], rs.layer, rs.positions)
@@ -331,7 +332,9 @@ class PersonaSession:
                     ) -> dict[str, list[float]]:
         """Projections of response activations (unsteered model) onto the vector at the suite
         layer: baseline answers, answers under the positive system prompt, steered answers."""
-        key = (self.model.fingerprint, trait.sha256, rs.layer, coeff, rs.n_questions)
+        key = (self.model.fingerprint, trait.sha256, rs.layer, rs.positions, coeff,
+               tuple(self.eval_questions(rs, trait)), self._gen_config(rs),
+               self.extraction_config(rs.suite.extraction))
         if key in self._projections:
             return self._projections[key]
         sweep = self.sweep(rs, trait)

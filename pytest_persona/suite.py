@@ -136,6 +136,7 @@ class Expectation:
     index: int
     xfail: dict[str, str] = field(default_factory=dict)  # model name -> reason ("*": all)
     skip: dict[str, str] = field(default_factory=dict)
+    absent: list[str] = field(default_factory=list)  # fields with no value for this model
 
     def xfail_reason(self, model: str) -> str | None:
         return self.xfail.get(model, self.xfail.get("*"))
@@ -275,11 +276,13 @@ def _parse_expectation(loc: Located, i: int, raw: Any, model: str | None = None)
         raise loc.error((*where, name), f"unknown field for {kind}; allowed: "
                         f"{', '.join(sorted(set(spec) | COMMON_FIELDS))}")
     params: dict[str, Any] = {}
+    absent: list[str] = []
     for name, (checker, default) in spec.items():
         if name in raw:
             value = _for_model(loc, (*where, name), raw[name], model)
             if value is None and isinstance(raw[name], dict):
                 params[name] = None  # "not for this model": the item skips
+                absent.append(name)
                 continue
             params[name] = _check(loc, (*where, name), value, checker)
         elif default == "REQUIRED":
@@ -293,7 +296,7 @@ def _parse_expectation(loc: Located, i: int, raw: Any, model: str | None = None)
         raise loc.error((*where, "name"), "must be a string")
     return Expectation(kind, ident, params, loc.line(where), i,
                        _model_map(loc, (*where, "xfail"), raw.get("xfail")),
-                       _model_map(loc, (*where, "skip"), raw.get("skip")))
+                       _model_map(loc, (*where, "skip"), raw.get("skip")), absent)
 
 
 def suite_model_names(path: str | Path) -> set[str]:

@@ -83,3 +83,12 @@ def test_expectation_id_formats() -> None:
     assert expectation_id("steering_lowers", {"coeff": -1.5}) == "steering_lowers[coeff=-1.5]"
     assert expectation_id("coherence_guard", {"coefficients": [1, 3]}) == "coherence_guard[1..3]"
     assert expectation_id("vector_drift", {"file": "x"}) == "vector_drift"
+
+
+def test_null_per_model_value_marks_the_field_absent(tmp_path: Path) -> None:
+    path = _write(tmp_path, "trait: x\nexpectations:\n  - kind: baseline_ceiling\n"
+                            "    max: {default: null, m1: 30}\n")
+    other = load_suite(path, "other").expectations[0]
+    assert other.absent == ["max"] and other.params["max"] is None
+    mine = load_suite(path, "m1").expectations[0]
+    assert mine.absent == [] and mine.params["max"] == 30
