@@ -29,6 +29,21 @@ def _extract(args: argparse.Namespace) -> int:
                               batch_size=args.batch_size)
     try:
         result = extract_vectors(loaded, trait, judge, None, config, cache, ProgressPrinter())
+        if args.layer_sweep:
+            from pytest_persona.generation import GenerationConfig
+            from pytest_persona.layer_sweep import sweep_layers
+
+            layers = [int(x) for x in args.layer_sweep.split(",") if x.strip()]
+            sweep = sweep_layers(loaded, trait, result.vectors, judge, layers, args.sweep_coeff,
+                                 n_questions=args.sweep_questions,
+                                 config=GenerationConfig(max_new_tokens=args.max_new_tokens,
+                                                         batch_size=args.batch_size),
+                                 cache=cache, progress=ProgressPrinter())
+            result.vectors.metadata["layer_sweep"] = sweep.to_dict()
+            for row in sweep.scores:
+                mark = "  <- best coherent layer" if row.layer == sweep.best_layer else ""
+                print(f"layer {row.layer:3d}: trait {row.trait_mean:5.1f}  coherence "
+                      f"{row.coherence_mean:5.1f}  (n={row.n}){mark}")
     finally:
         judge.close()
     out = Path(args.out) / f"{trait.name}.safetensors"
@@ -98,6 +113,10 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--max-new-tokens", type=int, default=64)
     ex.add_argument("--min-pairs", type=int, default=5)
     ex.add_argument("--batch-size", type=int, default=None)
+    ex.add_argument("--layer-sweep", default="", metavar="L1,L2,...",
+                    help="also steer at each of these layers and record the most effective one")
+    ex.add_argument("--sweep-coeff", type=float, default=4.0)
+    ex.add_argument("--sweep-questions", type=int, default=10)
     ex.set_defaults(func=_extract)
     vec = sub.add_parser("vectors", help="work with vector files")
     vsub = vec.add_subparsers(dest="vcommand", required=True)

@@ -48,12 +48,16 @@ def test_extract_on_tiny_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     with JudgeServer(scorer=scorer) as srv:
         rc = main(["extract", "--model", "tiny-random-qwen2", "--trait", "evil", "--judge",
                    "openai:scripted", "--judge-base-url", srv.base_url, "--questions", "4",
-                   "--max-new-tokens", "6", "--min-pairs", "1", "--out", "vecs"])
+                   "--max-new-tokens", "6", "--min-pairs", "1", "--out", "vecs",
+                   "--layer-sweep", "1,2", "--sweep-questions", "2"])
     assert rc == 0
     out = capsys.readouterr().out
     assert "effective pairs" in out
     v = TraitVectors.load(tmp_path / "vecs" / "evil.safetensors")
     assert v.vectors.shape == (4, 64) and v.metadata["trait"] == "evil"
+    sweep = v.metadata["layer_sweep"]
+    assert [row["layer"] for row in sweep["scores"]] == [1, 2] and "best_layer" in sweep
+    assert "layer   1: trait" in out
 
 
 def test_report_and_compare_commands(tmp_path: Path) -> None:
