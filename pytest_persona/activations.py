@@ -81,6 +81,8 @@ def collect_activations(
     order = sorted(range(len(all_pairs)), key=lambda i: len(all_pairs[i][0]))
     pairs = [all_pairs[i] for i in order]
     out: dict[str, list[torch.Tensor]] = {k: [] for k in KINDS}
+    if progress is not None and pairs:
+        progress(0, len(pairs))
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start:start + batch_size]
         ids, mask, offsets = _pad([p[0] for p in chunk], int(tokenizer.pad_token_id), padding_side)

@@ -40,6 +40,9 @@ def _extract(args: argparse.Namespace) -> int:
                                                          batch_size=args.batch_size),
                                  cache=cache, progress=ProgressPrinter())
             result.vectors.metadata["layer_sweep"] = sweep.to_dict()
+            if sweep.best_layer is None:
+                print(f"no layer stayed coherent (>= {sweep.min_coherence:g}) at coeff "
+                      f"{args.sweep_coeff:g}: try a smaller --sweep-coeff")
             for row in sweep.scores:
                 mark = "  <- best coherent layer" if row.layer == sweep.best_layer else ""
                 print(f"layer {row.layer:3d}: trait {row.trait_mean:5.1f}  coherence "

@@ -205,6 +205,8 @@ def generate(
     order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
     results: list[str] = [""] * len(prompts)
     size = config.batch_size or auto_batch_size(model)
+    if progress is not None and prompts:
+        progress(0, len(prompts))  # starts the clock: elapsed and time left are honest
     done = 0
     start = 0
     while start < len(order):

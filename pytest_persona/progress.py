@@ -47,7 +47,12 @@ class ProgressPrinter:
         elapsed = now - start
         rate = done / elapsed if elapsed > 0 and done else 0.0
         left = (total - done) / rate if rate else 0.0
-        tail = f"done in {_fmt(elapsed)}" if finished else f"{_fmt(elapsed)} elapsed, ~{_fmt(left)} left"
+        if finished:
+            tail = f"done in {_fmt(elapsed)}"
+        elif done == 0:
+            tail = "starting"
+        else:
+            tail = f"{_fmt(elapsed)} elapsed, ~{_fmt(left)} left"
         self._write(f"[persona] {stage}: {done}/{total} ({tail})")
         if finished:
             self._started.pop(stage, None)
