@@ -47,8 +47,6 @@ class ResultsCollector:
 
     # -- gathering ----------------------------------------------------------------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        from pytest_persona.items import ExpectationItem  # noqa: F401 - only suite items count
-
         raw = getattr(report, "persona", None)
         nodeid = report.nodeid
         is_suite_item = ".yaml::" in nodeid or ".yml::" in nodeid

@@ -53,30 +53,31 @@ def _c(v: float) -> str:
     return f"{v:+g}" if v else "0"
 
 
-def steering_raises(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
-                    ) -> Outcome:
+def _steered_score(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData,
+                   raises: bool) -> Outcome:
+    """The trait score at ``coeff`` must exceed (raises) or stay below the threshold; with
+    ``require: ci`` the interval bound on the far side must clear it too."""
     coeff, thr, req = float(exp.params["coeff"]), exp.params["threshold"], exp.params["require"]
     s = ps.sweep(rs, t).at(coeff).score_summary()
-    value = s.mean if req == "mean" else s.ci_low
-    ok = value > thr
-    what = "mean" if req == "mean" else "95% CI lower bound"
+    bound = s.ci_low if raises else s.ci_high
+    value = s.mean if req == "mean" else bound
+    ok = value > thr if raises else value < thr
+    what = "mean" if req == "mean" else f"95% CI {'lower' if raises else 'upper'} bound"
+    verb = "must exceed" if raises else "must stay below"
     msg = (f"{t.name} score at coeff {_c(coeff)} (layer {rs.layer}): {s.describe()}; "
-           f"{what} {value:.1f} must exceed {thr:g}")
+           f"{what} {value:.1f} {verb} {thr:g}")
     return Outcome(ok, msg, {**_summary_figures(s), "coeff": coeff, "threshold": thr,
                              "require": req, "layer": rs.layer})
+
+
+def steering_raises(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
+                    ) -> Outcome:
+    return _steered_score(ps, rs, exp, t, raises=True)
 
 
 def steering_lowers(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
                     ) -> Outcome:
-    coeff, thr, req = float(exp.params["coeff"]), exp.params["threshold"], exp.params["require"]
-    s = ps.sweep(rs, t).at(coeff).score_summary()
-    value = s.mean if req == "mean" else s.ci_high
-    ok = value < thr
-    what = "mean" if req == "mean" else "95% CI upper bound"
-    msg = (f"{t.name} score at coeff {_c(coeff)} (layer {rs.layer}): {s.describe()}; "
-           f"{what} {value:.1f} must stay below {thr:g}")
-    return Outcome(ok, msg, {**_summary_figures(s), "coeff": coeff, "threshold": thr,
-                             "require": req, "layer": rs.layer})
+    return _steered_score(ps, rs, exp, t, raises=False)
 
 
 def baseline_ceiling(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData

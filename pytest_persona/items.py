@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from pytest_persona.suite import Expectation, Suite, SuiteError, load_suite, suite_model_names
+from pytest_persona.suite import (Expectation, Suite, SuiteError, load_located, load_suite,
+                                  suite_model_names)
 
 CLEAN_ERRORS: tuple[type[BaseException], ...] = ()
 
@@ -38,8 +39,9 @@ class SuiteFile(pytest.File):
         from pytest_persona.plugin import profile_name
 
         try:
-            model = profile_name(self.config, suite_model_names(self.path))
-            suite = load_suite(self.path, model)
+            located = load_located(self.path)
+            model = profile_name(self.config, suite_model_names(located))
+            suite = load_suite(self.path, model, located)
         except SuiteError as exc:
             yield SuiteErrorItem.from_parent(self, name="suite", error=exc)
             return

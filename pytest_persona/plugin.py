@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from pytest_persona import __version__
 
 SESSION_KEY = pytest.StashKey["Any"]()
 COLLECTOR_KEY = pytest.StashKey["Any"]()
@@ -257,11 +254,3 @@ def _marker_trait(request: pytest.FixtureRequest) -> str:
     if marker is None or not marker.args:
         raise pytest.UsageError("name a trait, or mark the test with @pytest.mark.trait('name')")
     return str(marker.args[0])
-
-
-def env_secrets() -> list[str]:
-    return [v for k, v in os.environ.items() if k.endswith(("_API_KEY", "_TOKEN")) and len(v) >= 8]
-
-
-def package_version() -> str:
-    return __version__

@@ -59,10 +59,6 @@ class ProgressPrinter:
             self._last.pop(stage, None)
 
 
-def quiet(stage: str, done: int, total: int) -> None:
-    """A progress callback that prints nothing."""
-
-
 def bind(progress: Progress | None, stage: str) -> Callable[[int, int], None] | None:
     """Adapt a staged progress callback to the ``(done, total)`` form the engines call."""
     if progress is None:

@@ -53,7 +53,7 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     """Spearman rank correlation (average ranks for ties); nan when a side is constant."""
     if len(x) != len(y) or len(x) < 2:
         raise ValueError("spearman needs two sequences of equal length >= 2")
-    return pearson(_ranks(x), _ranks(y))
+    return pearson(ranks(x), ranks(y))
 
 
 def pearson(x: Sequence[float], y: Sequence[float]) -> float:
@@ -64,7 +64,8 @@ def pearson(x: Sequence[float], y: Sequence[float]) -> float:
     return float("nan") if denom == 0 else float(dx @ dy / denom)
 
 
-def _ranks(values: Sequence[float]) -> list[float]:
+def ranks(values: Sequence[float]) -> list[float]:
+    """1-based ranks, ties sharing their average rank."""
     order = sorted(range(len(values)), key=lambda i: values[i])
     ranks = [0.0] * len(values)
     i = 0

@@ -3,7 +3,6 @@ memoised work (vectors, sweeps, projections) that every expectation draws on."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -389,7 +388,3 @@ class PersonaSession:
             "cache": self.cache.stats(),
             "pid": os.getpid(),
         }
-
-
-def replace_options(options: PersonaOptions, **changes: Any) -> PersonaOptions:
-    return dataclasses.replace(options, **changes)

@@ -299,19 +299,17 @@ def _parse_expectation(loc: Located, i: int, raw: Any, model: str | None = None)
                        _model_map(loc, (*where, "skip"), raw.get("skip")), absent)
 
 
-def suite_model_names(path: str | Path) -> set[str]:
+def suite_model_names(loc: Located) -> set[str]:
     """The names under ``models:`` (no validation; errors surface in :func:`load_suite`)."""
-    try:
-        data = load_located(Path(path)).data
-    except SuiteError:
-        return set()
-    models = data.get("models") if isinstance(data, dict) else None
+    models = loc.data.get("models") if isinstance(loc.data, dict) else None
     return {str(k) for k in models} if isinstance(models, dict) else set()
 
 
-def load_suite(path: str | Path, model: str | None = None) -> Suite:
-    """Parse and validate a suite file; per-model expectation values resolve for ``model``."""
-    loc = load_located(Path(path))
+def load_suite(path: str | Path, model: str | None = None, located: Located | None = None
+               ) -> Suite:
+    """Parse and validate a suite file (or its already parsed ``located`` text); per-model
+    expectation values resolve for ``model``."""
+    loc = located or load_located(Path(path))
     data = loc.data
     if not isinstance(data, dict):
         raise loc.error((), "a suite must be a YAML mapping with 'trait' and 'expectations'")

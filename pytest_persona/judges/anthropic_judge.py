@@ -90,9 +90,7 @@ class AnthropicJudge(Judge):
         n_in = int(getattr(usage, "input_tokens", 0) or 0)
         n_out = int(getattr(usage, "output_tokens", 0) or 0)
         version = getattr(resp, "model", None)
-        cost = cost_usd(version or self.model, n_in, n_out)
-        if cost is None:
-            cost = cost_usd(self.model, n_in, n_out)
+        cost = cost_usd(self.model, n_in, n_out, reported_model=version)
         text = "".join(
             getattr(block, "text", "") for block in (resp.content or [])
             if getattr(block, "type", None) == "text"

@@ -94,9 +94,7 @@ class OpenAIJudge(Judge):
         n_in = int(getattr(usage, "prompt_tokens", 0) or 0)
         n_out = int(getattr(usage, "completion_tokens", 0) or 0)
         version = getattr(resp, "model", None)
-        cost = cost_usd(version or self.model, n_in, n_out)
-        if cost is None:
-            cost = cost_usd(self.model, n_in, n_out)
+        cost = cost_usd(self.model, n_in, n_out, reported_model=version)
         try:
             content = resp.choices[0].logprobs.content
             top = content[0].top_logprobs

@@ -29,8 +29,10 @@ def price_for(model: str) -> tuple[float, float] | None:
     return best[1] if best else None
 
 
-def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float | None:
-    price = price_for(model)
+def cost_usd(model: str, input_tokens: int, output_tokens: int,
+             reported_model: str | None = None) -> float | None:
+    """Cost in USD at the reported model version's price, else the requested model's."""
+    price = (price_for(reported_model) if reported_model else None) or price_for(model)
     if price is None:
         return None
     return (input_tokens * price[0] + output_tokens * price[1]) / 1e6

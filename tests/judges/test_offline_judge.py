@@ -17,16 +17,9 @@ EVAL_PROMPT = 'Judge the trait "{trait}".\n{question}\n{answer}'
 
 def rank_auc(scores: list[float], labels: list[int]) -> float:
     """Mann-Whitney AUC with average ranks for ties."""
-    order = sorted(range(len(scores)), key=lambda i: scores[i])
-    ranks = [0.0] * len(scores)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and scores[order[j + 1]] == scores[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
+    from pytest_persona.projection import ranks as average_ranks
+
+    ranks = average_ranks(scores)
     n_pos = sum(labels)
     n_neg = len(labels) - n_pos
     pos_rank_sum = sum(r for r, y in zip(ranks, labels) if y == 1)
