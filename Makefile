@@ -24,16 +24,16 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m pytest_persona.demo $(DEMO_ARGS)
+	$(PY) -m benchmarks.demo $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest tests/ -p no:cacheprovider -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) -m pytest_persona.bench --out reports/bench.json
+	$(PY) -m benchmarks.bench --out reports/bench.json
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check pytest_persona tests trait_suites --select E,F,W --ignore E501
+	$(VENV)/bin/ruff check pytest_persona tests benchmarks trait_suites --select E,F,W --ignore E501
 
 clean:
 	rm -rf $(VENV) .persona_cache reports/*.html reports/*.json

@@ -11,22 +11,22 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
-    "ActivationSteerer": "pytest_persona.steering",
-    "find_layers": "pytest_persona.layers",
-    "TraitVectors": "pytest_persona.vectors",
-    "load_model": "pytest_persona.models",
-    "LoadedModel": "pytest_persona.models",
-    "resolve_model": "pytest_persona.models",
-    "generate": "pytest_persona.generation",
-    "GenerationConfig": "pytest_persona.generation",
-    "collect_activations": "pytest_persona.activations",
-    "project": "pytest_persona.projection",
-    "cosine": "pytest_persona.projection",
-    "cosine_matrix": "pytest_persona.projection",
-    "make_tiny_model": "pytest_persona.tiny",
-    "load_trait": "pytest_persona.traits",
+    "ActivationSteerer": "pytest_persona.core.steering",
+    "find_layers": "pytest_persona.core.layers",
+    "TraitVectors": "pytest_persona.core.vectors",
+    "load_model": "pytest_persona.models.loading",
+    "LoadedModel": "pytest_persona.models.loading",
+    "resolve_model": "pytest_persona.models.loading",
+    "generate": "pytest_persona.core.generation",
+    "GenerationConfig": "pytest_persona.core.generation",
+    "collect_activations": "pytest_persona.core.activations",
+    "project": "pytest_persona.core.projection",
+    "cosine": "pytest_persona.core.projection",
+    "cosine_matrix": "pytest_persona.core.projection",
+    "make_tiny_model": "pytest_persona.models.tiny",
+    "load_trait": "pytest_persona.traits.loader",
     "make_judge": "pytest_persona.judges",
-    "extract_vectors": "pytest_persona.extraction",
+    "extract_vectors": "pytest_persona.pipeline.extraction",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -10,12 +10,12 @@ from pathlib import Path
 
 
 def _extract(args: argparse.Namespace) -> int:
-    from pytest_persona.cache import PersonaCache
-    from pytest_persona.extraction import ExtractionConfig, extract_vectors
+    from pytest_persona._util.progress import ProgressPrinter
+    from pytest_persona.cache.store import PersonaCache
     from pytest_persona.judges import make_judge, resolve_judge_spec
-    from pytest_persona.models import load_model
-    from pytest_persona.progress import ProgressPrinter
-    from pytest_persona.traits import load_trait
+    from pytest_persona.models.loading import load_model
+    from pytest_persona.pipeline.extraction import ExtractionConfig, extract_vectors
+    from pytest_persona.traits.loader import load_trait
 
     spec, note = resolve_judge_spec(args.judge)
     print(note, file=sys.stderr)
@@ -30,8 +30,8 @@ def _extract(args: argparse.Namespace) -> int:
     try:
         result = extract_vectors(loaded, trait, judge, None, config, cache, ProgressPrinter())
         if args.layer_sweep:
-            from pytest_persona.generation import GenerationConfig
-            from pytest_persona.layer_sweep import sweep_layers
+            from pytest_persona.core.generation import GenerationConfig
+            from pytest_persona.pipeline.layer_sweep import sweep_layers
 
             layers = [int(x) for x in args.layer_sweep.split(",") if x.strip()]
             sweep = sweep_layers(loaded, trait, result.vectors, judge, layers, args.sweep_coeff,
@@ -57,7 +57,7 @@ def _extract(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from pytest_persona.vectors import TraitVectors
+    from pytest_persona.core.vectors import TraitVectors
 
     vectors = TraitVectors.load(args.file)
     print(f"{args.file}: [{vectors.n_layers} layers, d_model {vectors.d_model}]")
@@ -75,7 +75,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from pytest_persona.atomic import write_text
+    from pytest_persona._util.atomic import write_text
     from pytest_persona.report import load_results, render_report
 
     results = load_results(args.results)
@@ -85,7 +85,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from pytest_persona.atomic import write_text
+    from pytest_persona._util.atomic import write_text
     from pytest_persona.report import compare_results, load_results, render_comparison
 
     a, b = load_results(args.baseline), load_results(args.candidate)

@@ -17,6 +17,6 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def smol():  # type: ignore[no-untyped-def]
     """The embedded SmolLM2-135M-Instruct, loaded once per test session (CPU, float32)."""
-    from pytest_persona.models import load_model
+    from pytest_persona.models.loading import load_model
 
     return load_model("smollm2-135m", device="cpu", dtype="float32")

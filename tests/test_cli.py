@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from pytest_persona.cli import main
-from pytest_persona.vectors import TraitVectors
-
+from pytest_persona.core.vectors import TraitVectors
 
 
 def test_vectors_inspect_prints_provenance_and_norms(tmp_path: Path,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pytest_persona.generation import GenerationConfig, generate
-from pytest_persona.projection import cosine
+from pytest_persona.core.generation import GenerationConfig, generate
+from pytest_persona.core.projection import cosine
 
 
 @pytest.mark.trait("sycophantic")

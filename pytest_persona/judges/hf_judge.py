@@ -62,7 +62,7 @@ class HFJudge(Judge):
                           AutoTokenizer.from_pretrained(model_name))
             if isinstance(loaded, tuple):
                 model, tokenizer = loaded[0], loaded[1]
-            else:  # pytest_persona.models.LoadedModel
+            else:  # pytest_persona.models.loading.LoadedModel
                 model, tokenizer = loaded.model, loaded.tokenizer
                 fingerprint = getattr(loaded, "fingerprint", None)
         if tokenizer is None:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from pytest_persona._util.redact import redact_secrets
 from pytest_persona.report.compare import (
     Comparison,
     Regression,
@@ -16,7 +17,6 @@ from pytest_persona.report.compare import (
     parse_rule,
 )
 from pytest_persona.report.html import render_comparison, render_persona_section, render_report
-from pytest_persona.report.redact import redact_secrets
 from pytest_persona.report.results import (
     SCHEMA_VERSION,
     ResultsError,

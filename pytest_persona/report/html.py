@@ -13,9 +13,9 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pytest_persona._util.redact import redact_secrets
 from pytest_persona.report import plots
 from pytest_persona.report.compare import Comparison, Rule, compare_results, trait_metrics
-from pytest_persona.report.redact import redact_secrets
 from pytest_persona.report.summary import outcome_counts, projection_order
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "

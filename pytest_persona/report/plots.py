@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from pytest_persona.report.redact import redact_secrets
+from pytest_persona._util.redact import redact_secrets
 
 FONT = "system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif"
 SCORE_COLOR = "#2563eb"

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_persona.report.redact import redact_obj, redact_secrets
+from pytest_persona._util.redact import redact_obj, redact_secrets
 
 SCHEMA_VERSION = 1
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_persona.report.redact import redact_secrets
+from pytest_persona._util.redact import redact_secrets
 
 _BAD_OUTCOMES = ("failed", "error", "xpassed")
 

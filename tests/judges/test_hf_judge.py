@@ -10,7 +10,7 @@ import torch
 from pytest_persona.judges import JudgeRequest, make_judge
 from pytest_persona.judges.hf_judge import HFJudge
 
-tiny = pytest.importorskip("pytest_persona.tiny")
+tiny = pytest.importorskip("pytest_persona.models.tiny")
 
 
 @pytest.fixture(scope="module", params=["tiny-random-llama", "tiny-random-gpt2"])

@@ -17,7 +17,7 @@ EVAL_PROMPT = 'Judge the trait "{trait}".\n{question}\n{answer}'
 
 def rank_auc(scores: list[float], labels: list[int]) -> float:
     """Mann-Whitney AUC with average ranks for ties."""
-    from pytest_persona.projection import ranks as average_ranks
+    from pytest_persona.core.projection import ranks as average_ranks
 
     ranks = average_ranks(scores)
     n_pos = sum(labels)

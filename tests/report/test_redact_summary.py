@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from pytest_persona._util.redact import redact_secrets
 from pytest_persona.report.compare import compare_results
 from pytest_persona.report.html import render_comparison, render_persona_section, render_report
-from pytest_persona.report.redact import redact_secrets
 from pytest_persona.report.results import save_results
 from pytest_persona.report.summary import format_summary_table, projection_order
 from tests.report.synthetic import make_results

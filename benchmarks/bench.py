@@ -1,0 +1,630 @@
+"""Performance bench on the embedded SmolLM2-135M-Instruct: every figure is a ratio within one run.
+
+    python -m benchmarks.bench [--quick] [--only NAME[,NAME]] [--out reports/bench.json]
+
+Metrics (targets are printed, never asserted):
+
+- ``sweep_speedup``: a 6 coefficients x 20 questions x 64-token greedy sweep through the batched
+  engine vs the reference loop (one ``model.generate`` per (question, coefficient) inside an
+  ``ActivationSteerer``); ratio of generated tokens per second (greedy stops at EOS, so the two
+  sides may generate different token counts; both counts and the wall ratio are in the details).
+- ``hook_overhead``: steered / unsteered wall time of the same batch with ``min_new_tokens`` =
+  ``max_new_tokens`` (identical work), best of 3 each.
+- ``sweep_peak_rss_mb``: peak resident memory of the batched sweep, measured in a child process.
+- ``extraction_speedup``: all-layer activations of 200 (prompt, response) pairs, batched vs one
+  forward pass per example.
+- ``judge_concurrency_speedup`` / ``judge_warm_calls``: :func:`benchmarks.judges.bench_judges`.
+- ``warm_rerun_speedup``: ``pytest trait_suites`` on a cold vs a warm persona cache (subprocesses,
+  interpreter start included in both).
+
+The steering vector is a fixed seeded random vector of norm 8 at layer 12 (timing only).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Under CPU contention (other processes on a 2-core machine) OpenMP's default spin-waiting makes
+# every op of a small model wait for a descheduled peer thread: single-token forward passes of
+# SmolLM2-135M measured 25x slower with 2 threads. Passive waiting avoids that; torch reads the
+# variable when it is first imported, which is after this line (the package imports lazily).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse
+import json
+import math
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+MODEL = "smollm2-135m"
+LAYER = 12
+VECTOR_NORM = 8.0
+VECTOR_SEED = 0
+SWEEP_COEFFS = (-4.0, -2.0, 0.0, 2.0, 4.0, 6.0)
+
+# metric -> (comparison, target); None: reported without a target
+TARGETS: dict[str, tuple[str, float] | None] = {
+    "sweep_speedup": (">=", 6.0),
+    "hook_overhead": ("<=", 1.05),
+    "sweep_peak_rss_mb": None,
+    "extraction_speedup": (">=", 3.0),
+    "judge_concurrency_speedup": (">=", 8.0),
+    "judge_warm_calls": ("==", 0.0),
+    "warm_rerun_speedup": (">=", 20.0),
+}
+
+RESPONSES = (
+    ("That is a really good question. In short, yes: regular exercise improves sleep quality for "
+    "most people, especially when it happens earlier in the day. Try a brisk thirty-minute walk "
+    "and keep a consistent bedtime for two weeks before judging the results."),
+    ("I would not recommend that plan as written. The budget leaves no room for unexpected costs, "
+    "and the timeline assumes nothing goes wrong. Add a ten percent reserve, move the launch by a "
+    "month, and check whether the supplier can actually deliver on time."),
+    ("Absolutely, your idea is brilliant and I agree with every part of it. Anyone who disagrees "
+    "simply has not thought about it as carefully as you have. You should go ahead exactly as you "
+    "described, and I am sure it will work out perfectly."),
+    ("Photosynthesis turns light, water and carbon dioxide into sugar and oxygen. It happens in "
+    "the chloroplasts of plant cells, where chlorophyll absorbs mostly red and blue light. The "
+    "sugar feeds the plant, and the oxygen is released into the air we breathe."),
+    ("Honestly, the essay has a strong opening but the argument gets lost in the middle. The "
+    "second and third paragraphs repeat the same point, and the conclusion introduces a new "
+    "claim without evidence. Cut the repetition and support the final claim with a source."),
+    ("You are completely right, and I apologise for my earlier answer. The number you gave is "
+    "correct and mine was wrong. Thank you for pointing it out; your understanding of the topic "
+    "is clearly excellent and much better than mine."),
+    ("To compute compound interest, multiply the principal by one plus the rate per period, "
+    "raised to the number of periods. For example, one thousand dollars at five percent a year "
+    "for three years grows to about one thousand one hundred fifty-eight dollars."),
+    ("It depends on what you value most. A city apartment saves commuting time and offers more to "
+    "do in the evenings, while a house in the suburbs gives you space and quiet. Write down your "
+    "three priorities and compare both options against them honestly."),
+)
+
+
+# -- small helpers ----------------------------------------------------------------------------
+def _log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def _best(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float], Any]:
+    """Run ``fn`` ``repeats`` times; return the best wall time, all times and the last result."""
+    times: list[float] = []
+    result: Any = None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), [round(t, 3) for t in times], result
+
+
+def _r(x: float, nd: int = 3) -> float:
+    return round(float(x), nd)
+
+
+class Bench:
+    """Lazily loaded model, questions and steering vector shared by the measurements."""
+
+    def __init__(self, quick: bool) -> None:
+        self.quick = quick
+        self._loaded: Any = None
+        self.best_batch_size: int | None = None
+
+    @property
+    def loaded(self) -> Any:
+        if self._loaded is None:
+            from pytest_persona.models.loading import load_model
+
+            t0 = time.perf_counter()
+            self._loaded = load_model(MODEL, device="cpu", dtype="float32")
+            self.load_s = time.perf_counter() - t0
+            _log(f"loaded {MODEL} in {self.load_s:.1f}s")
+        return self._loaded
+
+    @property
+    def model(self) -> Any:
+        return self.loaded.model
+
+    @property
+    def tok(self) -> Any:
+        return self.loaded.tokenizer
+
+    def questions(self, n: int) -> list[str]:
+        from pytest_persona.traits.loader import load_trait
+
+        trait = load_trait("sycophantic")
+        pool = list(trait.eval_questions) + list(trait.extract_questions)
+        return [pool[i % len(pool)] for i in range(n)]
+
+    def vector(self) -> Any:
+        import torch
+
+        from pytest_persona.core.steering import model_d_model
+
+        gen = torch.Generator().manual_seed(VECTOR_SEED)
+        vec = torch.randn(model_d_model(self.model), generator=gen)
+        return vec / vec.norm() * VECTOR_NORM
+
+    def sweep_sizes(self) -> tuple[list[str], list[float], int]:
+        if self.quick:
+            return self.questions(4), [-4.0, 4.0], 16
+        return self.questions(20), list(SWEEP_COEFFS), 64
+
+
+# -- 1. sweep ---------------------------------------------------------------------------------
+def _batched_sweep(b: Bench, batch_size: int) -> tuple[float, int, list[str]]:
+    from pytest_persona.core.generation import STATS, GenerationConfig, Steering, generate
+
+    questions, coeffs, new = b.sweep_sizes()
+    items = [q for _ in coeffs for q in questions]
+    row_coeffs = [c for c in coeffs for _ in questions]
+    before = STATS.generated_tokens
+    t0 = time.perf_counter()
+    texts = generate(b.model, b.tok, items,
+                     GenerationConfig(max_new_tokens=new, batch_size=batch_size),
+                     steering=Steering(b.vector(), LAYER, "response"), coeffs=row_coeffs)
+    return time.perf_counter() - t0, STATS.generated_tokens - before, texts
+
+
+def _reference_loop(b: Bench, questions: list[str], coeffs: list[float],
+                    new: int) -> tuple[float, int, list[str]]:
+    import torch
+
+    from pytest_persona.core.generation import as_messages, chat_prompt, ensure_pad_token, eos_ids
+    from pytest_persona.core.steering import ActivationSteerer
+
+    ensure_pad_token(b.tok)
+    stops = eos_ids(b.model, b.tok)
+    vec = b.vector()
+    tokens = 0
+    texts: list[str] = []
+    t0 = time.perf_counter()
+    for coeff in coeffs:
+        for q in questions:
+            prompt = chat_prompt(b.tok, as_messages(q))
+            inputs = b.tok(prompt, return_tensors="pt", add_special_tokens=False)
+            with ActivationSteerer(b.model, vec, coeff, LAYER, "response"), torch.no_grad():
+                out = b.model.generate(**inputs, max_new_tokens=new, do_sample=False,
+                                       temperature=None, top_p=None, top_k=None,
+                                       eos_token_id=stops, pad_token_id=b.tok.pad_token_id)
+            kept: list[int] = []
+            for tid in out[0, inputs["input_ids"].shape[1]:].tolist():
+                if tid in stops or tid == b.tok.pad_token_id:
+                    break
+                kept.append(tid)
+            tokens += len(kept)
+            texts.append(b.tok.decode(kept, skip_special_tokens=True).strip())
+    return time.perf_counter() - t0, tokens, texts
+
+
+def bench_sweep(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
+    questions, coeffs, new = b.sweep_sizes()
+    sizes = [4, 8] if b.quick else [24, 40, 60, 120]
+    # warm-up once on each path (small)
+    _reference_loop(b, questions[:1], coeffs[:1], 4)
+    from pytest_persona.core.generation import GenerationConfig, Steering, generate
+
+    generate(b.model, b.tok, questions[:2], GenerationConfig(max_new_tokens=4),
+             steering=Steering(b.vector(), LAYER, "response"), coeffs=[coeffs[0], coeffs[-1]])
+    _log(f"sweep: reference loop, {len(questions) * len(coeffs)} generate calls x {new} tokens")
+    ref_s, ref_tokens, ref_texts = _reference_loop(b, questions, coeffs, new)
+    ref_tps = ref_tokens / ref_s
+    per_size: dict[str, Any] = {}
+    batched_texts: list[str] = []
+    for size in sizes:
+        _log(f"sweep: batched engine, batch size {size}")
+        wall, tokens, texts = _batched_sweep(b, size)
+        per_size[str(size)] = {"wall_s": _r(wall), "generated_tokens": tokens,
+                               "tokens_per_s": _r(tokens / wall, 1),
+                               "speedup_tokens_per_s": _r(tokens / wall / ref_tps, 2),
+                               "wall_ratio": _r(ref_s / wall, 2)}
+        if size == sizes[0]:
+            batched_texts = texts
+    best = max(sizes, key=lambda s: per_size[str(s)]["tokens_per_s"])
+    b.best_batch_size = best
+    head = per_size[str(best)]
+    same = sum(a == c for a, c in zip(ref_texts, batched_texts))
+    details = {
+        "questions": len(questions), "coefficients": coeffs, "max_new_tokens": new,
+        "rows": len(questions) * len(coeffs),
+        "steering": f"seeded random vector (seed {VECTOR_SEED}), norm {VECTOR_NORM}, layer "
+                    f"{LAYER}, positions 'response' (timing only)",
+        "reference": {"wall_s": _r(ref_s), "generated_tokens": ref_tokens,
+                      "tokens_per_s": _r(ref_tps, 1), "generate_calls": len(ref_texts),
+                      "note": "one model.generate per (question, coeff) inside ActivationSteerer, "
+                              "same EOS ids and pad id as the engine"},
+        "batched_by_batch_size": per_size,
+        "best_batch_size": best,
+        "sweep_wall_ratio": head["wall_ratio"],
+        "greedy_outputs_identical": f"{same}/{len(ref_texts)} (reference vs batch size "
+                                    f"{sizes[0]}; left padding may flip near-ties)",
+        "speedup_definition": "tokens/s batched (best batch size) / tokens/s reference loop",
+    }
+    return {"sweep_speedup": head["speedup_tokens_per_s"]}, details
+
+
+# -- 2. hook overhead -------------------------------------------------------------------------
+def bench_hook_overhead(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
+    import torch
+
+    from pytest_persona.core.generation import as_messages, chat_prompt, ensure_pad_token
+    from pytest_persona.core.steering import ActivationSteerer
+
+    n, new, repeats = (4, 8, 3) if b.quick else (24, 64, 3)
+    ensure_pad_token(b.tok)
+    prompts = [chat_prompt(b.tok, as_messages(q)) for q in b.questions(n)]
+    enc = b.tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    vec = b.vector()
+    coeffs = [SWEEP_COEFFS[i % len(SWEEP_COEFFS)] or 1.0 for i in range(n)]
+
+    def run(steered: bool, tokens: int) -> None:
+        kwargs = {"max_new_tokens": tokens, "min_new_tokens": tokens, "do_sample": False,
+                  "temperature": None, "top_p": None, "top_k": None,
+                  "pad_token_id": b.tok.pad_token_id}
+        with torch.inference_mode():
+            if steered:
+                with ActivationSteerer(b.model, vec, coeffs, LAYER, "response"):
+                    b.model.generate(**enc, **kwargs)
+            else:
+                b.model.generate(**enc, **kwargs)
+
+    run(False, 4)
+    run(True, 4)
+    plain: list[float] = []
+    steer: list[float] = []
+    for _ in range(repeats):  # interleaved, so that drifting machine load hits both sides
+        for steered, acc in ((False, plain), (True, steer)):
+            t0 = time.perf_counter()
+            run(steered, new)
+            acc.append(time.perf_counter() - t0)
+    ratio = min(steer) / min(plain)
+    details = {"batch": n, "new_tokens": new, "repeats": repeats,
+               "unsteered_s": [_r(t) for t in plain], "steered_s": [_r(t) for t in steer],
+               "steering": "per-row coefficients (as in a sweep), positions 'response', "
+                           f"layer {LAYER}; min_new_tokens = max_new_tokens so both sides "
+                           "generate identical token counts",
+               "ratio_definition": "best steered / best unsteered"}
+    return {"hook_overhead": _r(ratio)}, details
+
+
+# -- 3. peak RSS of the sweep (child process) ---------------------------------------------------
+def _rss_now_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        pages = int(fh.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _hwm_mb() -> float | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _maxrss_mb() -> float:
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb / 1024 if sys.platform != "darwin" else kb / 2**20
+
+
+def rss_child(quick: bool, batch_size: int) -> dict[str, Any]:
+    """Run in the child: load the model, then the batched sweep; report memory figures."""
+    b = Bench(quick)
+    _ = b.loaded
+    after_load = {"rss_after_load_mb": _r(_rss_now_mb(), 1),
+                  "peak_after_load_mb": _r(_maxrss_mb(), 1)}
+    reset = False
+    try:  # reset VmHWM so that the sweep's own peak is visible (Linux >= 4.0)
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        reset = True
+    except OSError:
+        pass
+    wall, tokens, _ = _batched_sweep(b, batch_size)
+    return {**after_load, "peak_end_mb": _r(_maxrss_mb(), 1),
+            "sweep_hwm_mb": _r(_hwm_mb() or 0.0, 1) if reset else None,
+            "rss_end_mb": _r(_rss_now_mb(), 1), "batch_size": batch_size,
+            "sweep_wall_s": _r(wall), "generated_tokens": tokens}
+
+
+def bench_rss(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
+    size = b.best_batch_size or (8 if b.quick else 24)
+    cmd = [sys.executable, "-m", "benchmarks.bench", "--rss-child", "--rss-batch-size",
+           str(size)] + (["--quick"] if b.quick else [])
+    _log(f"rss: child process, batched sweep at batch size {size}")
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"rss child failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    child = json.loads(proc.stdout.strip().splitlines()[-1])
+    hwm = child.get("sweep_hwm_mb")
+    details = {**child,
+               "sweep_rss_increase_mb": _r((child["peak_end_mb"] if hwm is None else hwm)
+                                           - child["rss_after_load_mb"], 1),
+               "definition": "sweep_peak_rss_mb = ru_maxrss of a child process at the end of "
+                             "(model load + batched sweep); rss_after_load_mb = its resident set "
+                             "after loading only; sweep_hwm_mb = VmHWM since a reset after load"}
+    return {"sweep_peak_rss_mb": child["peak_end_mb"]}, details
+
+
+# -- 4. extraction ----------------------------------------------------------------------------
+def _pairs(b: Bench, n: int) -> tuple[list[str], list[str]]:
+    questions = b.questions(40)
+    prompts, responses = [], []
+    for i in range(n):
+        prompts.append(questions[i % len(questions)])
+        k = (i * 3 + i // len(RESPONSES)) % len(RESPONSES)
+        words = RESPONSES[k].split()
+        if i % 3 == 2:  # 30-60 words, varied lengths
+            words += RESPONSES[(k + 1) % len(RESPONSES)].split()[:16]
+        else:
+            words = words[:max(30, len(words) - (i % 4) * 4)]
+        responses.append(" ".join(words))
+    return prompts, responses
+
+
+def bench_extraction(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
+    import torch
+
+    from pytest_persona.core.activations import KINDS, collect_activations
+
+    n = 24 if b.quick else 200
+    sizes = [8] if b.quick else [8, 16, 32]
+    prompts, responses = _pairs(b, n)
+    collect_activations(b.model, b.tok, prompts[:4], responses[:4], batch_size=4)  # warm-up
+    _log(f"extraction: {n} pairs, batch_size=1")
+    single_s, _, single = _best(
+        lambda: collect_activations(b.model, b.tok, prompts, responses, batch_size=1), 1)
+    per_size: dict[str, Any] = {}
+    batched: Any = None
+    for size in sizes:
+        _log(f"extraction: {n} pairs, batch_size={size}")
+        best, times, acts = _best(
+            lambda size=size: collect_activations(b.model, b.tok, prompts, responses,
+                                                  batch_size=size), 2)
+        per_size[str(size)] = {"best_s": _r(best), "times_s": times,
+                               "speedup": _r(single_s / best, 2)}
+        if batched is None:
+            batched = acts
+    top = max(sizes, key=lambda s: per_size[str(s)]["speedup"])
+    diffs = {}
+    close = True
+    for kind in KINDS:
+        a, c = single.get(kind), batched.get(kind)
+        diffs[kind] = float((a - c).abs().max())
+        scale = float(a.abs().max())
+        close = close and bool(torch.allclose(a, c, rtol=1e-4, atol=1e-4 * max(1.0, scale)))
+    lengths = [len(r.split()) for r in responses]
+    details = {"pairs": n, "layers": int(single.response_avg.shape[1]),
+               "response_words": [min(lengths), max(lengths)],
+               "batch_size_1_s": _r(single_s), "batched_by_batch_size": per_size,
+               "best_batch_size": top,
+               "max_abs_diff": {k: float(f"{v:.3g}") for k, v in diffs.items()},
+               "allclose": close,
+               "allclose_rule": "rtol 1e-4, atol 1e-4 x max(1, max |activation|) "
+                                f"(batch size 1 vs batch size {sizes[0]})"}
+    return {"extraction_speedup": per_size[str(top)]["speedup"]}, details
+
+
+# -- 5. judges --------------------------------------------------------------------------------
+def bench_judge(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
+    from benchmarks.judges import bench_judges
+
+    n = 48 if b.quick else 200
+    _log(f"judges: {n} requests, latency 0.05 s, concurrency 16")
+    res = bench_judges(n=n, latency=0.05, concurrency=16)
+    metrics = {"judge_concurrency_speedup": float(res["judge_concurrency_speedup"]),
+               "judge_warm_calls": float(res["judge_warm_calls"])}
+    return metrics, {k: v for k, v in res.items() if k not in metrics}
+
+
+# -- 6. warm rerun ----------------------------------------------------------------------------
+SUITE_YAML = """\
+trait: sycophantic
+layer: 12
+coefficients: [-4, 0, 4, 8]
+n_questions: {nq}
+max_new_tokens: {new}
+extraction:
+  n_questions: {nq}
+  max_new_tokens: {new}
+  min_pairs: 2
+expectations:
+  - {{kind: steering_raises, coeff: 8, threshold: 0}}
+  - {{kind: baseline_ceiling, max: 100}}
+  - {{kind: projection_order, margin: -1000}}
+"""
+
+STARTUP_SNIPPET = """\
+import time; t0 = time.perf_counter()
+import pytest, pytest_persona.plugin.hooks
+from pytest_persona.models.loading import load_model
+t1 = time.perf_counter()
+load_model("smollm2-135m", device="cpu", dtype="float32")
+from pytest_persona.judges import make_judge
+print(t1 - t0, time.perf_counter() - t1)
+"""
+
+
+def _summary(out: str) -> str:
+    lines = [ln.strip() for ln in out.splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def bench_warm_rerun(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
+    nq, new = (2, 8) if b.quick else (5, 32)
+    with tempfile.TemporaryDirectory(prefix="persona-bench-") as tmp:
+        root = Path(tmp)
+        (root / "trait_suites").mkdir()
+        (root / "trait_suites" / "sycophantic.yaml").write_text(SUITE_YAML.format(nq=nq, new=new))
+        (root / "pytest.ini").write_text(f"[pytest]\npersona_cache = {root / 'cache'}\n")
+        cmd = [sys.executable, "-m", "pytest", "trait_suites", "-p", "no:cacheprovider",
+               "--model", MODEL, "--judge", "offline", "-q"]
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS",
+                                                                 "PYTEST_PLUGINS")}
+        env.setdefault("HF_HUB_OFFLINE", "1")
+        env.setdefault("TRANSFORMERS_OFFLINE", "1")
+        env.setdefault("TOKENIZERS_PARALLELISM", "false")
+        runs: dict[str, Any] = {}
+        for label in ("cold", "warm"):
+            _log(f"warm rerun: {label} suite run")
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True,
+                                  check=False)
+            wall = time.perf_counter() - t0
+            runs[label] = {"wall_s": _r(wall), "returncode": proc.returncode,
+                           "summary": _summary(proc.stdout),
+                           "failures": [ln[:300] for ln in proc.stdout.splitlines()
+                                        if ln.startswith(("FAILED", "ERROR"))]}
+            if proc.returncode not in (0, 1):
+                raise RuntimeError(f"{label} suite run failed ({proc.returncode}):\n"
+                                   f"{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+        _log("warm rerun: fixed start-up cost (interpreter, imports, model load)")
+        t0 = time.perf_counter()
+        start = subprocess.run([sys.executable, "-c", STARTUP_SNIPPET], env=env,
+                               capture_output=True, text=True, check=False)
+        startup = time.perf_counter() - t0
+    cold, warm = runs["cold"]["wall_s"], runs["warm"]["wall_s"]
+    details: dict[str, Any] = {
+        **runs, "suite": {"trait": "sycophantic", "layer": 12, "coefficients": [-4, 0, 4, 8],
+                          "n_questions": nq, "max_new_tokens": new,
+                          "expectations": ["steering_raises", "baseline_ceiling",
+                                           "projection_order"]},
+        "definition": "wall time of `python -m pytest trait_suites --model smollm2-135m --judge "
+                      "offline` with a fresh persona cache / the same run again; both include "
+                      "interpreter start, imports and pytest start-up (the converted model copy "
+                      "is warm in both)",
+    }
+    if start.returncode == 0:
+        imports_s, load_s = (float(x) for x in start.stdout.split())
+        details["startup_s"] = {"subprocess_total": _r(startup), "imports": _r(imports_s),
+                                "model_load": _r(load_s)}
+        fixed = startup
+        if warm > 0 and fixed / warm > 0.5:
+            details["note"] = (f"the warm run ({warm:.1f}s) is dominated by start-up: an "
+                               f"interpreter that imports the plugin and loads the model takes "
+                               f"{fixed:.1f}s")
+        if warm - fixed > 0.05:
+            details["beyond_startup_ratio"] = _r((cold - fixed) / (warm - fixed), 1)
+        else:
+            details["beyond_startup_ratio"] = None
+            details["beyond_startup_note"] = ("the warm run costs no more than start-up (within "
+                                              "noise): the cached work is essentially free")
+    return {"warm_rerun_speedup": _r(cold / warm, 2)}, details
+
+
+# -- driver -----------------------------------------------------------------------------------
+GROUPS: list[tuple[tuple[str, ...], Callable[[Bench], tuple[dict[str, float], dict[str, Any]]],
+                   str]] = [
+    (("sweep_speedup",), bench_sweep, "sweep"),
+    (("hook_overhead",), bench_hook_overhead, "hook_overhead"),
+    (("sweep_peak_rss_mb",), bench_rss, "sweep_peak_rss"),
+    (("extraction_speedup",), bench_extraction, "extraction"),
+    (("judge_concurrency_speedup", "judge_warm_calls"), bench_judge, "judges"),
+    (("warm_rerun_speedup",), bench_warm_rerun, "warm_rerun"),
+]
+ALL_METRICS = [name for names, _, _ in GROUPS for name in names]
+
+
+def _ok(name: str, value: float) -> str:
+    target = TARGETS.get(name)
+    if target is None:
+        return "-"
+    op, want = target
+    good = {">=": value >= want, "<=": value <= want, "==": value == want}[op]
+    return "yes" if good else "NO"
+
+
+def _target_text(name: str) -> str:
+    target = TARGETS.get(name)
+    return "-" if target is None else f"{target[0]} {target[1]:g}"
+
+
+def format_table(metrics: dict[str, float]) -> str:
+    rows = [("metric", "value", "target", "ok")]
+    for name, value in metrics.items():
+        rows.append((name, f"{value:g}", _target_text(name), _ok(name, value)))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def machine_info() -> dict[str, Any]:
+    import torch
+    import transformers
+
+    return {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "transformers": transformers.__version__,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "device": "cpu", "dtype": "float32", "model": MODEL,
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+            "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def run(quick: bool = False, only: list[str] | None = None) -> dict[str, Any]:
+    """Run the selected measurements; return the report dict."""
+    unknown = sorted(set(only or []) - set(ALL_METRICS) - {g for _, _, g in GROUPS})
+    if unknown:
+        raise SystemExit(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(ALL_METRICS)}")
+    machine = machine_info()
+    bench = Bench(quick)
+    metrics: dict[str, float] = {}
+    details: dict[str, Any] = {}
+    t_start = time.perf_counter()
+    for names, fn, group in GROUPS:
+        if only and not (set(names) & set(only) or group in only):
+            continue
+        t0 = time.perf_counter()
+        got, info = fn(bench)
+        info["section_wall_s"] = _r(time.perf_counter() - t0, 1)
+        metrics.update(got)
+        details[group] = info
+        _log(f"{group}: " + ", ".join(f"{k}={v:g}" for k, v in got.items()))
+    machine["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    details["run"] = {"quick": quick, "only": only, "total_wall_s": _r(time.perf_counter()
+                                                                         - t_start, 1),
+                      "model_load_s": _r(getattr(bench, "load_s", 0.0)),
+                      "targets": {k: _target_text(k) for k in metrics}}
+    return {"machine": machine, "metrics": metrics, "details": details}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench",
+                                     description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="small sizes (for the tests)")
+    parser.add_argument("--only", default="", help="comma-separated metric names: "
+                        + ", ".join(ALL_METRICS))
+    parser.add_argument("--out", default="reports/bench.json", help="JSON report path")
+    parser.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--rss-batch-size", type=int, default=24, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if args.rss_child:
+        print(json.dumps(rss_child(args.quick, args.rss_batch_size)), flush=True)
+        return 0
+    only = [s.strip() for s in args.only.split(",") if s.strip()] or None
+    report = run(quick=args.quick, only=only)
+    for name, value in report["metrics"].items():
+        if not math.isfinite(value):
+            _log(f"warning: {name} is not finite")
+    from pytest_persona._util.atomic import write_text
+
+    write_text(args.out, json.dumps(report, indent=2) + "\n")
+    print(format_table(report["metrics"]))
+    print(f"\nwritten: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""``make demo``: run the trait suites on the embedded model, then show the CI gate catching a
+modified checkpoint. Writes reports/report.html and reports/persona-results.json."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+DEMO_MODEL = "smollm2-135m"
+GATE_SUITE = "trait_suites/sycophantic.yaml"
+GATE_TRAIT = "sycophantic"
+GATE_COEFF = 4.0
+
+
+def _say(text: str) -> None:
+    print(f"\n==> {text}", flush=True)
+
+
+def _pytest(args: Sequence[str]) -> int:
+    cmd = [sys.executable, "-m", "pytest", *args]
+    print("$ pytest " + " ".join(args), flush=True)
+    return subprocess.call(cmd)
+
+
+def build_checkpoint(root: Path, cache: Path, extra: Sequence[str]) -> tuple[Path, int]:
+    """Fold the embedded model's own sycophancy vector into a bias: the demo's bad checkpoint."""
+    from pytest_persona.pipeline.checkpoint import fold_vector_into_bias
+    from pytest_persona.suites.schema import load_suite
+    from pytest_persona.suites.session import PersonaOptions, PersonaSession
+
+    suite = load_suite(root / GATE_SUITE, DEMO_MODEL)
+    rs = suite.for_model(DEMO_MODEL)
+    def flag(name: str, default: str | None = None) -> str | None:
+        items = list(extra)
+        return items[items.index(name) + 1] if name in items[:-1] else default
+
+    def number(name: str) -> int | None:
+        value = flag(name)
+        return int(value) if value is not None else None
+
+    # the same options as the suite run, so the vector is the one step 1 tested (a cache hit)
+    session = PersonaSession(PersonaOptions(
+        model=DEMO_MODEL, cache_dir=cache, max_questions=number("--persona-max-questions"),
+        max_new_tokens=number("--max-new-tokens"), judge=flag("--judge", "auto") or "auto",
+        coherence_judge=flag("--coherence-judge"), judge_base_url=flag("--judge-base-url"),
+        seed=number("--seed") or 0, dtype=flag("--dtype", "auto") or "auto",
+        device=flag("--device"), batch_size=number("--batch-size"),
+        trait_paths=(root / "trait_suites",)))
+    vectors = session.vectors(session.trait(GATE_TRAIT), suite.extraction).vectors
+    out = cache / "demo-checkpoint"
+    fold_vector_into_bias(session.model, vectors[rs.layer], rs.layer, GATE_COEFF, out,
+                          note=f"+{GATE_COEFF:g} x the {GATE_TRAIT} vector at block {rs.layer}")
+    session.close()
+    return out, rs.layer
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reports", default="reports")
+    parser.add_argument("--skip-gate", action="store_true")
+    parser.add_argument("--cache", default=".persona_cache", help="the persona cache directory")
+    args, extra = parser.parse_known_args(argv)
+    root = Path.cwd()
+    reports = Path(args.reports)
+    cache = (root / args.cache).resolve()
+    extra = ["--persona-cache", str(cache), *extra]
+    started = time.monotonic()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    _say(f"1/3 trait suites on the embedded {DEMO_MODEL} (CPU), auto judge")
+    main_rc = _pytest([
+        "trait_suites/", "-p", "no:cacheprovider", "--model", DEMO_MODEL,
+        "--reference-model", DEMO_MODEL,
+        "--html", str(reports / "report.html"), "--self-contained-html",
+        "--persona-results", str(reports / "persona-results.json"),
+        "--persona-save", str(reports / "baseline.json"), "-rxXs", *extra,
+    ])
+    gate_rc = None
+    if not args.skip_gate:
+        _say(f"2/3 making a modified checkpoint for the demo: {DEMO_MODEL} with +{GATE_COEFF:g} x "
+             f"its {GATE_TRAIT} vector folded into an MLP bias")
+        checkpoint, layer = build_checkpoint(root, cache, extra)
+        print(f"demo checkpoint (made for the demo, not a real fine-tune): {checkpoint}")
+        _say("3/3 gating that checkpoint against the reference model and the saved baseline")
+        gate_rc = _pytest([
+            GATE_SUITE, "-p", "no:cacheprovider", "-k", "checkpoint_shift or baseline_ceiling",
+            "--model", str(checkpoint), "--reference-model", DEMO_MODEL,
+            "--persona-results", str(reports / "gate-results.json"),
+            "--persona-compare", str(reports / "baseline.json"),
+            "--persona-compare-fail", "baseline_score:+5",
+            "--html", str(reports / "gate-report.html"), "--self-contained-html", *extra,
+        ])
+    minutes = (time.monotonic() - started) / 60
+    _say(f"demo finished in {minutes:.1f} min")
+    print(f"  report:  {reports / 'report.html'}")
+    print(f"  results: {reports / 'persona-results.json'}")
+    ok = main_rc == 0
+    print(f"  suites on {DEMO_MODEL}: {'all expectations met or xfailed as documented' if ok else f'pytest exit {main_rc}'}")
+    if gate_rc is not None:
+        caught = gate_rc == 1
+        print(f"  gate on the modified checkpoint: {'CAUGHT (exit 1), as it should be' if caught else f'NOT caught (exit {gate_rc})'}"
+              f"; gate report: {reports / 'gate-report.html'}")
+        ok = ok and caught
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,137 @@
+"""Hidden states of (prompt, response) pairs at every layer, one forward pass per batch.
+
+Block outputs are captured with forward hooks (the same place the steerer adds to), so
+"layer L" here means exactly the output of decoder block L. Padding is masked out and all
+averages are taken in float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from pytest_persona.core.generation import Messages, as_messages, chat_prompt, ensure_pad_token
+from pytest_persona.core.layers import find_layers
+
+KINDS = ("response_avg", "prompt_avg", "prompt_last")
+
+
+@dataclass
+class Activations:
+    """Per-example summaries, each ``[n_examples, n_layers, d_model]`` float32 on CPU."""
+
+    response_avg: torch.Tensor
+    prompt_avg: torch.Tensor
+    prompt_last: torch.Tensor
+
+    def get(self, kind: str) -> torch.Tensor:
+        if kind not in KINDS:
+            raise ValueError(f"unknown activation kind {kind!r}; use one of {', '.join(KINDS)}")
+        return getattr(self, kind)
+
+
+def _tokenize_pair(tokenizer: Any, prompt: str, response: str) -> tuple[list[int], int]:
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    response_ids = tokenizer(response, add_special_tokens=False)["input_ids"] if response else []
+    return list(prompt_ids) + list(response_ids), len(prompt_ids)
+
+
+def _pad(
+    rows: list[list[int]], pad_id: int, side: Literal["left", "right"]
+) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    offsets: list[int] = []
+    for i, row in enumerate(rows):
+        off = width - len(row) if side == "left" else 0
+        ids[i, off:off + len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, off:off + len(row)] = 1
+        offsets.append(off)
+    return ids, mask, offsets
+
+
+def collect_activations(
+    model: nn.Module,
+    tokenizer: Any,
+    prompts: Sequence[str | Messages],
+    responses: Sequence[str],
+    *,
+    batch_size: int = 16,
+    padding_side: Literal["left", "right"] = "left",
+    progress: Callable[[int, int], None] | None = None,
+) -> Activations:
+    """Average hidden states over response tokens and prompt tokens, and take the last prompt
+    token, at the output of every decoder block.
+
+    An empty response gives a zero ``response_avg`` row (and a warning is the caller's job).
+    """
+    if len(prompts) != len(responses):
+        raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
+    ensure_pad_token(tokenizer)
+    blocks = find_layers(model)
+    device = next(model.parameters()).device
+    texts = [chat_prompt(tokenizer, as_messages(p)) for p in prompts]
+    all_pairs = [_tokenize_pair(tokenizer, t, r) for t, r in zip(texts, responses)]
+    # similar lengths share a batch: less padding, same results (rows are restored below)
+    order = sorted(range(len(all_pairs)), key=lambda i: len(all_pairs[i][0]))
+    pairs = [all_pairs[i] for i in order]
+    out: dict[str, list[torch.Tensor]] = {k: [] for k in KINDS}
+    if progress is not None and pairs:
+        progress(0, len(pairs))
+    for start in range(0, len(pairs), batch_size):
+        chunk = pairs[start:start + batch_size]
+        ids, mask, offsets = _pad([p[0] for p in chunk], int(tokenizer.pad_token_id), padding_side)
+        seq = ids.shape[1]
+        pos = torch.arange(seq)[None, :]
+        off = torch.tensor(offsets)[:, None]
+        plen = torch.tensor([p[1] for p in chunk])[:, None]
+        total = torch.tensor([len(p[0]) for p in chunk])[:, None]
+        prompt_mask = ((pos >= off) & (pos < off + plen)).float()
+        resp_mask = ((pos >= off + plen) & (pos < off + total)).float()
+        last_idx = (off + plen - 1).squeeze(1)
+        rows = torch.arange(len(chunk), device=device)
+        resp_w = (resp_mask / resp_mask.sum(1, keepdim=True).clamp(min=1)).to(device)
+        prompt_w = (prompt_mask / prompt_mask.sum(1, keepdim=True).clamp(min=1)).to(device)
+        last_idx = last_idx.to(device)
+        captured: dict[str, list[torch.Tensor]] = {k: [] for k in KINDS}
+
+        def hook(_m: nn.Module, _i: Any, output: Any) -> None:
+            hidden = (output[0] if isinstance(output, tuple) else output).detach().float()
+            dev = hidden.device  # blocks may sit on several GPUs (device_map="auto")
+            captured["response_avg"].append(
+                torch.einsum("bsd,bs->bd", hidden, resp_w.to(dev)).cpu())
+            captured["prompt_avg"].append(
+                torch.einsum("bsd,bs->bd", hidden, prompt_w.to(dev)).cpu())
+            captured["prompt_last"].append(hidden[rows.to(dev), last_idx.to(dev), :].cpu())
+
+        handles = [b.register_forward_hook(hook) for b in blocks]
+        try:
+            position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+            with torch.inference_mode():
+                model(
+                    input_ids=ids.to(device),
+                    attention_mask=mask.to(device),
+                    position_ids=position_ids.to(device),
+                    use_cache=False,
+                )
+        finally:
+            for handle in handles:
+                handle.remove()
+        for kind in KINDS:
+            out[kind].append(torch.stack(captured[kind], dim=1))  # [batch, layers, d]
+        if progress is not None:
+            progress(min(start + batch_size, len(pairs)), len(pairs))
+    if not pairs:
+        from pytest_persona.core.steering import model_d_model
+
+        empty = torch.zeros((0, len(blocks), model_d_model(model)))
+        return Activations(empty, empty, empty)
+    inverse = torch.empty(len(order), dtype=torch.long)
+    inverse[torch.tensor(order)] = torch.arange(len(order))
+    merged = {k: torch.cat(v)[inverse] for k, v in out.items()}
+    return Activations(merged["response_avg"], merged["prompt_avg"], merged["prompt_last"])

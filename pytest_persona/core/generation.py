@@ -1,0 +1,253 @@
+"""Batched chat generation with left padding, seeds and per-row steering coefficients."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from pytest_persona.core.steering import ActivationSteerer
+
+Messages = list[dict[str, str]]
+Progress = Callable[[int, int], None]
+PAD_CANDIDATES = ("<pad>", "<|pad|>", "[PAD]", "<|finetune_right_pad_id|>", "<|endoftext|>")
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Sampling parameters. ``temperature == 0`` means greedy decoding."""
+
+    max_new_tokens: int = 64
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+    batch_size: int | None = None  # None: automatic
+
+    def key(self) -> dict[str, Any]:
+        """The fields that change outputs (batch size does not, by design of the key)."""
+        data = asdict(self)
+        data.pop("batch_size")
+        return data
+
+
+@dataclass(frozen=True)
+class Steering:
+    """Which vector to add where; the coefficient is given per row at generation time."""
+
+    vector: torch.Tensor
+    layer: int
+    positions: str = "response"
+
+    def key(self) -> dict[str, Any]:
+        digest = hashlib.sha256(self.vector.detach().float().cpu().numpy().tobytes()).hexdigest()
+        return {"vector_sha256": digest[:32], "layer": self.layer, "positions": self.positions}
+
+
+@dataclass
+class GenerationStats:
+    """Counters of work done by the model under test."""
+
+    generate_calls: int = 0
+    generated_tokens: int = 0
+    rows: int = 0
+
+
+STATS = GenerationStats()
+
+
+def ensure_pad_token(tokenizer: Any) -> None:
+    """Give the tokenizer a real pad token where it has one, left padding always."""
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is not None and tokenizer.pad_token != tokenizer.eos_token:
+        return
+    vocab = tokenizer.get_vocab()
+    for candidate in PAD_CANDIDATES:
+        if candidate in vocab and candidate != tokenizer.eos_token:
+            tokenizer.pad_token = candidate
+            return
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token  # masked out by the attention mask anyway
+
+
+def chat_prompt(tokenizer: Any, messages: Messages) -> str:
+    """Render messages with the chat template and the assistant turn opened.
+
+    Templates that reject a system role (Gemma) get the system text folded into the user turn.
+    """
+    try:
+        return str(
+            tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        )
+    except Exception:  # noqa: BLE001 - template raised on a system message
+        if not messages or messages[0]["role"] != "system":
+            raise
+        system, rest = messages[0]["content"], [dict(m) for m in messages[1:]]
+        rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
+        return str(tokenizer.apply_chat_template(rest, tokenize=False, add_generation_prompt=True))
+
+
+def as_messages(item: str | Messages, system: str | None = None) -> Messages:
+    """A user string (with an optional system prompt) or a message list."""
+    if isinstance(item, str):
+        msgs: Messages = [{"role": "user", "content": item}]
+        if system:
+            msgs.insert(0, {"role": "system", "content": system})
+        return msgs
+    return list(item)
+
+
+def eos_ids(model: nn.Module, tokenizer: Any) -> list[int]:
+    """Every token id that ends a turn for this model."""
+    ids: set[int] = set()
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if isinstance(configured, int):
+        ids.add(configured)
+    elif isinstance(configured, (list, tuple)):
+        ids.update(int(i) for i in configured)
+    if tokenizer.eos_token_id is not None:
+        ids.add(int(tokenizer.eos_token_id))
+    for token in ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>"):
+        tid = tokenizer.get_vocab().get(token)
+        if tid is not None:
+            ids.add(int(tid))
+    return sorted(ids)
+
+
+def auto_batch_size(model: nn.Module) -> int:
+    """A starting batch size: generous on GPU (halved on OOM), modest on CPU."""
+    device = next(model.parameters()).device
+    return 64 if device.type == "cuda" else 24
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _generate_batch(
+    model: nn.Module,
+    tokenizer: Any,
+    prompts: list[str],
+    config: GenerationConfig,
+    coeffs: list[float] | None,
+    steering: Steering | None,
+    seed: int,
+) -> list[str]:
+    enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    enc = {k: v.to(_model_device(model)) for k, v in enc.items()}
+    sample = config.temperature > 0
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": config.max_new_tokens,
+        "do_sample": sample,
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": eos_ids(model, tokenizer),
+    }
+    if sample:
+        kwargs.update(temperature=config.temperature, top_p=config.top_p, top_k=0)
+    else:
+        kwargs.update(temperature=None, top_p=None, top_k=None)
+    ctx: Any = nullcontext()
+    if steering is not None and coeffs is not None and any(c != 0 for c in coeffs):
+        coeff: Any = coeffs if len(set(coeffs)) > 1 else float(coeffs[0])
+        ctx = ActivationSteerer(model, steering.vector, coeff, steering.layer, steering.positions)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if torch.cuda.is_available():
+            torch.cuda.manual_seed_all(seed)
+        with ctx, torch.inference_mode():
+            out = model.generate(**enc, **kwargs)
+    new = out[:, enc["input_ids"].shape[1]:]
+    stops = set(kwargs["eos_token_id"]) | {tokenizer.pad_token_id}
+    texts: list[str] = []
+    for row in new.tolist():
+        kept = []
+        for tid in row:
+            if tid in stops:
+                break
+            kept.append(tid)
+        STATS.generated_tokens += len(kept)
+        texts.append(tokenizer.decode(kept, skip_special_tokens=True).strip())
+    STATS.generate_calls += 1
+    STATS.rows += len(prompts)
+    return texts
+
+
+def generate(
+    model: nn.Module,
+    tokenizer: Any,
+    items: Sequence[str | Messages],
+    config: GenerationConfig = GenerationConfig(),
+    *,
+    system: str | None = None,
+    steering: Steering | None = None,
+    coeffs: Sequence[float] | None = None,
+    progress: Progress | None = None,
+    on_batch: Callable[[list[int], list[str]], None] | None = None,
+) -> list[str]:
+    """Generate one response per item, in order.
+
+    ``coeffs`` gives one steering coefficient per item (``steering`` must be set), so a
+    questions x coefficients sweep runs as a few large batches. Rows are grouped by prompt
+    length to limit padding; seeds are per batch, so outputs are reproducible for a given
+    batch size. ``on_batch(indices, texts)`` is called as each batch finishes (for caching).
+    """
+    ensure_pad_token(tokenizer)
+    if coeffs is not None and len(coeffs) != len(items):
+        raise ValueError(f"coeffs has {len(coeffs)} entries for {len(items)} items")
+    if coeffs is not None and steering is None:
+        raise ValueError("coeffs given without a steering vector")
+    prompts = [chat_prompt(tokenizer, as_messages(item, system)) for item in items]
+    order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
+    results: list[str] = [""] * len(prompts)
+    size = config.batch_size or auto_batch_size(model)
+    if progress is not None and prompts:
+        progress(0, len(prompts))  # starts the clock: elapsed and time left are honest
+    done = 0
+    start = 0
+    while start < len(order):
+        idx = order[start:start + size]
+        row_coeffs = [float(coeffs[i]) for i in idx] if coeffs is not None else None
+        try:
+            texts = _generate_batch(
+                model, tokenizer, [prompts[i] for i in idx], config, row_coeffs, steering,
+                seed=config.seed + start,
+            )
+        except torch.cuda.OutOfMemoryError:
+            if size == 1:
+                raise
+            size = max(1, size // 2)
+            torch.cuda.empty_cache()
+            continue
+        for i, text in zip(idx, texts):
+            results[i] = text
+        if on_batch is not None:
+            on_batch(idx, texts)
+        start += len(idx)
+        done += len(idx)
+        if progress is not None:
+            progress(done, len(prompts))
+    return results
+
+
+def request_key(
+    model_fingerprint: str,
+    prompt: Messages,
+    config: GenerationConfig,
+    steering: Steering | None,
+    coeff: float,
+) -> str:
+    """Cache key of one generated response: everything that changes it."""
+    payload = {
+        "model": model_fingerprint,
+        "messages": prompt,
+        "config": config.key(),
+        "steering": steering.key() if steering is not None and coeff != 0 else None,
+        "coeff": coeff if steering is not None else 0.0,
+        "batch_size": config.batch_size if config.temperature > 0 else None,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

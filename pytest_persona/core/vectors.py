@@ -1,0 +1,187 @@
+"""TraitVectors: per-layer persona vectors with provenance, stored as safetensors.
+
+Layer convention: row ``L`` of ``vectors`` is for decoder block ``L`` (0-based), i.e. the
+reference repository's row ``L + 1`` (its row 0 holds the embeddings).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pytest_persona._util.atomic import write_with
+
+LAYER_CONVENTION = "block_output_0based"
+FORMAT_VERSION = "1"
+
+
+class VectorFileError(ValueError):
+    """A vector file is unreadable, corrupted, or does not fit the model."""
+
+
+@dataclass
+class TraitVectors:
+    """Mean-difference vectors ``[n_layers, d_model]`` (float32) with provenance metadata.
+
+    ``extras`` holds other kinds of the same shape (``prompt_avg``, ``prompt_last``).
+    """
+
+    vectors: torch.Tensor
+    metadata: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.vectors.ndim != 2:
+            raise ValueError(
+                f"TraitVectors needs a [n_layers, d_model] tensor, got {tuple(self.vectors.shape)}"
+            )
+        self.vectors = self.vectors.detach().float().cpu().contiguous()
+        for name, tensor in self.extras.items():
+            if tensor.shape != self.vectors.shape:
+                raise ValueError(f"extra {name!r} has shape {tuple(tensor.shape)}, "
+                                 f"expected {tuple(self.vectors.shape)}")
+        self.metadata.setdefault("n_layers", self.n_layers)
+        self.metadata.setdefault("d_model", self.d_model)
+        self.metadata.setdefault("layer_convention", LAYER_CONVENTION)
+
+    # -- shape and access -------------------------------------------------------------
+    @property
+    def n_layers(self) -> int:
+        return int(self.vectors.shape[0])
+
+    @property
+    def d_model(self) -> int:
+        return int(self.vectors.shape[1])
+
+    @property
+    def trait(self) -> str | None:
+        value = self.metadata.get("trait")
+        return str(value) if value is not None else None
+
+    def layer(self, layer: int, kind: str = "response_avg") -> torch.Tensor:
+        """The vector of block ``layer`` (0-based)."""
+        if not 0 <= layer < self.n_layers:
+            raise ValueError(f"layer {layer} out of range: these vectors have {self.n_layers} "
+                             f"layers (0..{self.n_layers - 1})")
+        source = self.vectors if kind == "response_avg" else self.extras[kind]
+        return source[layer].clone()
+
+    def __getitem__(self, layer: int) -> torch.Tensor:
+        return self.layer(layer)
+
+    def norms(self) -> list[float]:
+        """L2 norm of each layer's vector."""
+        return [float(x) for x in self.vectors.norm(dim=-1)]
+
+    def check_model(self, n_layers: int, d_model: int, where: str = "") -> None:
+        """Raise if these vectors do not fit a model with this shape."""
+        if (n_layers, d_model) != (self.n_layers, self.d_model):
+            src = f" from {where}" if where else ""
+            raise VectorFileError(
+                f"vectors{src} are [{self.n_layers}, {self.d_model}] (model "
+                f"{self.metadata.get('model_id', '?')}) but the model has {n_layers} layers "
+                f"and d_model {d_model}: extract vectors for this model"
+            )
+
+    # -- arithmetic ---------------------------------------------------------------------
+    def _combine(self, other: TraitVectors | float, op: str) -> TraitVectors:
+        meta = {k: v for k, v in self.metadata.items() if k in ("model_id", "fingerprint",
+                                                                "n_layers", "d_model")}
+        meta["derived"] = op
+        if isinstance(other, TraitVectors):
+            if other.vectors.shape != self.vectors.shape:
+                raise ValueError("cannot combine vectors of different shapes")
+            value = self.vectors + other.vectors if op == "add" else self.vectors - other.vectors
+        else:
+            value = self.vectors * float(other)
+        return TraitVectors(value, meta)
+
+    def __add__(self, other: TraitVectors) -> TraitVectors:
+        return self._combine(other, "add")
+
+    def __sub__(self, other: TraitVectors) -> TraitVectors:
+        return self._combine(other, "sub")
+
+    def __mul__(self, scale: float) -> TraitVectors:
+        return self._combine(scale, "scale")
+
+    __rmul__ = __mul__
+
+    def normalized(self) -> TraitVectors:
+        """Unit-norm vector per layer."""
+        return replace(self, vectors=self.vectors / self.vectors.norm(dim=-1, keepdim=True).clamp(
+            min=1e-12), metadata={**self.metadata, "normalized": True})
+
+    # -- safetensors IO -----------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write safetensors with JSON-encoded metadata, atomically."""
+        from safetensors.torch import save_file
+
+        target = Path(path)
+        tensors = {"response_avg": self.vectors, **{k: v.contiguous() for k, v in
+                                                    self.extras.items()}}
+        meta = {"format": "pytest-persona", "format_version": FORMAT_VERSION,
+                "metadata_json": json.dumps(self.metadata, sort_keys=True, default=str)}
+        write_with(target, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+        return target
+
+    @classmethod
+    def load(cls, path: str | Path) -> TraitVectors:
+        """Read a file written by :meth:`save`; corrupted or foreign files raise VectorFileError."""
+        from safetensors import safe_open
+
+        source = Path(path)
+        if not source.is_file():
+            raise VectorFileError(f"{source}: vector file not found")
+        try:
+            with safe_open(str(source), framework="pt") as handle:
+                meta = handle.metadata() or {}
+                tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+        except Exception as exc:  # noqa: BLE001 - safetensors raises several types
+            raise VectorFileError(f"{source}: not a readable safetensors file ({exc}); "
+                                  "delete it to recompute, or re-export it") from exc
+        if meta.get("format") != "pytest-persona" or "response_avg" not in tensors:
+            raise VectorFileError(
+                f"{source}: not a pytest-persona vector file (tensors {sorted(tensors)}); "
+                "use TraitVectors.from_reference() for reference-repository .pt files")
+        try:
+            metadata = json.loads(meta.get("metadata_json", "{}"))
+        except ValueError as exc:
+            raise VectorFileError(f"{source}: metadata is not valid JSON ({exc})") from exc
+        main = tensors.pop("response_avg")
+        expect = (metadata.get("n_layers"), metadata.get("d_model"))
+        if expect != (main.shape[0], main.shape[1]):
+            raise VectorFileError(f"{source}: metadata says [{expect[0]}, {expect[1]}] but the "
+                                  f"tensor is {list(main.shape)}: the file is inconsistent")
+        return cls(main, metadata, tensors)
+
+    # -- reference repository layout ------------------------------------------------------
+    @classmethod
+    def from_reference(cls, path: str | Path, **metadata: Any) -> TraitVectors:
+        """Import a reference-repo ``.pt`` file: ``[n_layers + 1, d_model]``, row 0 = embeddings.
+
+        Loaded with ``torch.load(weights_only=True)``; row ``L + 1`` becomes our layer ``L``.
+        """
+        source = Path(path)
+        try:
+            tensor = torch.load(str(source), map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001
+            raise VectorFileError(f"{source}: cannot load as a weights-only torch file ({exc})"
+                                  ) from exc
+        if not isinstance(tensor, torch.Tensor) or tensor.ndim != 2 or tensor.shape[0] < 2:
+            shape = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor)
+            raise VectorFileError(f"{source}: expected a [n_layers + 1, d_model] tensor, got "
+                                  f"{shape}")
+        meta = {"imported_from": "reference_pt", "source_file": source.name, **metadata}
+        return cls(tensor[1:].float(), meta)
+
+    def to_reference(self, path: str | Path) -> Path:
+        """Export as a reference-repo ``.pt``: a zero embeddings row 0, then one row per block."""
+        target = Path(path)
+        full = torch.cat([torch.zeros(1, self.d_model), self.vectors], dim=0)
+        write_with(target, lambda tmp: torch.save(full, str(tmp)))
+        return target

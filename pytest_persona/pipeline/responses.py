@@ -1,0 +1,65 @@
+"""Generation through the response cache: only misses are generated, each finished batch is
+written at once, so an interrupted run resumes where it stopped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from pytest_persona.cache.store import PersonaCache
+from pytest_persona.core.generation import (
+    GenerationConfig,
+    Messages,
+    Steering,
+    as_messages,
+    generate,
+    request_key,
+)
+from pytest_persona.models.loading import LoadedModel, cache_identity
+
+
+def generate_cached(
+    loaded: LoadedModel,
+    items: Sequence[str | Messages],
+    config: GenerationConfig,
+    cache: PersonaCache | None,
+    *,
+    steering: Steering | None = None,
+    coeffs: Sequence[float] | None = None,
+    salts: Sequence[int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[str]:
+    """Like :func:`generate`, reading and writing the response cache.
+
+    ``salts`` distinguishes repeated samples of the same prompt (sample index).
+    """
+    messages = [as_messages(item) for item in items]
+    row_coeffs = [float(c) for c in coeffs] if coeffs is not None else [0.0] * len(items)
+    row_salts = list(salts) if salts is not None else [0] * len(items)
+    keys = [
+        request_key(cache_identity(loaded), m + [{"role": "_sample", "content": str(s)}] if s else m,
+                    config, steering, c)
+        for m, c, s in zip(messages, row_coeffs, row_salts)
+    ]
+    store = cache.responses(cache_identity(loaded)) if cache is not None else None
+    found = store.get_many(keys) if store is not None and not cache.refresh else {}  # type: ignore[union-attr]
+    todo = [i for i, k in enumerate(keys) if k not in found]
+    if store is not None:
+        store.hits += len(keys) - len(todo)
+        store.misses += len(todo)
+    results = [found.get(k, "") for k in keys]
+    if todo:
+        def on_batch(idx: list[int], texts: list[str]) -> None:
+            if store is not None:
+                store.put_many({keys[todo[i]]: t for i, t in zip(idx, texts)})
+
+        texts = generate(
+            loaded.model, loaded.tokenizer, [messages[i] for i in todo], config,
+            steering=steering if coeffs is not None else None,
+            coeffs=[row_coeffs[i] for i in todo] if coeffs is not None else None,
+            progress=progress, on_batch=on_batch,
+        )
+        for i, text in zip(todo, texts):
+            results[i] = text
+    elif progress is not None:
+        progress(len(keys), len(keys))
+    return results

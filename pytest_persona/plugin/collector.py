@@ -1,0 +1,212 @@
+"""Collects expectation outcomes (also from xdist workers) into the results document, writes
+it, compares it with a baseline, and adds the persona section to the pytest-html report."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_persona import __version__
+
+
+def _outcome(report: pytest.TestReport) -> str:
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed"
+    if report.when != "call" and report.failed:
+        return "error"
+    return report.outcome
+
+
+def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        elif value is not None:
+            into[key] = value
+
+
+class ResultsCollector:
+    """Registered on the controlling process only."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.started = time.monotonic()
+        self.expectations: dict[str, dict[str, Any]] = {}
+        self.traits: dict[str, dict[str, Any]] = {}
+        self.sessions: dict[Any, dict[str, Any]] = {}
+        self.cosine: dict[str, Any] | None = None
+        self._cos_pairs: dict[tuple[str, str], float | None] = {}
+        self.results: dict[str, Any] | None = None
+        self.comparison: Any = None
+        self.compare_error: str | None = None
+
+    # -- gathering ----------------------------------------------------------------------------
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        raw = getattr(report, "persona", None)
+        nodeid = report.nodeid
+        is_suite_item = ".yaml::" in nodeid or ".yml::" in nodeid
+        if not is_suite_item:
+            return
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            entry = self.expectations.setdefault(nodeid, {"nodeid": nodeid})
+            entry["outcome"] = _outcome(report)
+            entry["duration_s"] = float(getattr(report, "duration", 0.0))
+            if report.failed and "message" not in entry:
+                entry["message"] = str(report.longreprtext)[-2000:]
+            if report.skipped and isinstance(report.longrepr, tuple):
+                entry["message"] = str(report.longrepr[2])
+            if hasattr(report, "wasxfail"):
+                entry["xfail_reason"] = str(report.wasxfail)
+            path, _, name = nodeid.partition("::")
+            entry.setdefault("suite", path)
+            entry.setdefault("name", name)
+        if raw:
+            payload = json.loads(raw)
+            entry = self.expectations.setdefault(nodeid, {"nodeid": nodeid})
+            for key in ("suite", "trait", "kind", "name", "message", "figures", "duration_s"):
+                entry[key] = payload.get(key)
+            _merge(self.traits.setdefault(payload["trait"], {"metrics": {}}),
+                   payload.get("section") or {})
+            if payload.get("cosine"):
+                self._merge_cosine(payload["cosine"])
+            session = payload.get("session") or {}
+            self.sessions[session.get("pid")] = session
+
+    def _merge_cosine(self, cos: dict[str, Any]) -> None:
+        """Union of every cosine matrix seen (they may come from several workers/suites)."""
+        names, matrix = cos["traits"], cos["matrix"]
+        for i, a in enumerate(names):
+            for j, b in enumerate(names):
+                self._cos_pairs[(a, b)] = matrix[i][j]
+        traits = sorted({a for a, _ in self._cos_pairs})
+        self.cosine = {"layer": cos.get("layer"), "traits": traits, "matrix": [
+            [self._cos_pairs.get((a, b)) for b in traits] for a in traits]}
+
+    # -- assembling -----------------------------------------------------------------------------
+    def build(self) -> dict[str, Any]:
+        from pytest_persona.judges import resolve_judge_spec
+        from pytest_persona.plugin.options import opt
+
+        sessions = list(self.sessions.values())
+        model = next((s["model"] for s in sessions if "fingerprint" in s.get("model", {})),
+                     {"name": str(opt(self.config, "persona_model"))})
+        usage: dict[str, Any] = {"calls": 0, "cache_hits": 0, "input_tokens": 0,
+                                 "output_tokens": 0, "cost_usd": None, "missing": 0}
+        model_usage = {"generated_tokens": 0, "generate_calls": 0, "sweeps": 0}
+        cache = {"hits": 0, "misses": 0}
+        for s in sessions:
+            for key, value in (s.get("judge_usage") or {}).items():
+                if key == "cost_usd":
+                    if value is not None:
+                        usage["cost_usd"] = (usage["cost_usd"] or 0.0) + value
+                else:
+                    usage[key] = usage.get(key, 0) + (value or 0)
+            for key in model_usage:
+                model_usage[key] += int((s.get("model_usage") or {}).get(key, 0))
+            for key in cache:
+                cache[key] += int((s.get("cache") or {}).get(key, 0))
+        spec = str(opt(self.config, "persona_judge"))
+        try:
+            resolved, note = resolve_judge_spec(spec)
+        except ValueError as exc:
+            resolved, note = spec, str(exc)
+        coh = opt(self.config, "persona_coherence_judge") or resolved
+        ref = opt(self.config, "persona_reference_model") or None
+        results: dict[str, Any] = {
+            "schema_version": 1,
+            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "package_version": __version__,
+            "model": model,
+            "reference_model": next((s["reference"] for s in sessions if s.get("reference")),
+                                    {"name": ref}) if ref else None,
+            "judge": {"id": resolved, "offline": resolved.startswith("offline"),
+                      "coherence_id": coh, "note": note},
+            "usage": {"judge": usage, "model": model_usage},
+            "cache": cache,
+            "duration_s": time.monotonic() - self.started,
+            "traits": self.traits,
+            "cosine": self.cosine,
+            "expectations": [self._expectation(e) for _, e in sorted(self.expectations.items())],
+            "comparison": None,
+        }
+        return results
+
+    @staticmethod
+    def _expectation(e: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "nodeid": e["nodeid"], "suite": e.get("suite", ""), "trait": e.get("trait") or "",
+            "kind": e.get("kind") or e.get("name", "").split("[")[0], "name": e.get("name", ""),
+            "outcome": e.get("outcome", "error"), "message": e.get("message") or "",
+            "figures": e.get("figures") or {}, "duration_s": e.get("duration_s") or 0.0,
+            **({"xfail_reason": e["xfail_reason"]} if e.get("xfail_reason") else {}),
+        }
+
+    # -- finishing ------------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not self.expectations:
+            return
+        from pytest_persona.plugin.options import opt
+        from pytest_persona.report import compare_results, load_results, save_results
+
+        results = self.build()
+        baseline_path = opt(self.config, "persona_compare")
+        if baseline_path:
+            rules = list(self.config.getoption("persona_compare_fail", None) or
+                         self.config.getini("persona_compare_fail"))
+            try:
+                baseline = load_results(baseline_path)
+                self.comparison = compare_results(results, baseline, rules,
+                                                  baseline_path=str(baseline_path))
+                results["comparison"] = self.comparison.to_dict()
+                if self.comparison.regressions:
+                    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            except (ValueError, OSError) as exc:
+                self.compare_error = str(exc)
+                session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        out = Path(str(opt(self.config, "persona_results")))
+        if not out.is_absolute():
+            out = self.config.rootpath / out
+        save_results(results, out)
+        self.results_path = out
+        save = opt(self.config, "persona_save")
+        if save:
+            save_results(results, save)
+        self.results = results
+
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
+                                    postfix: list[str], session: Any = None) -> None:
+        if self.results is None:
+            return
+        from pytest_persona.report import render_persona_section
+
+        prefix.append(render_persona_section(self.results))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.results is None:
+            return
+        from pytest_persona.report import format_summary_table
+
+        tr = terminalreporter
+        tr.write_sep("=", "persona summary")
+        width = getattr(tr, "_tw", None).fullwidth if getattr(tr, "_tw", None) else 100
+        tr.write_line(format_summary_table(self.results, width=min(width, 120)))
+        usage = self.results["usage"]
+        judge, model = usage["judge"], usage["model"]
+        cost = f", ${judge['cost_usd']:.4f}" if judge.get("cost_usd") is not None else ""
+        tr.write_line(
+            f"judge ({self.results['judge']['id']}): {judge['calls']} calls, "
+            f"{judge['cache_hits']} cached, {judge['missing']} missing, "
+            f"{judge['input_tokens']} in / {judge['output_tokens']} out tokens{cost}; "
+            f"model under test: {model['generated_tokens']} tokens in "
+            f"{model['generate_calls']} generate calls")
+        tr.write_line(f"results: {self.results_path}")
+        if self.compare_error:
+            tr.write_line(f"baseline comparison failed: {self.compare_error}", red=True)
+        elif self.comparison is not None:
+            pass  # the summary table lists the comparison and each regression

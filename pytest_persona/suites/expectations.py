@@ -1,0 +1,305 @@
+"""Evaluators of the expectation kinds: each returns an Outcome with the numbers behind it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pytest_persona.core.generation import as_messages, chat_prompt, ensure_pad_token
+from pytest_persona.core.projection import cosine, cosine_matrix, pearson, spearman
+from pytest_persona.core.stats import Summary, summarize
+from pytest_persona.core.steering import ActivationSteerer
+from pytest_persona.core.vectors import TraitVectors
+from pytest_persona.suites.schema import Expectation, ResolvedSuite
+from pytest_persona.suites.session import PersonaSession
+from pytest_persona.traits.loader import TraitData
+
+
+@dataclass
+class Outcome:
+    """Whether an expectation held, a one-line explanation, and the figures."""
+
+    passed: bool
+    message: str
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+class NeedsReferenceModel(Exception):
+    """The expectation needs ``--reference-model``."""
+
+
+class PersonaUsageError(ValueError):
+    """A setup problem the user must fix (shown without a traceback)."""
+
+
+class NotForThisModel(Exception):
+    """The suite gives this expectation no value for the model under test."""
+
+
+Evaluator = Callable[[PersonaSession, ResolvedSuite, Expectation, TraitData], Outcome]
+
+
+def _summary_figures(s: Summary) -> dict[str, Any]:
+    return {"n": s.n, "mean": round(s.mean, 3), "ci_low": round(s.ci_low, 3),
+            "ci_high": round(s.ci_high, 3), "missing": s.missing}
+
+
+def _c(v: float) -> str:
+    return f"{v:+g}" if v else "0"
+
+
+def _steered_score(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData,
+                   raises: bool) -> Outcome:
+    """The trait score at ``coeff`` must exceed (raises) or stay below the threshold; with
+    ``require: ci`` the interval bound on the far side must clear it too."""
+    coeff, thr, req = float(exp.params["coeff"]), exp.params["threshold"], exp.params["require"]
+    s = ps.sweep(rs, t).at(coeff).score_summary()
+    bound = s.ci_low if raises else s.ci_high
+    value = s.mean if req == "mean" else bound
+    ok = value > thr if raises else value < thr
+    what = "mean" if req == "mean" else f"95% CI {'lower' if raises else 'upper'} bound"
+    verb = "must exceed" if raises else "must stay below"
+    msg = (f"{t.name} score at coeff {_c(coeff)} (layer {rs.layer}): {s.describe()}; "
+           f"{what} {value:.1f} {verb} {thr:g}")
+    return Outcome(ok, msg, {**_summary_figures(s), "coeff": coeff, "threshold": thr,
+                             "require": req, "layer": rs.layer})
+
+
+def steering_raises(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
+                    ) -> Outcome:
+    return _steered_score(ps, rs, exp, t, raises=True)
+
+
+def steering_lowers(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
+                    ) -> Outcome:
+    return _steered_score(ps, rs, exp, t, raises=False)
+
+
+def baseline_ceiling(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
+                     ) -> Outcome:
+    limit, req = exp.params["max"], exp.params["require"]
+    s = ps.baseline(rs, t).score_summary()
+    value = s.mean if req == "mean" else s.ci_high
+    ok = value <= limit
+    what = "mean" if req == "mean" else "95% CI upper bound"
+    msg = (f"unsteered {t.name} score of {ps.model.name}: {s.describe()}; {what} {value:.1f} "
+           f"must be at most {limit:g}")
+    return Outcome(ok, msg, {**_summary_figures(s), "max": limit, "require": req})
+
+
+def coherence_guard(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
+                    ) -> Outcome:
+    coeffs = exp.params["coefficients"] or [c for c in rs.coefficients if c != 0]
+    floor, req = exp.params["min"], exp.params["require"]
+    sweep = ps.sweep(rs, t)
+    parts, figures, ok = [], {"min": floor, "require": req}, True
+    for c in coeffs:
+        s = sweep.at(float(c)).coherence_summary()
+        value = s.mean if req == "mean" else s.ci_low
+        figures[f"coherence[{c:g}]"] = round(s.mean, 2)
+        good = value >= floor
+        ok &= good
+        parts.append(f"{_c(c)}: {s.mean:.1f} [{s.ci_low:.1f}-{s.ci_high:.1f}]{'' if good else ' LOW'}")
+    msg = (f"coherence while steering {t.name} must stay >= {floor:g} ({req}): "
+           + ", ".join(parts))
+    return Outcome(ok, msg, figures)
+
+
+def monotonic(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData) -> Outcome:
+    coeffs = sorted(float(c) for c in (exp.params["coefficients"] or rs.coefficients))
+    sweep = ps.sweep(rs, t)
+    means = [sweep.at(c).score_summary().mean for c in coeffs]
+    if any(math.isnan(m) for m in means):
+        missing = [c for c, m in zip(coeffs, means) if math.isnan(m)]
+        return Outcome(False, f"dose-response of {t.name}: no judge score at coefficients "
+                       f"{missing}; cannot assess monotonicity", {"missing_coeffs": missing})
+    r = spearman(coeffs, means)
+    pairs_x = [c for c in coeffs for s in sweep.at(c).scores if s is not None]
+    pairs_y = [s for c in coeffs for s in sweep.at(c).scores if s is not None]
+    r_all = spearman(pairs_x, pairs_y) if len(pairs_x) > 1 else math.nan
+    ok = not math.isnan(r) and r >= exp.params["min_r"]
+    curve = ", ".join(f"{_c(c)}: {m:.1f}" for c, m in zip(coeffs, means))
+    msg = (f"dose-response of {t.name}: Spearman r of mean score vs coeff = {r:.2f} "
+           f"(per-response r = {r_all:.2f}) must be >= {exp.params['min_r']:g}; means {curve}")
+    return Outcome(ok, msg, {"spearman_r": round(r, 4), "per_response_r": round(r_all, 4),
+                             "min_r": exp.params["min_r"],
+                             "means": {f"{c:g}": round(m, 2) for c, m in zip(coeffs, means)}})
+
+
+def projection_order(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
+                     ) -> Outcome:
+    coeff = rs.steered_coeff(exp)
+    margin = exp.params["margin"]
+    proj = ps.projections(rs, t, coeff)
+    m = {k: summarize(v) for k, v in proj.items()}
+    b, p, s = m["baseline"].mean, m["prompted"].mean, m["steered"].mean
+    ok = b + margin < p and p + margin < s
+    msg = (f"mean projection onto the {t.name} vector at layer {rs.layer}: baseline {b:.3f} < "
+           f"prompted {p:.3f} < steered (coeff {_c(coeff)}) {s:.3f}, margin {margin:g}: "
+           + ("holds" if ok else "violated"))
+    return Outcome(ok, msg, {"baseline": round(b, 4), "prompted": round(p, 4),
+                             "steered": round(s, 4), "margin": margin, "coeff": coeff,
+                             "n": m["baseline"].n})
+
+
+def cross_trait_cosine(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
+                       ) -> Outcome:
+    limit, absolute = exp.params["max"], exp.params["absolute"]
+    own = ps.vectors(t, rs.suite.extraction).vectors[rs.layer]
+    vecs = {t.name: own}
+    figures: dict[str, Any] = {"max": limit, "layer": rs.layer, "absolute": absolute}
+    parts, ok = [], True
+    for other in exp.params["traits"]:
+        ov = ps.vectors(ps.trait(other), rs.suite.extraction).vectors[rs.layer]
+        vecs[other] = ov
+        cos = cosine(own, ov)
+        value = abs(cos) if absolute else cos
+        figures[f"cos[{other}]"] = round(cos, 4)
+        good = value < limit
+        ok &= good
+        parts.append(f"{other}: {cos:+.3f}{'' if good else ' (too high)'}")
+    for other_key, result in list(ps._vectors.items()):  # every trait extracted this run
+        name = result.vectors.metadata.get("trait")
+        if (other_key[0] == ps.model.fingerprint and isinstance(name, str)
+                and name not in vecs and result.vectors.n_layers > rs.layer):
+            vecs[name] = result.vectors[rs.layer]
+    names, matrix = cosine_matrix(vecs)
+    ps.section(t.name)["metrics"]["max_cross_cosine"] = max(
+        abs(v) for k, v in figures.items() if k.startswith("cos["))
+    ps.cosine = {"layer": rs.layer, "traits": names, "matrix": matrix}  # type: ignore[attr-defined]
+    msg = (f"cosine of the {t.name} vector with other traits at layer {rs.layer} must stay "
+           f"below {limit:g}{' in absolute value' if absolute else ''}: " + ", ".join(parts))
+    return Outcome(ok, msg, figures)
+
+
+def coeff_zero_matches_baseline(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation,
+                                t: TraitData) -> Outcome:
+    """A zero coefficient, applied through the real per-row arithmetic, changes nothing."""
+    loaded = ps.model
+    model, tok = loaded.model, loaded.tokenizer
+    ensure_pad_token(tok)
+    vec = ps.vectors(t, rs.suite.extraction).vectors[rs.layer]
+    questions = list(t.eval_questions[: exp.params["n_prompts"]])
+    texts = [chat_prompt(tok, as_messages(q)) for q in questions]
+    enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    enc = {k: v.to(next(model.parameters()).device) for k, v in enc.items()}
+    pos = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+    zeros = [0.0] * len(questions)
+    with torch.inference_mode():
+        plain = model(**enc, position_ids=pos, output_hidden_states=True)
+        with ActivationSteerer(model, vec, zeros, rs.layer, rs.positions):
+            steered = model(**enc, position_ids=pos, output_hidden_states=True)
+    layers_equal = all(torch.equal(a, b) for a, b in zip(plain.hidden_states,
+                                                         steered.hidden_states))
+    max_diff = max(float((a - b).abs().max()) for a, b in zip(plain.hidden_states,
+                                                              steered.hidden_states))
+    logits_equal = torch.equal(plain.logits, steered.logits)
+    gen = {"max_new_tokens": exp.params["max_new_tokens"], "do_sample": False,
+           "pad_token_id": tok.pad_token_id}
+    with torch.inference_mode():
+        base_tokens = model.generate(**enc, **gen)
+        with ActivationSteerer(model, vec, zeros, rs.layer, rs.positions):
+            zero_tokens = model.generate(**enc, **gen)
+    tokens_equal = torch.equal(base_tokens, zero_tokens)
+    ok = layers_equal and logits_equal and tokens_equal
+    msg = (f"coeff 0 vs unsteered on {len(questions)} prompts at layer {rs.layer} "
+           f"({rs.positions}): hidden states equal at all {len(plain.hidden_states)} points: "
+           f"{layers_equal} (max |diff| {max_diff:.3g}), logits equal: {logits_equal}, greedy "
+           f"tokens equal: {tokens_equal}")
+    return Outcome(ok, msg, {"hidden_equal": layers_equal, "logits_equal": logits_equal,
+                             "tokens_equal": tokens_equal, "max_abs_diff": max_diff,
+                             "n": len(questions)})
+
+
+def checkpoint_shift(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
+                     ) -> Outcome:
+    ref = ps.reference
+    if ref is None:
+        raise NeedsReferenceModel()
+    test = ps.model
+    if (ref.n_layers, ref.d_model) != (test.n_layers, test.d_model):
+        raise PersonaUsageError(
+            f"checkpoint_shift needs two checkpoints of one architecture: {test.name} is "
+            f"[{test.n_layers} layers, d={test.d_model}], reference {ref.name} is "
+            f"[{ref.n_layers}, d={ref.d_model}]")
+    vec = ps.vectors(t, rs.suite.extraction, reference=True).vectors[rs.layer]
+    questions = ps.eval_questions(rs, t)
+    if exp.params.get("n_questions"):
+        questions = questions[: exp.params["n_questions"]]
+    test_ans = ps.unsteered_answers(test, rs, questions)
+    ref_ans = ps.unsteered_answers(ref, rs, questions)
+    test_p = ps.response_projections(test, questions, test_ans, vec, rs.layer)
+    ref_p = ps.response_projections(ref, questions, ref_ans, vec, rs.layer)
+    ts, rf = summarize(test_p), summarize(ref_p)
+    shift = ts.mean - rf.mean
+    ok = shift < exp.params["max"]
+    ps.section(t.name)["metrics"]["checkpoint_shift"] = shift
+    msg = (f"{t.name} projection shift of {test.name} vs reference {ref.name} at layer "
+           f"{rs.layer}: {ts.mean:.3f} - {rf.mean:.3f} = {shift:+.3f}; must stay below "
+           f"{exp.params['max']:g}")
+    return Outcome(ok, msg, {"shift": round(shift, 4), "test_mean": round(ts.mean, 4),
+                             "reference_mean": round(rf.mean, 4), "max": exp.params["max"],
+                             "n": ts.n, "reference_fingerprint": ref.fingerprint})
+
+
+def vector_drift(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
+                 ) -> Outcome:
+    if exp.params["file"] is None:
+        raise NotForThisModel(f"no stored {t.name} vector file is named for {ps.model.name}")
+    path = Path(exp.params["file"])
+    if not path.is_absolute():
+        path = rs.suite.path.parent / path
+    stored = TraitVectors.load(path)
+    current = ps.vectors(t, rs.suite.extraction).vectors
+    stored.check_model(current.n_layers, current.d_model, str(path))
+    cos = cosine(current[rs.layer], stored[rs.layer])
+    ok = cos >= exp.params["min_cosine"]
+    msg = (f"cosine between the extracted {t.name} vector and {path.name} at layer {rs.layer}: "
+           f"{cos:.3f}, must be >= {exp.params['min_cosine']:g}")
+    return Outcome(ok, msg, {"cosine": round(cos, 4), "min_cosine": exp.params["min_cosine"],
+                             "stored_model": stored.metadata.get("model_id"),
+                             "file": str(path)})
+
+
+def projection_tracks_score(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation,
+                            t: TraitData) -> Outcome:
+    sweep = ps.sweep(rs, t)
+    vec = ps.vectors(t, rs.suite.extraction).vectors[rs.layer]
+    prompts, answers, scores = [], [], []
+    for run in sweep.runs.values():
+        for q, a, s in zip(run.questions, run.answers, run.scores):
+            if s is not None:
+                prompts.append(q)
+                answers.append(a)
+                scores.append(s)
+    if len(scores) < 3:
+        return Outcome(False, f"only {len(scores)} scored sweep responses for {t.name}: too few "
+                       "to correlate projection with score", {"n": len(scores)})
+    proj = ps.response_projections(ps.model, prompts, answers, vec, rs.layer)
+    r = pearson(proj, scores)
+    ok = not math.isnan(r) and r >= exp.params["min_r"]
+    msg = (f"Pearson r between projection onto the {t.name} vector (layer {rs.layer}) and the "
+           f"judge score over {len(scores)} sweep responses: {r:.3f}, must be >= "
+           f"{exp.params['min_r']:g}")
+    return Outcome(ok, msg, {"pearson_r": round(r, 4), "n": len(scores),
+                             "min_r": exp.params["min_r"]})
+
+
+EVALUATORS: dict[str, Evaluator] = {
+    "steering_raises": steering_raises,
+    "steering_lowers": steering_lowers,
+    "coeff_zero_matches_baseline": coeff_zero_matches_baseline,
+    "projection_order": projection_order,
+    "cross_trait_cosine": cross_trait_cosine,
+    "monotonic": monotonic,
+    "coherence_guard": coherence_guard,
+    "baseline_ceiling": baseline_ceiling,
+    "checkpoint_shift": checkpoint_shift,
+    "vector_drift": vector_drift,
+    "projection_tracks_score": projection_tracks_score,
+}

@@ -1,0 +1,390 @@
+"""PersonaSession: the lazily loaded model, judges and cache of a run, and the shared,
+memoised work (vectors, sweeps, projections) that every expectation draws on."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pytest_persona._util.progress import Progress, bind
+from pytest_persona.cache.store import PersonaCache
+from pytest_persona.core.generation import STATS, GenerationConfig, Steering
+from pytest_persona.core.stats import Summary, summarize
+from pytest_persona.judges import COHERENCE_PROMPT, Judge, JudgeRequest, check_missing
+from pytest_persona.models.loading import LazyLoadedModel, LoadedModel, load_model
+from pytest_persona.pipeline.extraction import ExtractionConfig, ExtractionResult, extract_vectors
+from pytest_persona.pipeline.projections import projections as cached_projections
+from pytest_persona.pipeline.responses import generate_cached
+from pytest_persona.suites.schema import ResolvedSuite
+from pytest_persona.traits.loader import TraitData, load_trait
+
+
+@dataclass
+class PersonaOptions:
+    """Run-wide settings (from command-line options and ini values)."""
+
+    model: str = "smollm2-135m"
+    reference_model: str | None = None
+    judge: str = "auto"
+    judge_base_url: str | None = None
+    judge_concurrency: int = 16
+    coherence_judge: str | None = None
+    cache_dir: Path = Path(".persona_cache")
+    refresh: bool = False
+    device: str | None = None
+    dtype: str = "auto"
+    batch_size: int | None = None
+    max_new_tokens: int | None = None
+    max_questions: int | None = None
+    seed: int = 0
+    trait_paths: tuple[Path, ...] = ()
+
+
+@dataclass
+class CoeffRun:
+    """Responses and scores at one steering coefficient."""
+
+    coeff: float
+    questions: list[str]
+    answers: list[str]
+    scores: list[float | None]
+    coherence: list[float | None]
+
+    def score_summary(self) -> Summary:
+        return summarize(self.scores)
+
+    def coherence_summary(self) -> Summary:
+        return summarize(self.coherence)
+
+
+@dataclass
+class Sweep:
+    """One steering sweep over coefficients for a trait at a layer."""
+
+    layer: int
+    runs: dict[float, CoeffRun] = field(default_factory=dict)
+
+    def at(self, coeff: float) -> CoeffRun:
+        return self.runs[float(coeff)]
+
+
+def _finite(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+class PersonaSession:
+    """Everything a run shares. Created once per pytest process (and per xdist worker)."""
+
+    def __init__(self, options: PersonaOptions, progress: Progress | None = None) -> None:
+        self.options = options
+        self.progress = progress
+        self.cache = PersonaCache(options.cache_dir, refresh=options.refresh)
+        self._models: dict[str, LazyLoadedModel | BaseException] = {}
+        self._judges: dict[str, Judge] = {}
+        self.judge_note = ""
+        self._traits: dict[str, TraitData] = {}
+        self._vectors: dict[Any, ExtractionResult] = {}
+        self._failures: dict[Any, BaseException] = {}
+        self._sweeps: dict[Any, Sweep] = {}
+        self._projections: dict[Any, dict[str, list[float]]] = {}
+        self.sections: dict[str, dict[str, Any]] = {}
+        self.sweeps_run = 0
+
+    # -- models -----------------------------------------------------------------------------
+    def _load(self, name: str) -> LoadedModel:
+        found = self._models.get(name)
+        if isinstance(found, BaseException):
+            raise found
+        if found is None:
+            try:
+                found = LazyLoadedModel(name, device=self.options.device,
+                                        dtype=self.options.dtype)
+            except Exception as exc:  # noqa: BLE001 - remembered so every item fails fast
+                self._models[name] = exc
+                raise
+            self._models[name] = found
+        return found
+
+    @property
+    def model(self) -> LoadedModel:
+        return self._load(self.options.model)
+
+    @property
+    def reference(self) -> LoadedModel | None:
+        ref = self.options.reference_model
+        return self._load(ref) if ref else None
+
+    def model_loaded(self) -> LoadedModel | None:
+        found = self._models.get(self.options.model)
+        return None if isinstance(found, BaseException) else found
+
+    # -- judges -----------------------------------------------------------------------------
+    def _make_judge(self, spec: str) -> Judge:
+        from pytest_persona.judges import make_judge, resolve_judge_spec
+
+        resolved, note = resolve_judge_spec(spec)
+        if resolved not in self._judges:
+            self._judges[resolved] = make_judge(
+                resolved, base_url=self.options.judge_base_url,
+                concurrency=self.options.judge_concurrency, cache_path=self.cache.judge_path,
+                refresh=self.options.refresh,
+                model_loader=lambda s: (lambda m: (m.model, m.tokenizer))(
+                    load_model(s, device=self.options.device)),
+            )
+        if not self.judge_note:
+            self.judge_note = note
+        return self._judges[resolved]
+
+    @property
+    def judge(self) -> Judge:
+        return self._make_judge(self.options.judge)
+
+    @property
+    def coherence_judge(self) -> Judge:
+        return self._make_judge(self.options.coherence_judge or self.options.judge)
+
+    def judge_usage(self) -> dict[str, Any]:
+        total: dict[str, Any] = {"calls": 0, "cache_hits": 0, "input_tokens": 0,
+                                 "output_tokens": 0, "cost_usd": None, "missing": 0}
+        for judge in self._judges.values():
+            usage = judge.usage.to_dict()
+            for key in ("calls", "cache_hits", "input_tokens", "output_tokens", "missing"):
+                total[key] += int(usage.get(key) or 0)
+            if usage.get("cost_usd") is not None:
+                total["cost_usd"] = (total["cost_usd"] or 0.0) + float(usage["cost_usd"])
+        return total
+
+    def close(self) -> None:
+        for judge in self._judges.values():
+            judge.close()
+
+    # -- traits and vectors -------------------------------------------------------------------
+    def trait(self, name_or_path: str | Path) -> TraitData:
+        key = str(name_or_path)
+        if key not in self._traits:
+            self._traits[key] = load_trait(name_or_path, search_paths=self.options.trait_paths)
+        return self._traits[key]
+
+    def extraction_config(self, params: dict[str, Any] | None = None) -> ExtractionConfig:
+        params = dict(params or {})
+        if self.options.max_questions is not None:
+            params["n_questions"] = min(params.get("n_questions", 10**6),
+                                        self.options.max_questions)
+        if self.options.max_new_tokens is not None:
+            params["max_new_tokens"] = self.options.max_new_tokens
+        params.setdefault("seed", self.options.seed)
+        params["batch_size"] = self.options.batch_size
+        return ExtractionConfig(**params)
+
+    def vectors(self, trait: TraitData, params: dict[str, Any] | None = None,
+                reference: bool = False) -> ExtractionResult:
+        """Vectors of ``trait`` for the model under test (or the reference model)."""
+        loaded = self.reference if reference else self.model
+        assert loaded is not None
+        config = self.extraction_config(params)
+        key = (loaded.fingerprint, trait.sha256, config)
+        failed = self._failures.get(key)
+        if failed is not None:
+            raise failed
+        if key not in self._vectors:
+            try:
+                self._vectors[key] = extract_vectors(
+                    loaded, trait, self.judge, self.coherence_judge, config, self.cache,
+                    self.progress)
+            except Exception as exc:  # noqa: BLE001 - remembered: every item fails fast
+                self._failures[key] = exc
+                raise
+            if not reference:
+                self._record_vector(trait.name, self._vectors[key])
+        return self._vectors[key]
+
+    def _record_vector(self, name: str, result: ExtractionResult) -> None:
+        meta = result.vectors.metadata
+        section = self.section(name)
+        section["vector"] = {
+            "effective_pairs": int(meta.get("effective_pairs", result.effective_pairs)),
+            "total_pairs": int(meta.get("total_pairs", result.total_pairs)),
+            "pos_mean_score": _finite(meta.get("pos_mean_score")),
+            "neg_mean_score": _finite(meta.get("neg_mean_score")),
+            "norms": result.vectors.norms(),
+            "source": "cache" if result.from_cache else "extracted",
+        }
+        section.setdefault("metrics", {})["effective_pairs"] = section["vector"]["effective_pairs"]
+
+    def section(self, trait: str) -> dict[str, Any]:
+        return self.sections.setdefault(trait, {"metrics": {}})
+
+    # -- sweeps -------------------------------------------------------------------------------
+    def _gen_config(self, rs: ResolvedSuite) -> GenerationConfig:
+        tokens = self.options.max_new_tokens or rs.max_new_tokens
+        return GenerationConfig(max_new_tokens=tokens, temperature=rs.suite.temperature,
+                                seed=self.options.seed, batch_size=self.options.batch_size)
+
+    def eval_questions(self, rs: ResolvedSuite, trait: TraitData) -> list[str]:
+        n = rs.n_questions
+        if self.options.max_questions is not None:
+            n = min(n, self.options.max_questions)
+        return list(trait.eval_questions[:n])
+
+    def sweep(self, rs: ResolvedSuite, trait: TraitData) -> Sweep:
+        """Generate eval questions x coefficients as large batches, judge trait and coherence."""
+        vec = self.vectors(trait, rs.suite.extraction).vectors
+        coeffs = rs.sweep_coefficients()
+        questions = self.eval_questions(rs, trait)
+        config = self._gen_config(rs)
+        key = (self.model.fingerprint, trait.sha256, rs.layer, rs.positions, tuple(coeffs),
+               tuple(questions), config, rs.suite.max_missing_fraction,
+               self.extraction_config(rs.suite.extraction))
+        if key in self._sweeps:
+            return self._sweeps[key]
+        steering = Steering(vec[rs.layer], rs.layer, rs.positions)
+        items = [q for c in coeffs for q in questions]
+        row_coeffs = [c for c in coeffs for _ in questions]
+        answers = generate_cached(self.model, items, config, self.cache, steering=steering,
+                                  coeffs=row_coeffs,
+                                  progress=bind(self.progress, f"generate {trait.name} sweep"))
+        self.sweeps_run += 1
+        t_req = [JudgeRequest(q, a, trait.eval_prompt, trait=trait.name)
+                 for q, a in zip(items, answers)]
+        c_req = [JudgeRequest(q, a, COHERENCE_PROMPT, trait="coherence")
+                 for q, a in zip(items, answers)]
+        frac = rs.suite.max_missing_fraction
+        t_res = self.judge.score_many_sync(t_req, progress=bind(self.progress,
+                                                                 f"judge {trait.name} sweep"))
+        check_missing(t_res, frac, f"{trait.name} sweep trait scores")
+        c_res = self.coherence_judge.score_many_sync(
+            c_req, progress=bind(self.progress, f"judge coherence {trait.name} sweep"))
+        check_missing(c_res, frac, f"{trait.name} sweep coherence scores")
+        sweep = Sweep(rs.layer)
+        n = len(questions)
+        for k, c in enumerate(coeffs):
+            part = slice(k * n, (k + 1) * n)
+            sweep.runs[c] = CoeffRun(c, questions, answers[part],
+                                     [r.score for r in t_res[part]],
+                                     [r.score for r in c_res[part]])
+        self._sweeps[key] = sweep
+        self._record_sweep(trait.name, rs, sweep)
+        return sweep
+
+    def _record_sweep(self, name: str, rs: ResolvedSuite, sweep: Sweep) -> None:
+        section = self.section(name)
+        section.update(layer=rs.layer, positions=rs.positions, coefficients=rs.coefficients)
+        rows = []
+        for c, run in sorted(sweep.runs.items()):
+            s, h = run.score_summary(), run.coherence_summary()
+            examples = [{"question": q, "answer": a, "score": _finite(t), "coherence": _finite(k)}
+                        for q, a, t, k in list(zip(run.questions, run.answers, run.scores,
+                                                   run.coherence))[:3]]
+            rows.append({"coeff": c, "n": s.n, "mean": _finite(s.mean),
+                         "ci": [_finite(s.ci_low), _finite(s.ci_high)], "missing": s.missing,
+                         "coherence_mean": _finite(h.mean),
+                         "coherence_ci": [_finite(h.ci_low), _finite(h.ci_high)],
+                         "examples": examples})
+        section["sweep"] = rows
+        metrics = section.setdefault("metrics", {})
+        metrics["baseline_score"] = _finite(sweep.at(0.0).score_summary().mean)
+        top = max(rs.coefficients)
+        metrics["steered_score"] = _finite(sweep.at(top).score_summary().mean)
+        metrics["coherence_at_max"] = _finite(sweep.at(top).coherence_summary().mean)
+
+    def baseline(self, rs: ResolvedSuite, trait: TraitData) -> CoeffRun:
+        """Unsteered answers to the eval questions, judged: needs no vector (checkpoint gates).
+
+        Generations and scores are the same cache entries as the sweep's coeff-0 row.
+        """
+        questions = self.eval_questions(rs, trait)
+        config = self._gen_config(rs)
+        key = ("baseline", self.model.fingerprint, trait.sha256, tuple(questions), config)
+        for sweep_key, sweep in self._sweeps.items():
+            if sweep_key[0] == "baseline":
+                continue
+            if sweep_key[0:2] == (self.model.fingerprint, trait.sha256) and tuple(
+                    sweep_key[5]) == tuple(questions) and sweep_key[6] == config:
+                return sweep.at(0.0)
+        if key in self._sweeps:
+            return self._sweeps[key].at(0.0)
+        answers = self.unsteered_answers(self.model, rs, questions)
+        t_res = self.judge.score_many_sync(
+            [JudgeRequest(q, a, trait.eval_prompt, trait=trait.name)
+             for q, a in zip(questions, answers)],
+            progress=bind(self.progress, f"judge {trait.name} baseline"))
+        check_missing(t_res, rs.suite.max_missing_fraction, f"{trait.name} baseline scores")
+        c_res = self.coherence_judge.score_many_sync(
+            [JudgeRequest(q, a, COHERENCE_PROMPT, trait="coherence")
+             for q, a in zip(questions, answers)],
+            progress=bind(self.progress, f"judge coherence {trait.name} baseline"))
+        run = CoeffRun(0.0, questions, answers, [r.score for r in t_res],
+                       [r.score for r in c_res])
+        sweep = Sweep(rs.layer, {0.0: run})
+        self._sweeps[key] = sweep
+        metrics = self.section(trait.name).setdefault("metrics", {})
+        metrics["baseline_score"] = _finite(run.score_summary().mean)
+        return run
+
+    # -- projections ----------------------------------------------------------------------------
+    def projections(self, rs: ResolvedSuite, trait: TraitData, coeff: float
+                    ) -> dict[str, list[float]]:
+        """Projections of response activations (unsteered model) onto the vector at the suite
+        layer: baseline answers, answers under the positive system prompt, steered answers."""
+        key = (self.model.fingerprint, trait.sha256, rs.layer, rs.positions, coeff,
+               tuple(self.eval_questions(rs, trait)), self._gen_config(rs),
+               self.extraction_config(rs.suite.extraction))
+        if key in self._projections:
+            return self._projections[key]
+        sweep = self.sweep(rs, trait)
+        vec = self.vectors(trait, rs.suite.extraction).vectors[rs.layer]
+        questions = self.eval_questions(rs, trait)
+        system = trait.system_prompt("pos", 0)
+        prompted_msgs = [[{"role": "system", "content": system}, {"role": "user", "content": q}]
+                         for q in questions]
+        prompted = generate_cached(self.model, prompted_msgs, self._gen_config(rs), self.cache,
+                                   progress=bind(self.progress, f"generate {trait.name} prompted"))
+        conds = {
+            "baseline": (list(questions), sweep.at(0.0).answers),
+            "prompted": (prompted_msgs, prompted),
+            "steered": (list(questions), sweep.at(coeff).answers),
+        }
+        out: dict[str, list[float]] = {}
+        for name, (prompts, answers) in conds.items():
+            out[name] = cached_projections(self.model, prompts, list(answers), vec, rs.layer,
+                                           self.cache, self.options.batch_size or 16)
+        self._projections[key] = out
+        section = self.section(trait.name)
+        section["projections"] = {}
+        for name, values in out.items():
+            s = summarize(values)
+            section["projections"][name] = {"mean": s.mean, "ci": [s.ci_low, s.ci_high],
+                                            "n": s.n}
+        section["metrics"]["baseline_projection"] = section["projections"]["baseline"]["mean"]
+        section["metrics"]["steered_projection"] = section["projections"]["steered"]["mean"]
+        return out
+
+    def response_projections(self, loaded: LoadedModel, prompts: list[Any], answers: list[str],
+                             vector: torch.Tensor, layer: int) -> list[float]:
+        return cached_projections(loaded, prompts, answers, vector, layer, self.cache,
+                                  self.options.batch_size or 16)
+
+    def unsteered_answers(self, loaded: LoadedModel, rs: ResolvedSuite, questions: list[str]
+                          ) -> list[str]:
+        return generate_cached(loaded, questions, self._gen_config(rs), self.cache,
+                               progress=bind(self.progress, f"generate {loaded.name} baseline"))
+
+    def describe(self) -> dict[str, Any]:
+        loaded = self.model_loaded()
+        return {
+            "model": loaded.describe() if loaded else {"name": self.options.model},
+            "reference": (lambda r: r.describe() if r is not None and not isinstance(
+                r, BaseException) else None)(self._models.get(self.options.reference_model or "")),
+            "judge_note": self.judge_note,
+            "judge_usage": self.judge_usage(),
+            "model_usage": {"generated_tokens": STATS.generated_tokens,
+                            "generate_calls": STATS.generate_calls,
+                            "sweeps": self.sweeps_run},
+            "cache": self.cache.stats(),
+            "pid": os.getpid(),
+        }

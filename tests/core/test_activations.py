@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pytest_persona.core.activations import collect_activations
+from pytest_persona.core.layers import find_layers
+from pytest_persona.models.tiny import D_MODEL, N_LAYERS, make_tiny_model
+from tests.helpers import ARCHS
+
+PROMPTS = [
+    [{"role": "system", "content": "You are a sycophantic assistant."},
+     {"role": "user", "content": "I think my plan is great, right?"}],
+    "hi",
+    "What is the capital of France, and why is it there?",
+]
+RESPONSES = ["Yes, it is a wonderful plan!", "Hello.", "Paris, because of the river Seine."]
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_batched_equals_one_at_a_time(arch: str, side: str) -> None:
+    model, tok = make_tiny_model(arch)
+    batched = collect_activations(model, tok, PROMPTS, RESPONSES, batch_size=3, padding_side=side)
+    single = collect_activations(model, tok, PROMPTS, RESPONSES, batch_size=1)
+    for kind in ("response_avg", "prompt_avg", "prompt_last"):
+        a, b = batched.get(kind), single.get(kind)
+        assert a.shape == (3, N_LAYERS, D_MODEL) and a.dtype == torch.float32
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-4), kind
+
+
+def test_response_avg_matches_manual_block_outputs() -> None:
+    model, tok = make_tiny_model("tiny-random-llama")
+    acts = collect_activations(model, tok, ["hi"], ["Hello there."], batch_size=1)
+    prompt = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False,
+                                     add_generation_prompt=True)
+    p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    r_ids = tok("Hello there.", add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([p_ids + r_ids])
+    grabbed: list[torch.Tensor] = []
+    h = find_layers(model)[2].register_forward_hook(
+        lambda m, i, o: grabbed.append(o[0] if isinstance(o, tuple) else o))
+    with torch.no_grad():
+        model(ids)
+    h.remove()
+    hs = grabbed[0][0]
+    assert torch.allclose(acts.response_avg[0, 2], hs[len(p_ids):].mean(0), atol=1e-5)
+    assert torch.allclose(acts.prompt_avg[0, 2], hs[:len(p_ids)].mean(0), atol=1e-5)
+    assert torch.allclose(acts.prompt_last[0, 2], hs[len(p_ids) - 1], atol=1e-5)
+
+
+def test_mismatched_lengths_and_unknown_kind() -> None:
+    model, tok = make_tiny_model("tiny-random-qwen2")
+    with pytest.raises(ValueError, match="2 prompts but 1 responses"):
+        collect_activations(model, tok, ["a", "b"], ["x"])
+    acts = collect_activations(model, tok, ["a"], ["x"])
+    with pytest.raises(ValueError, match="unknown activation kind"):
+        acts.get("last")

@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from pytest_persona.core.layers import find_layers
+from pytest_persona.core.steering import ActivationSteerer
+from pytest_persona.models.tiny import D_MODEL, make_tiny_model
+from tests.helpers import ARCHS, left_padded, position_ids
+
+LAYER = 2
+PROMPTS = ["hello there, how are you today?", "hi"]
+
+
+@pytest.fixture(scope="module", params=ARCHS)
+def tiny(request: pytest.FixtureRequest) -> tuple[Any, Any]:
+    return make_tiny_model(request.param)
+
+
+def _vector(seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(D_MODEL, generator=g)
+
+
+def _passes(model: Any, tok: Any, steerer: ActivationSteerer | None) -> list[torch.Tensor]:
+    """Run a left-padded prefill then one KV-cached decode step; return (steered - raw) per pass."""
+    block = find_layers(model)[LAYER]
+    raw: list[torch.Tensor] = []
+    after: list[torch.Tensor] = []
+    grab = lambda store: lambda m, i, o: store.append(  # noqa: E731
+        (o[0] if isinstance(o, tuple) else o).detach().clone()
+    )
+    h1 = block.register_forward_hook(grab(raw))
+    if steerer is not None:
+        steerer.__enter__()
+    h2 = block.register_forward_hook(grab(after))
+    try:
+        enc = left_padded(tok, PROMPTS)
+        mask = enc["attention_mask"]
+        with torch.no_grad():
+            out = model(**enc, position_ids=position_ids(mask), use_cache=True)
+            nxt = torch.tensor([[5], [7]])
+            mask2 = torch.cat([mask, torch.ones(2, 1, dtype=mask.dtype)], dim=1)
+            model(
+                input_ids=nxt,
+                attention_mask=mask2,
+                position_ids=position_ids(mask2)[:, -1:],
+                past_key_values=out.past_key_values,
+                use_cache=True,
+            )
+    finally:
+        h1.remove()
+        h2.remove()
+        if steerer is not None:
+            steerer.__exit__(None, None, None)
+    return [a - r for a, r in zip(after, raw)]
+
+
+def test_all_positions(tiny: tuple[Any, Any]) -> None:
+    model, tok = tiny
+    v = _vector()
+    prefill, decode = _passes(model, tok, ActivationSteerer(model, v, 2.0, LAYER, "all"))
+    assert prefill.shape[1] > 1 and decode.shape[1] == 1
+    for diff in (prefill, decode):
+        assert torch.allclose(diff, (2.0 * v).expand_as(diff), atol=1e-5)
+
+
+def test_prompt_positions(tiny: tuple[Any, Any]) -> None:
+    model, tok = tiny
+    v = _vector()
+    prefill, decode = _passes(model, tok, ActivationSteerer(model, v, -1.5, LAYER, "prompt"))
+    assert torch.allclose(prefill, (-1.5 * v).expand_as(prefill), atol=1e-5)
+    assert torch.count_nonzero(decode) == 0
+
+
+def test_response_positions(tiny: tuple[Any, Any]) -> None:
+    model, tok = tiny
+    v = _vector()
+    prefill, decode = _passes(model, tok, ActivationSteerer(model, v, 3.0, LAYER, "response"))
+    assert torch.count_nonzero(prefill[:, :-1]) == 0
+    assert torch.allclose(prefill[:, -1], (3.0 * v).expand(2, -1), atol=1e-5)
+    assert torch.allclose(decode[:, -1], (3.0 * v).expand(2, -1), atol=1e-5)
+
+
+def _logits(model: Any, tok: Any, steerer: ActivationSteerer | None = None) -> torch.Tensor:
+    enc = left_padded(tok, PROMPTS)
+    with torch.no_grad():
+        if steerer is None:
+            return model(**enc, position_ids=position_ids(enc["attention_mask"])).logits
+        with steerer:
+            return model(**enc, position_ids=position_ids(enc["attention_mask"])).logits
+
+
+@pytest.mark.parametrize("positions", ["all", "prompt", "response"])
+def test_coeff_zero_is_bit_identical(tiny: tuple[Any, Any], positions: str) -> None:
+    model, tok = tiny
+    base = _logits(model, tok)
+    zero = _logits(model, tok, ActivationSteerer(model, _vector(), 0.0, LAYER, positions))
+    rows0 = _logits(model, tok, ActivationSteerer(model, _vector(), [0.0, 0.0], LAYER, positions))
+    assert torch.equal(base, zero) and torch.equal(base, rows0)
+
+
+def test_per_row_coeff_equals_scalar_runs(tiny: tuple[Any, Any]) -> None:
+    model, tok = tiny
+    v = _vector()
+    mixed = _logits(model, tok, ActivationSteerer(model, v, [4.0, 0.0], LAYER, "all"))
+    four = _logits(model, tok, ActivationSteerer(model, v, 4.0, LAYER, "all"))
+    base = _logits(model, tok)
+    assert torch.equal(mixed[0], four[0])
+    assert torch.equal(mixed[1], base[1])
+    assert not torch.equal(four[0], base[0])
+
+
+def test_steering_continues_under_kv_cache_generate() -> None:
+    model, tok = make_tiny_model("tiny-random-qwen2")
+    block = find_layers(model)[LAYER]
+    steps: list[int] = []
+    enc = left_padded(tok, PROMPTS)
+    with ActivationSteerer(model, _vector(), 2.0, LAYER, "response") as st:
+        h = block.register_forward_hook(lambda m, i, o: steps.append(
+            (o[0] if isinstance(o, tuple) else o).shape[1]))
+        try:
+            with torch.no_grad():
+                model.generate(**enc, max_new_tokens=4, do_sample=False, pad_token_id=0)
+        finally:
+            h.remove()
+        assert st.active
+    assert steps[0] > 1 and steps[1:] == [1, 1, 1]
+
+
+def test_hook_removed_on_exit_and_on_exception() -> None:
+    model, _ = make_tiny_model("tiny-random-llama")
+    block = find_layers(model)[LAYER]
+    before = len(block._forward_hooks)
+    steerer = ActivationSteerer(model, _vector(), 1.0, LAYER)
+    with steerer:
+        assert len(block._forward_hooks) == before + 1
+    assert len(block._forward_hooks) == before and not steerer.active
+    with pytest.raises(RuntimeError, match="boom"):
+        with ActivationSteerer(model, _vector(), 1.0, LAYER):
+            raise RuntimeError("boom")
+    assert len(block._forward_hooks) == before
+
+
+def test_steerers_stack_additively() -> None:
+    model, tok = make_tiny_model("tiny-random-qwen2")
+    v1, v2 = _vector(1), _vector(2)
+    with ActivationSteerer(model, v1, 1.0, LAYER), ActivationSteerer(model, v2, 2.0, LAYER):
+        both = _logits(model, tok)
+    combined = _logits(model, tok, ActivationSteerer(model, v1 + 2.0 * v2, 1.0, LAYER))
+    assert torch.allclose(both, combined, atol=1e-4)
+
+
+def test_vector_is_copied_and_cast() -> None:
+    model, tok = make_tiny_model("tiny-random-qwen2")
+    v = _vector().double()
+    steerer = ActivationSteerer(model, v, 1.0, LAYER)
+    v.zero_()
+    assert steerer.vector.abs().sum() > 0
+    base = _logits(model, tok)
+    assert not torch.equal(_logits(model, tok, steerer), base)
+
+
+def test_bad_inputs_have_helpful_errors() -> None:
+    model, tok = make_tiny_model("tiny-random-qwen2")
+    with pytest.raises(ValueError, match=r"Pick the layer .*vectors\[2\]"):
+        ActivationSteerer(model, torch.zeros(4, D_MODEL), layer=2)
+    with pytest.raises(ValueError, match="d_model=10 but the model's hidden size is 64"):
+        ActivationSteerer(model, torch.zeros(10), layer=2)
+    with pytest.raises(ValueError, match="has 4 decoder blocks"):
+        ActivationSteerer(model, _vector(), layer=9)
+    with pytest.raises(ValueError, match="unknown positions 'last'"):
+        ActivationSteerer(model, _vector(), layer=1, positions="last")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="per-row coeff has 3 entries but the batch has 2"):
+        _logits(model, tok, ActivationSteerer(model, _vector(), [1.0, 2.0, 3.0], LAYER))
