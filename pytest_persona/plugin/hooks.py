@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pytest_persona.plugin.devices import configure_worker_devices
 from pytest_persona.plugin.options import (
     COLLECTOR_KEY,
     OPTIONS,
@@ -35,6 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # -- collection ----------------------------------------------------------------------------------
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "trait(name): a test of one trait (pytest-persona)")
+    configure_worker_devices(config)  # before any model loads: one GPU (group) per xdist worker
     if not hasattr(config, "workerinput"):
         from pytest_persona.plugin.collector import ResultsCollector
 
