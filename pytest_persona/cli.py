@@ -98,6 +98,23 @@ def _compare(args: argparse.Namespace) -> int:
     return 1 if comparison.regressions else 0
 
 
+def _cache_export(args: argparse.Namespace) -> int:
+    from pytest_persona.cache.archive import export_cache
+
+    summary = export_cache(args.cache, args.out)
+    files = ", ".join(f"{kind} {n}" for kind, n in sorted(summary.added.items())) or "empty"
+    print(f"exported {args.cache} to {args.out} (files: {files}; sha256 of each in its manifest)")
+    return 0
+
+
+def _cache_import(args: argparse.Namespace) -> int:
+    from pytest_persona.cache.archive import import_cache
+
+    summary = import_cache(args.archive, args.cache)
+    print(f"imported {args.archive} into {args.cache} ({summary.text()})")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="persona", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -136,6 +153,18 @@ def parser() -> argparse.ArgumentParser:
     cmp_.add_argument("-o", "--output", default="reports/persona-compare.html")
     cmp_.add_argument("--fail", action="append", help="rule such as baseline_score:+5")
     cmp_.set_defaults(func=_compare)
+    cache = sub.add_parser("cache", help="move a persona cache between hosts")
+    csub = cache.add_subparsers(dest="ccommand", required=True)
+    exp = csub.add_parser("export", help="write responses, judge scores, vectors and "
+                          "projections to a verified .tar.gz")
+    exp.add_argument("out", help="archive to write, e.g. persona-cache.tar.gz")
+    exp.add_argument("--cache", default=".persona_cache")
+    exp.set_defaults(func=_cache_export)
+    imp = csub.add_parser("import", help="verify an archive, then add the entries this cache "
+                          "lacks (existing entries are never overwritten)")
+    imp.add_argument("archive")
+    imp.add_argument("--cache", default=".persona_cache")
+    imp.set_defaults(func=_cache_import)
     return p
 
 

@@ -1,0 +1,329 @@
+"""Move a persona cache between hosts: ``persona cache export`` / ``persona cache import``.
+
+The archive is a ``.tar.gz`` holding ``manifest.json`` (format, version, sha256 and size of every
+member) and the cache's own files under their keys: ``responses/*.jsonl``, ``vectors/*``
+(safetensors + JSON sidecar), ``projections/*.json`` and ``judge.sqlite`` (a consistent SQLite
+snapshot). Import checks everything before it writes anything: only plain files at known,
+relative paths (no links, no absolute paths, no ``..``), each member's sha256 and size against
+the manifest, vectors readable, SQLite intact. It then merges: entries the local cache lacks are
+added, existing entries are never overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import shutil
+import sqlite3
+import tarfile
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_persona._util.atomic import atomic_path, write_with
+from pytest_persona.cache.store import ResponseStore, _line_checksum
+
+FORMAT = "pytest-persona-cache"
+VERSION = 1
+MANIFEST = "manifest.json"
+JUDGE_DB = "judge.sqlite"
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,200}"
+LAYOUT = re.compile(
+    rf"^(responses/{_NAME}\.jsonl|vectors/{_NAME}\.(safetensors|json)|projections/{_NAME}\.json"
+    rf"|{re.escape(JUDGE_DB)})$"
+)
+MAX_MEMBER_BYTES = 4 * 2**30
+
+
+class ArchiveError(ValueError):
+    """The archive is unreadable, unsafe, or does not match its manifest."""
+
+
+@dataclass
+class ArchiveSummary:
+    """What an export wrote or an import added/kept, per kind of entry."""
+
+    added: dict[str, int] = field(default_factory=dict)
+    kept: dict[str, int] = field(default_factory=dict)
+
+    def count(self, bucket: dict[str, int], kind: str, n: int = 1) -> None:
+        bucket[kind] = bucket.get(kind, 0) + n
+
+    def text(self) -> str:
+        kinds = sorted(set(self.added) | set(self.kept))
+        parts = [f"{kind}: {self.added.get(kind, 0)} added, {self.kept.get(kind, 0)} kept"
+                 for kind in kinds]
+        return "; ".join(parts) or "nothing"
+
+
+def _kind(name: str) -> str:
+    return "judge scores" if name == JUDGE_DB else name.split("/", 1)[0]
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _complete_lines(data: bytes) -> bytes:
+    """Drop a torn last line (a writer may be appending right now)."""
+    end = data.rfind(b"\n")
+    return data[:end + 1] if end >= 0 else b""
+
+
+def _snapshot_sqlite(path: Path) -> bytes:
+    """A consistent copy of a live SQLite database (WAL contents included)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "snapshot.sqlite"
+        src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        dst = sqlite3.connect(str(copy))
+        try:
+            src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
+        return copy.read_bytes()
+
+
+def _collect(root: Path) -> dict[str, bytes]:
+    members: dict[str, bytes] = {}
+    for sub, patterns in (("responses", ("*.jsonl",)), ("vectors", ("*.safetensors", "*.json")),
+                          ("projections", ("*.json",))):
+        for pattern in patterns:
+            for path in sorted((root / sub).glob(pattern)):
+                name = f"{sub}/{path.name}"
+                if path.is_file() and not path.is_symlink() and LAYOUT.match(name):
+                    data = path.read_bytes()
+                    members[name] = _complete_lines(data) if sub == "responses" else data
+    if (root / JUDGE_DB).is_file():
+        members[JUDGE_DB] = _snapshot_sqlite(root / JUDGE_DB)
+    return members
+
+
+def export_cache(root: str | Path, out: str | Path) -> ArchiveSummary:
+    """Write the cache under ``root`` to the archive ``out`` (atomically)."""
+    source = Path(root)
+    if not source.is_dir():
+        raise ArchiveError(f"{source}: no persona cache there (not a directory)")
+    members = _collect(source)
+    manifest = {
+        "format": FORMAT, "version": VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                        time.gmtime()),
+        "members": {name: {"sha256": _sha256(data), "size": len(data)}
+                    for name, data in sorted(members.items())},
+    }
+
+    def write(tmp: Path) -> None:
+        with tarfile.open(tmp, "w:gz") as tar:
+            for name, data in [(MANIFEST, json.dumps(manifest, indent=2).encode()),
+                               *sorted(members.items())]:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                info.mtime = int(time.time())
+                info.mode = 0o644
+                tar.addfile(info, io.BytesIO(data))
+
+    write_with(out, write)
+    summary = ArchiveSummary()
+    for name in members:
+        summary.count(summary.added, _kind(name))
+    return summary
+
+
+# -- import ------------------------------------------------------------------------------------
+def _check_member(archive: Path, info: tarfile.TarInfo) -> None:
+    name = info.name
+    if not info.isfile():
+        what = "a link" if info.issym() or info.islnk() else "not a plain file"
+        raise ArchiveError(f"{archive}: member {name!r} is {what}; refusing to import")
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+        raise ArchiveError(f"{archive}: member {name!r} has an absolute path; refusing to import")
+    if ".." in name.replace("\\", "/").split("/"):
+        raise ArchiveError(f"{archive}: member {name!r} leaves the cache directory ('..'); "
+                           "refusing to import")
+    if name != MANIFEST and not LAYOUT.match(name):
+        raise ArchiveError(f"{archive}: member {name!r} is not a persona cache file "
+                           "(responses/*.jsonl, vectors/*, projections/*.json, judge.sqlite)")
+    if info.size > MAX_MEMBER_BYTES:
+        raise ArchiveError(f"{archive}: member {name!r} is {info.size} bytes, over the limit")
+
+
+def _read_members(archive: Path) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for info in tar:
+                _check_member(archive, info)
+                if info.name in found:
+                    raise ArchiveError(f"{archive}: member {info.name!r} appears twice")
+                handle = tar.extractfile(info)
+                if handle is None:
+                    raise ArchiveError(f"{archive}: member {info.name!r} cannot be read")
+                found[info.name] = handle.read()
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise ArchiveError(f"{archive}: not a readable .tar.gz ({exc})") from exc
+    return found
+
+
+def _manifest(archive: Path, members: dict[str, bytes]) -> dict[str, Any]:
+    if MANIFEST not in members:
+        raise ArchiveError(f"{archive}: no {MANIFEST}; not a persona cache archive")
+    try:
+        manifest = json.loads(members.pop(MANIFEST))
+    except ValueError as exc:
+        raise ArchiveError(f"{archive}: {MANIFEST} is not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ArchiveError(f"{archive}: {MANIFEST} field 'format' is not {FORMAT!r}")
+    if manifest.get("version") != VERSION:
+        raise ArchiveError(f"{archive}: {MANIFEST} field 'version' is "
+                           f"{manifest.get('version')!r}; this version reads {VERSION}")
+    listed = manifest.get("members")
+    if not isinstance(listed, dict):
+        raise ArchiveError(f"{archive}: {MANIFEST} field 'members' is missing")
+    return listed
+
+
+def _verify(archive: Path, members: dict[str, bytes], listed: dict[str, Any]) -> None:
+    missing = sorted(set(listed) - set(members))
+    extra = sorted(set(members) - set(listed))
+    if missing or extra:
+        raise ArchiveError(f"{archive}: members do not match {MANIFEST} (missing: "
+                           f"{missing or 'none'}; not listed: {extra or 'none'})")
+    for name, data in members.items():
+        entry = listed[name]
+        want = entry.get("sha256") if isinstance(entry, dict) else None
+        if want != _sha256(data) or entry.get("size") != len(data):
+            raise ArchiveError(f"{archive}: member {name!r} fails its sha256/size check in "
+                               f"{MANIFEST}: corrupted or tampered with; nothing was imported")
+
+
+def _validate_contents(archive: Path, staged: Path, names: list[str]) -> None:
+    from pytest_persona.core.vectors import TraitVectors, VectorFileError
+
+    for name in names:
+        path = staged / name
+        if name.endswith(".safetensors"):
+            try:
+                TraitVectors.load(path)
+            except VectorFileError as exc:
+                raise ArchiveError(f"{archive}: member {name!r} is not a readable vector "
+                                   f"file ({exc})") from exc
+        elif name.endswith(".json"):
+            try:
+                json.loads(path.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise ArchiveError(f"{archive}: member {name!r} is not valid JSON") from exc
+        elif name == JUDGE_DB:
+            try:
+                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+                try:
+                    ok = conn.execute("PRAGMA integrity_check").fetchone()
+                finally:
+                    conn.close()
+            except sqlite3.Error as exc:
+                raise ArchiveError(f"{archive}: member {name!r} is not a SQLite database "
+                                   f"({exc})") from exc
+            if not ok or ok[0] != "ok":
+                raise ArchiveError(f"{archive}: member {name!r} fails SQLite's integrity check")
+
+
+def _read_responses(path: Path) -> dict[str, str]:
+    """The entries of a responses JSONL whose line checksum holds."""
+    entries: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+            key, text = entry["k"], entry["t"]
+            if entry["c"] == _line_checksum(key, text):
+                entries[key] = text
+        except (ValueError, KeyError, TypeError):
+            continue
+    return entries
+
+
+def _merge_responses(staged: Path, target: Path, summary: ArchiveSummary) -> None:
+    entries = _read_responses(staged)
+    local = ResponseStore(target)
+    have = local.get_many(entries)
+    new = {k: v for k, v in entries.items() if k not in have}
+    local.put_many(new)
+    summary.count(summary.added, "responses", len(new))
+    summary.count(summary.kept, "responses", len(have))
+
+
+def _merge_judge(staged: Path, target: Path, summary: ArchiveSummary) -> None:
+    if not target.exists():
+        with atomic_path(target) as tmp:
+            shutil.copyfile(staged, tmp)
+        conn = sqlite3.connect(str(target))
+        try:
+            rows = sum(conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]
+                       for (t,) in conn.execute(
+                           "SELECT name FROM sqlite_master WHERE type='table'"))
+        finally:
+            conn.close()
+        summary.count(summary.added, "judge scores", rows)
+        return
+    conn = sqlite3.connect(str(target), timeout=60, isolation_level=None, uri=True)
+    try:
+        conn.execute("PRAGMA busy_timeout=60000")
+        conn.execute("ATTACH DATABASE ? AS incoming", (f"file:{staged}?mode=ro",))
+        tables = [t for (t,) in conn.execute(
+            "SELECT name FROM incoming.sqlite_master WHERE type='table'")]
+        conn.execute("BEGIN IMMEDIATE")
+        for table in tables:
+            cols_in = [r[1] for r in conn.execute(f'PRAGMA incoming.table_info("{table}")')]
+            cols_local = [r[1] for r in conn.execute(f'PRAGMA main.table_info("{table}")')]
+            if not cols_local:
+                conn.execute(f'CREATE TABLE main."{table}" AS SELECT * FROM incoming."{table}" '
+                             "WHERE 0")
+                cols_local = cols_in
+            cols = ", ".join(f'"{c}"' for c in cols_in if c in cols_local)
+            before = conn.total_changes
+            conn.execute(f'INSERT OR IGNORE INTO main."{table}" ({cols}) '
+                         f'SELECT {cols} FROM incoming."{table}"')
+            total = conn.execute(f'SELECT COUNT(*) FROM incoming."{table}"').fetchone()[0]
+            added = conn.total_changes - before
+            summary.count(summary.added, "judge scores", added)
+            summary.count(summary.kept, "judge scores", total - added)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def import_cache(archive: str | Path, root: str | Path) -> ArchiveSummary:
+    """Verify ``archive`` completely, then add its entries that ``root`` lacks.
+
+    A corrupted, tampered or unsafe archive raises :class:`ArchiveError` before anything under
+    ``root`` is written. Existing entries are kept as they are (never overwritten).
+    """
+    source, target = Path(archive), Path(root)
+    if not source.is_file():
+        raise ArchiveError(f"{source}: archive not found")
+    members = _read_members(source)
+    listed = _manifest(source, members)
+    _verify(source, members, listed)
+    summary = ArchiveSummary()
+    with tempfile.TemporaryDirectory(prefix="persona-import-") as tmp:
+        staged = Path(tmp)
+        for name, data in members.items():
+            (staged / name).parent.mkdir(parents=True, exist_ok=True)
+            (staged / name).write_bytes(data)
+        _validate_contents(source, staged, sorted(members))
+        for name in sorted(members):
+            dest = target / name
+            if name.startswith("responses/"):
+                _merge_responses(staged / name, dest, summary)
+            elif name == JUDGE_DB:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                _merge_judge(staged / name, dest, summary)
+            elif dest.exists():
+                summary.count(summary.kept, _kind(name))
+            else:
+                write_with(dest, lambda tmp_path, n=name: shutil.copyfile(staged / n, tmp_path))
+                summary.count(summary.added, _kind(name))
+    return summary
