@@ -11,7 +11,7 @@ DEMO_ARGS ?=
 # forward pass up to 25x slower (measured by the bench); passive waiting costs nothing alone.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test bench bench-gpu lint clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.bench --out reports/bench.json
+
+# GPU bench (Qwen2.5-7B shape, random bf16 weights); `make bench-gpu GPU_ARGS=--tiny` on CPU.
+# On a GPU host the venv needs a CUDA build of torch (the pinned CPU build sees no GPU).
+GPU_ARGS ?=
+bench-gpu: $(STAMP)
+	$(PY) -m benchmarks.gpu --out reports/gpu-bench.json $(GPU_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pytest_persona tests benchmarks trait_suites --select E,F,W --ignore E501
