@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pytest_persona.plugin.html_rows import register as register_html_rows
 from pytest_persona.plugin.options import (
     COLLECTOR_KEY,
     OPTIONS,
@@ -35,6 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # -- collection ----------------------------------------------------------------------------------
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "trait(name): a test of one trait (pytest-persona)")
+    register_html_rows(config)  # escaped id cells, only when pytest-html is active
     if not hasattr(config, "workerinput"):
         from pytest_persona.plugin.collector import ResultsCollector
 
