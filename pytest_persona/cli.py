@@ -1,4 +1,4 @@
-"""The ``persona`` console command: extract, vectors inspect, report, compare."""
+"""The ``persona`` console command: extract, vectors inspect, report, compare, results export."""
 
 from __future__ import annotations
 
@@ -115,6 +115,14 @@ def _cache_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _results_export(args: argparse.Namespace) -> int:
+    from pytest_persona.results import export, load
+
+    out = export(load(args.results), args.kind, csv=args.csv, parquet=args.parquet)
+    print(f"{args.kind} written to {out}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="persona", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -165,6 +173,16 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("archive")
     imp.add_argument("--cache", default=".persona_cache")
     imp.set_defaults(func=_cache_import)
+    res = sub.add_parser("results", help="work with results files")
+    rsub = res.add_subparsers(dest="rcommand", required=True)
+    rex = rsub.add_parser("export", help="a tidy table (one row per response or expectation)")
+    rex.add_argument("results")
+    rex.add_argument("--kind", choices=("responses", "expectations", "sweep"),
+                     default="responses", help="what a row is (default: responses)")
+    fmt = rex.add_mutually_exclusive_group(required=True)
+    fmt.add_argument("--csv", metavar="OUT", help="write CSV")
+    fmt.add_argument("--parquet", metavar="OUT", help="write Parquet (needs pyarrow)")
+    rex.set_defaults(func=_results_export)
     return p
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_persona._util.redact import redact_secrets
+
 from .cache import JudgeCache, cache_key
 from .prompts import template_sha256
 from .usage import JudgeUsage
@@ -217,7 +219,7 @@ class Judge:
                         try:
                             out = await self._score_one(requests[i], client)
                         except Exception as exc:  # noqa: BLE001 - becomes a missing score
-                            msg = self._redact(f"{type(exc).__name__}: {exc}")
+                            msg = redact_secrets(self._redact(f"{type(exc).__name__}: {exc}"))
                             out = Outcome(None, msg[:300])
                     record(i, out)
 

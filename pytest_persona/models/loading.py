@@ -248,7 +248,12 @@ def load_model(
             kwargs["device_map"] = "auto"
         try:
             if spec.kind == "peft":
-                from peft import AutoPeftModelForCausalLM  # type: ignore[import-not-found]
+                try:
+                    from peft import AutoPeftModelForCausalLM  # type: ignore[import-not-found]
+                except ImportError as exc:
+                    raise ModelLoadError(
+                        f"{path} is a PEFT (LoRA) adapter; loading it needs the optional "
+                        "'peft' package: pip install 'pytest-persona[peft]'") from exc
 
                 model = AutoPeftModelForCausalLM.from_pretrained(str(path), **kwargs)
                 base = model.peft_config["default"].base_model_name_or_path

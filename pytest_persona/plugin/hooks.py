@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_persona.plugin.devices import configure_worker_devices
+from pytest_persona.plugin.html_rows import register as register_html_rows
 from pytest_persona.plugin.options import (
     COLLECTOR_KEY,
     OPTIONS,
@@ -37,6 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "trait(name): a test of one trait (pytest-persona)")
     configure_worker_devices(config)  # before any model loads: one GPU (group) per xdist worker
+    register_html_rows(config)  # escaped id cells, only when pytest-html is active
     if not hasattr(config, "workerinput"):
         from pytest_persona.plugin.collector import ResultsCollector
 

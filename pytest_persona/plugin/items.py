@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pytest_persona._util.redact import redact_secrets
 from pytest_persona.suites.schema import (
     Expectation,
     Suite,
@@ -149,12 +150,12 @@ class ExpectationItem(pytest.Item):
         tb = self.config.getoption("tbstyle", "auto")
         if isinstance(excinfo.value, (ValueError, OSError)) and not isinstance(
                 excinfo.value, _clean_errors()) and tb not in ("long", "native"):
-            return (f"{type(excinfo.value).__name__}: {excinfo.value}\n"
-                    "(run with --tb=long for the traceback)")
+            return redact_secrets(f"{type(excinfo.value).__name__}: {excinfo.value}\n"
+                                  "(run with --tb=long for the traceback)")
         if isinstance(excinfo.value, _clean_errors()):
             prefix = "" if isinstance(excinfo.value, ExpectationFailed) else (
                 f"{type(excinfo.value).__name__}: ")
-            return f"{prefix}{excinfo.value}"
+            return redact_secrets(f"{prefix}{excinfo.value}")
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int, str]:

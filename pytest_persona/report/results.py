@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pytest_persona._util.atomic import write_text
 from pytest_persona._util.redact import redact_obj, redact_secrets
 
 SCHEMA_VERSION = 1
@@ -326,18 +326,5 @@ def save_results(d: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     """
     p = Path(path)
     text = dumps_results(d)  # validates before anything touches the disk
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_text(p, text)  # atomic, fsynced, mode from the user's umask
     return p

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,12 @@ EXTRACTION_FIELDS = {"n_samples", "n_questions", "n_instructions", "max_new_toke
                      "temperature", "top_p", "seed", "trait_threshold", "coherence_threshold",
                      "min_pairs", "system_template"}
 POSITIONS = ("all", "prompt", "response")
+#: Ids end up in test ids, reports and shell commands (-k): a small, inert character set.
+MAX_ID_LEN = 120
+SAFE_ID_CHARS = "letters, digits and _ . , = + - [ ]"
+SAFE_ID = re.compile(rf"[A-Za-z0-9_.,=+\-\[\]]{{1,{MAX_ID_LEN}}}")
+SAFE_FILE_CHARS = "letters, digits and _ . -"
+SAFE_FILE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,200}")
 
 
 class SuiteError(ValueError):
@@ -73,42 +81,197 @@ def dotted(where: Path_) -> str:
     return out
 
 
-def _convert(node: yaml.Node, where: Path_, lines: dict[Path_, int]) -> Any:
+#: Limits that keep a hostile suite from hanging or exhausting collection.
+MAX_SUITE_BYTES = 1 << 20  # 1 MiB; real suites are a few KB
+MAX_NODES = 20_000  # YAML nodes after expanding aliases
+MAX_ALIASES = 1_000  # alias (``*name``) references in one document
+MAX_DEPTH = 64  # nesting of mappings and sequences, aliases expanded
+_TAG = "tag:yaml.org,2002:"
+SCALAR_TAGS = {_TAG + t for t in ("null", "bool", "int", "float", "str", "timestamp", "binary")}
+
+
+class _Limit(Exception):
+    """A bound of the loader was exceeded at ``mark``."""
+
+    def __init__(self, mark: Any, message: str) -> None:
+        super().__init__(message)
+        self.line = mark.line + 1 if mark is not None else 1
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader whose composer bounds nesting depth and the number of aliases."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.persona_depth = 0
+        self.persona_aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self.persona_aliases += 1
+            if self.persona_aliases > MAX_ALIASES:
+                raise _Limit(event.start_mark, f"more than {MAX_ALIASES} aliases; a suite "
+                             "needs few, if any")
+        self.persona_depth += 1
+        try:
+            if self.persona_depth > MAX_DEPTH:
+                raise _Limit(event.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self.persona_depth -= 1
+
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:  # noqa: N803
+        # the scanner is quadratic in the flow depth: stop before composing even starts
+        if self.flow_level >= MAX_DEPTH:
+            raise _Limit(self.get_mark(), f"nesting deeper than {MAX_DEPTH} levels")
+        super().fetch_flow_collection_start(TokenClass)  # type: ignore[misc]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _measure(root: yaml.Node) -> None:
+    """Check the document's size with aliases expanded, without expanding them (memoised)."""
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (nodes, height), aliases expanded
+    active: set[int] = set()
+
+    def walk(node: yaml.Node, depth: int) -> tuple[int, int]:
+        key = id(node)
+        if key in active:
+            raise _Limit(node.start_mark, "an alias refers to a node that contains it")
+        if key not in sizes:
+            active.add(key)
+            n, h = 1, 0
+            for child in _children(node):
+                cn, ch = walk(child, depth + 1)
+                n, h = n + cn, max(h, ch + 1)
+                if n > MAX_NODES:
+                    raise _Limit(node.start_mark, f"the document expands to more than "
+                                 f"{MAX_NODES} nodes (aliases expanded); alias bomb?")
+            active.discard(key)
+            sizes[key] = (n, h)
+        n, h = sizes[key]
+        if depth + h > MAX_DEPTH:
+            raise _Limit(node.start_mark, f"nesting deeper than {MAX_DEPTH} levels "
+                         "(aliases expanded)")
+        return n, h
+
+    nodes, _ = walk(root, 1)
+    if nodes > MAX_NODES:
+        raise _Limit(root.start_mark, f"the document expands to more than {MAX_NODES} nodes "
+                     "(aliases expanded); alias bomb?")
+
+
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} chars)"
+
+
+def _scalar(node: yaml.ScalarNode, where: Path_, path: Path) -> Any:
+    line = node.start_mark.line + 1
+    if node.tag not in SCALAR_TAGS:
+        raise SuiteError(path, line, dotted(where), f"unsupported YAML tag {node.tag!r}; "
+                         "suites are plain YAML (strings, numbers, booleans, lists, mappings)")
+    try:
+        value = _CONSTRUCTOR.construct_object(node)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        raise SuiteError(path, line, dotted(where), f"invalid {node.tag[len(_TAG):]} "
+                         f"value {_short(node.value)}: {_short(str(exc), 120)}") from exc
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SuiteError(path, line, dotted(where),
+                         f"must be a finite number, got {_short(node.value)}")
+    return value
+
+
+def _convert(node: yaml.Node, where: Path_, lines: dict[Path_, int], path: Path) -> Any:
+    """Plain Python data from a (measured) node graph, recording the line of every value."""
     lines.setdefault(where, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        if node.tag != _TAG + "map":
+            raise SuiteError(path, node.start_mark.line + 1, dotted(where),
+                             f"unsupported YAML tag {node.tag!r} on a mapping")
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node)) if not isinstance(
-                key_node, yaml.ScalarNode) else key_node.value
-            lines[(*where, key)] = key_node.start_mark.line + 1
-            out[key] = _convert(value_node, (*where, key), lines)
+            line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise SuiteError(path, line, dotted(where), "a mapping key must be a plain "
+                                 "string, not a list or mapping")
+            key = key_node.value
+            if key in out:
+                raise SuiteError(path, line, dotted((*where, key)), "duplicate key")
+            lines[(*where, key)] = line
+            out[key] = _convert(value_node, (*where, key), lines, path)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*where, i), lines) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+        if node.tag != _TAG + "seq":
+            raise SuiteError(path, node.start_mark.line + 1, dotted(where),
+                             f"unsupported YAML tag {node.tag!r} on a list")
+        return [_convert(item, (*where, i), lines, path) for i, item in enumerate(node.value)]
+    assert isinstance(node, yaml.ScalarNode)
+    return _scalar(node, where, path)
+
+
+def _read(path: Path) -> str:
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_SUITE_BYTES + 1)
+    except OSError as exc:
+        raise SuiteError(path, 1, "", f"cannot read suite: {exc}") from exc
+    if len(raw) > MAX_SUITE_BYTES:
+        raise SuiteError(path, 1, "", f"suite is larger than {MAX_SUITE_BYTES} bytes; "
+                         "split it or trim it")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise SuiteError(path, line, "", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at "
+                         f"offset {exc.start}); save the suite as UTF-8") from exc
 
 
 def load_located(path: Path) -> Located:
-    """Parse YAML keeping line numbers; syntax errors become SuiteError with the line."""
+    """Parse YAML keeping line numbers. Every problem (encoding, syntax, unsafe tags, complex
+    keys, alias bombs, deep nesting, size) becomes a SuiteError with the line."""
+    text = _read(path)
+    loader: _BoundedLoader | None = None
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SuiteError(path, 1, "", f"cannot read suite: {exc}") from exc
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        loader = _BoundedLoader(text)
+        node = loader.get_single_node()
+        if node is not None:
+            _measure(node)
+    except _Limit as exc:
+        raise SuiteError(path, exc.line, "", str(exc)) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = exc.problem or str(exc)
         raise SuiteError(path, line, "", f"YAML syntax error: {problem}") from exc
+    except yaml.reader.ReaderError as exc:
+        line = text[:exc.position].count("\n") + 1
+        raise SuiteError(path, line, "", f"unacceptable character #x{exc.character:04x} "
+                         "(control characters are not allowed)") from exc
+    except yaml.YAMLError as exc:
+        raise SuiteError(path, 1, "", f"YAML error: {exc}") from exc
+    except RecursionError:
+        raise SuiteError(path, 1, "", "the document nests too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     lines: dict[Path_, int] = {}
-    data = _convert(node, (), lines) if node is not None else None
+    data = _convert(node, (), lines, path) if node is not None else None
     return Located(data, lines, path)
 
 
 # -- field checkers -------------------------------------------------------------------------
 def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 CHECKERS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -294,6 +457,11 @@ def _parse_expectation(loc: Located, i: int, raw: Any, model: str | None = None)
     ident = raw.get("name") or expectation_id(kind, params)
     if not isinstance(ident, str):
         raise loc.error((*where, "name"), "must be a string")
+    if not SAFE_ID.fullmatch(ident):
+        field_name = "name" if raw.get("name") else "kind"
+        hint = "" if raw.get("name") else "; give the expectation a 'name'"
+        raise loc.error((*where, field_name), f"expectation id {_short(ident)} must be 1-"
+                        f"{MAX_ID_LEN} characters from {SAFE_ID_CHARS}{hint}")
     return Expectation(kind, ident, params, loc.line(where), i,
                        _model_map(loc, (*where, "xfail"), raw.get("xfail")),
                        _model_map(loc, (*where, "skip"), raw.get("skip")), absent)
@@ -310,6 +478,9 @@ def load_suite(path: str | Path, model: str | None = None, located: Located | No
     """Parse and validate a suite file (or its already parsed ``located`` text); per-model
     expectation values resolve for ``model``."""
     loc = located or load_located(Path(path))
+    if not SAFE_FILE_NAME.fullmatch(loc.path.name):
+        raise loc.error((), f"suite file name {_short(loc.path.name)} must use only "
+                        f"{SAFE_FILE_CHARS}; rename the file")
     data = loc.data
     if not isinstance(data, dict):
         raise loc.error((), "a suite must be a YAML mapping with 'trait' and 'expectations'")
