@@ -147,3 +147,19 @@ def test_projection_against_numpy() -> None:
     want = float((test @ v).mean() - (ref @ v).mean()) / float(np.linalg.norm(v))
     assert checkpoint_shift(torch.tensor(test), torch.tensor(ref), torch.tensor(v)) == \
         pytest.approx(want, abs=1e-5)
+
+
+def test_small_vectors_and_short_sequences() -> None:
+    small = {"a": torch.tensor([0.003, 0.004]), "b": torch.tensor([0.0, 0.01])}
+    _, m = cosine_matrix(small)  # norms far below 1 are still normalised exactly
+    assert m[0][0] == pytest.approx(1.0) and m[0][1] == pytest.approx(0.8)
+    assert spearman([1, 2], [5, 3]) == pytest.approx(-1.0)  # two points are enough
+    assert spearman([1, 2], [3, 5]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"^spearman needs two sequences of equal length >= 2$"):
+        spearman([1], [2])
+    with pytest.raises(ValueError, match=r"^cannot project onto a zero vector$"):
+        project(torch.ones(2, 3), torch.zeros(3))
+    with pytest.raises(ValueError, match=r"^cosine of a zero vector is undefined$"):
+        cosine(torch.zeros(2), torch.ones(2))
+    with pytest.raises(ValueError, match=r"^vectors differ in size: 2 vs 3$"):
+        cosine(torch.ones(2), torch.ones(3))
