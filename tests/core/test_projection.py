@@ -163,3 +163,9 @@ def test_small_vectors_and_short_sequences() -> None:
         cosine(torch.zeros(2), torch.ones(2))
     with pytest.raises(ValueError, match=r"^vectors differ in size: 2 vs 3$"):
         cosine(torch.ones(2), torch.ones(3))
+
+
+def test_pearson_with_unit_denominator() -> None:
+    x = [0.5, -0.5, 0.5, -0.5]  # centred, norm exactly 1: the denominator is exactly 1
+    assert pearson(x, x) == 1.0
+    assert pearson(x, [-v for v in x]) == -1.0

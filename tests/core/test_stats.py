@@ -40,13 +40,15 @@ def _resample_means(values: list[float], resamples: int, seed: int) -> np.ndarra
     return np.array([sum(rng.choices(values, k=n)) / n for _ in range(resamples)])
 
 
-@pytest.mark.parametrize("seed, resamples", [(0, 2000), (3, 2000), (0, 501)])
+@pytest.mark.parametrize("seed, resamples", [(0, 2000), (3, 2000), (0, 501), (1, 41)])
 def test_bootstrap_is_numpy_percentiles_of_the_same_resamples(seed: int, resamples: int) -> None:
     means = _resample_means(SAMPLE, resamples, seed)
     lo95 = float(np.percentile(means, 2.5, method="lower"))
     hi95 = float(np.percentile(means, 97.5, method="higher"))
     got = bootstrap_ci(SAMPLE, resamples=resamples, seed=seed)
     assert got == (lo95, hi95)
+    if resamples == 2000:  # the defaults: 95%, 2000 resamples
+        assert bootstrap_ci(SAMPLE, seed=seed) == got
     lo90 = float(np.percentile(means, 5.0, method="lower"))
     hi90 = float(np.percentile(means, 95.0, method="higher"))
     assert lo90 > lo95 and hi90 < hi95  # a 90% interval is visibly different

@@ -97,3 +97,10 @@ def test_parse_score_text_boundaries() -> None:
     assert parse_score_text("refusal")[1] == "refusal: judge answered REFUSAL"
     assert parse_score_text("nothing")[1] == "no number in judge answer 'nothing'"
     assert parse_score_text("-3")[0] == 3.0  # the sign is not part of the number token
+
+
+def test_parse_score_text_quotes_forty_characters() -> None:
+    assert parse_score_text("x" * 50)[1] == f"no number in judge answer {'x' * 40!r}"
+    text = "500 " + "y" * 50
+    assert parse_score_text(text)[1] == ("number out of range 0..100 in judge answer "
+                                         f"{text[:40]!r}")
