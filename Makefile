@@ -36,6 +36,7 @@ bench: $(STAMP)
 # e.g. make mutate MUTANTS='pytest_persona.core.stats*'. Equivalent mutants: tests/mutation/.
 MUTANTS ?=
 mutate: $(STAMP)
+	test -x $(VENV)/bin/mutmut || $(PIP) install -q -e ".[test,dev]"
 	$(VENV)/bin/mutmut run $(MUTANTS); status=$$?; \
 	$(PY) -m tests.mutation.kill_rate; exit $$status
 
