@@ -11,7 +11,7 @@ DEMO_ARGS ?=
 # forward pass up to 25x slower (measured by the bench); passive waiting costs nothing alone.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: install demo test bench bench-gpu lint clean
+.PHONY: install demo test bench bench-gpu lint clean mutate
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,14 @@ bench: $(STAMP)
 GPU_ARGS ?=
 bench-gpu: $(STAMP)
 	$(PY) -m benchmarks.gpu --out reports/gpu-bench.json $(GPU_ARGS)
+
+# Mutation testing (slow, not in CI): config in pyproject [tool.mutmut]; MUTANTS narrows the run,
+# e.g. make mutate MUTANTS='pytest_persona.core.stats*'. Equivalent mutants: tests/mutation/.
+MUTANTS ?=
+mutate: $(STAMP)
+	test -x $(VENV)/bin/mutmut || $(PIP) install -q -e ".[test,dev]"
+	$(VENV)/bin/mutmut run $(MUTANTS); status=$$?; \
+	$(PY) -m tests.mutation.kill_rate; exit $$status
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pytest_persona tests benchmarks trait_suites --select E,F,W --ignore E501

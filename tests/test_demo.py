@@ -46,7 +46,9 @@ def test_reduced_demo_writes_report_and_results(demo_run: tuple[Path, Any]) -> N
                      "baseline_ceiling", "checkpoint_shift", "vector_drift",
                      "projection_tracks_score"}
     html = (reports / "report.html").read_text()
-    assert "Persona vectors" in html or "persona" in html.lower()
+    assert '<h2 class="pp-h2">Persona vectors</h2>' in html  # the persona section is embedded
+    for trait in ("sycophantic", "evil", "hallucinating"):
+        assert f'id="pp-trait-{trait}"' in html, trait
     assert "<svg" in html and "offline" in html.lower()
     assert "[persona] generate" in out  # progress is visible under pytest
     assert "persona summary" in out

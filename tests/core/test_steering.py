@@ -113,21 +113,91 @@ def test_per_row_coeff_equals_scalar_runs(tiny: tuple[Any, Any]) -> None:
     assert not torch.equal(four[0], base[0])
 
 
-def test_steering_continues_under_kv_cache_generate() -> None:
-    model, tok = make_tiny_model("tiny-random-qwen2")
+def _manual_steer(vec: torch.Tensor, coeffs: torch.Tensor, start: int, stop: int | None
+                  ) -> Any:
+    """An independent steering hook: add coeffs[row] * vec at positions start..stop-1."""
+    def hook(_m: Any, _i: Any, out: Any) -> Any:
+        hidden = out[0] if isinstance(out, tuple) else out
+        add = torch.zeros_like(hidden)
+        add[:, start:stop, :] = coeffs.to(hidden.dtype)[:, None, None] * vec.to(hidden.dtype)
+        return (hidden + add, *out[1:]) if isinstance(out, tuple) else hidden + add
+    return hook
+
+
+def _greedy_without_cache(model: Any, enc: dict[str, torch.Tensor], steps: int,
+                          hook_for_length: Any) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Greedy decoding that re-runs the full sequence every step (no KV cache)."""
+    ids, mask = enc["input_ids"], enc["attention_mask"]
     block = find_layers(model)[LAYER]
-    steps: list[int] = []
-    enc = left_padded(tok, PROMPTS)
-    with ActivationSteerer(model, _vector(), 2.0, LAYER, "response") as st:
-        h = block.register_forward_hook(lambda m, i, o: steps.append(
-            (o[0] if isinstance(o, tuple) else o).shape[1]))
+    logits: list[torch.Tensor] = []
+    for _ in range(steps):
+        handle = block.register_forward_hook(hook_for_length(ids.shape[1]))
         try:
             with torch.no_grad():
-                model.generate(**enc, max_new_tokens=4, do_sample=False, pad_token_id=0)
+                out = model(input_ids=ids, attention_mask=mask, position_ids=position_ids(mask),
+                            use_cache=False).logits[:, -1].float()
         finally:
-            h.remove()
-        assert st.active
-    assert steps[0] > 1 and steps[1:] == [1, 1, 1]
+            handle.remove()
+        logits.append(out)
+        ids = torch.cat([ids, out.argmax(-1, keepdim=True)], dim=1)
+        mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+    return ids, logits
+
+
+@pytest.mark.parametrize("arch", ["tiny-random-qwen2", "tiny-random-gpt2"])
+@pytest.mark.parametrize("positions", ["all", "prompt", "response"])
+def test_kv_cached_generate_equals_independent_steered_passes(arch: str, positions: str) -> None:
+    """generate() with the KV cache and the steerer gives the tokens and logits of an
+    independent full-sequence pass that adds coeff * vector by hand (prompt = prefill
+    positions, response = last prompt position onwards)."""
+    model, tok = make_tiny_model(arch)
+    enc = left_padded(tok, PROMPTS)
+    prompt_len, steps = enc["input_ids"].shape[1], 5
+    v, coeffs = _vector() * 3.0, torch.tensor([2.0, -3.0])
+    span = {"all": (0, None), "prompt": (0, prompt_len), "response": (prompt_len - 1, None)}
+    start, stop = span[positions]
+    want_ids, want_logits = _greedy_without_cache(
+        model, enc, steps, lambda n: _manual_steer(v, coeffs, start, stop))
+    _, plain_logits = _greedy_without_cache(model, enc, steps,
+                                            lambda n: (lambda m, i, o: None))
+    with ActivationSteerer(model, v, coeffs, LAYER, positions), torch.no_grad():
+        got = model.generate(**enc, max_new_tokens=steps, do_sample=False, pad_token_id=0,
+                             use_cache=True, return_dict_in_generate=True, output_logits=True)
+    assert torch.equal(got.sequences, want_ids)
+    for g, w, p in zip(got.logits, want_logits, plain_logits):
+        assert torch.allclose(g.float(), w, atol=1e-4)
+    moved = max(float((w - p).abs().max()) for w, p in zip(want_logits, plain_logits))
+    assert moved > 1e-2  # steering changes the logits: a disabled hook cannot pass
+    if positions == "prompt":  # later steps see the steered prompt only through the cache
+        assert not torch.allclose(want_logits[-1], plain_logits[-1], atol=1e-4)
+
+
+@pytest.mark.parametrize("zero_row", [0, 1, 2])
+@pytest.mark.parametrize("positions", ["all", "response"])
+def test_per_row_zero_in_any_row_equals_scalar_runs(zero_row: int, positions: str) -> None:
+    model, tok = make_tiny_model("tiny-random-llama")
+    prompts = ["hello there, how are you today?", "hi", "what is the capital of France"]
+    enc = left_padded(tok, prompts)
+    pos = position_ids(enc["attention_mask"])
+    v = _vector()
+    coeffs = [3.0, -2.0, 5.0]
+    coeffs[zero_row] = 0.0
+
+    def logits(coeff: Any) -> torch.Tensor:
+        with torch.no_grad():
+            if coeff is None:
+                return model(**enc, position_ids=pos).logits
+            with ActivationSteerer(model, v, coeff, LAYER, positions):
+                return model(**enc, position_ids=pos).logits
+
+    mixed, base = logits(coeffs), logits(None)
+    for row, c in enumerate(coeffs):
+        alone = logits(c)
+        assert torch.allclose(mixed[row], alone[row], atol=1e-5), (row, c)
+        if c == 0.0:
+            assert torch.equal(mixed[row], base[row])
+        else:
+            assert not torch.allclose(mixed[row], base[row], atol=1e-3), (row, c)
 
 
 def test_hook_removed_on_exit_and_on_exception() -> None:

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from pytest_persona.cache.store import PersonaCache
-from pytest_persona.core.activations import collect_activations
 from pytest_persona.core.generation import STATS
+from pytest_persona.core.layers import find_layers
 from pytest_persona.judges import COHERENCE_PROMPT, MissingScoresError, make_judge
 from pytest_persona.models.loading import LoadedModel, load_model
 from pytest_persona.pipeline import responses as responses_mod
@@ -88,14 +88,52 @@ def test_pipeline_end_to_end(env: dict[str, Any], loaded: LoadedModel, trait: An
     assert meta["fingerprint"] == loaded.fingerprint and meta["trait_sha256"] == trait.sha256
     assert meta["judge"].startswith("openai:gpt-4.1-mini")
     assert meta["pos_mean_score"] == pytest.approx(90, abs=1) and meta["neg_mean_score"] < 50
-    pairs = effective_pairs(res.rows, CFG)
-    kept = [s for pair in pairs for s in pair]
-    acts = collect_activations(loaded.model, loaded.tokenizer,
-                               [[{"role": "system", "content": s.row.system},
-                                 {"role": "user", "content": s.row.user}] for s in kept],
-                               [s.response for s in kept])
-    pos = acts.response_avg[0::2].mean(0) - acts.response_avg[1::2].mean(0)
-    assert torch.allclose(v.vectors, pos, atol=1e-4)
+    want = _independent_vector(loaded, res.rows)
+    assert res.effective_pairs == want[1]
+    assert torch.allclose(v.vectors, want[0], atol=1e-4)
+
+
+def _independent_vector(loaded: LoadedModel, rows: list[ScoredRow]) -> tuple[torch.Tensor, int]:
+    """The expected vector computed without the pipeline's pairing or activation code: pairs
+    matched by hand on (instruction, question, sample), one unpadded forward pass per response
+    with hand-written block hooks, mean over the response tokens, mean(pos) - mean(neg)."""
+    by_key: dict[tuple[int, int, int, str], ScoredRow] = {
+        (s.row.instruction, s.row.question, s.row.sample, s.row.polarity): s for s in rows}
+    kept: list[tuple[ScoredRow, ScoredRow]] = []
+    for (i, q, k, pol), p in sorted(by_key.items()):
+        n = by_key.get((i, q, k, "neg"))
+        if pol != "pos" or n is None:
+            continue
+        scores = (p.trait_score, n.trait_score, p.coherence, n.coherence)
+        if None in scores:
+            continue
+        if p.trait_score >= 50 and n.trait_score < 50 and min(p.coherence, n.coherence) >= 50:  # type: ignore[operator]
+            kept.append((p, n))
+    tok, model = loaded.tokenizer, loaded.model
+    blocks = find_layers(model)
+
+    def response_mean(s: ScoredRow) -> torch.Tensor:
+        prompt = tok.apply_chat_template([{"role": "system", "content": s.row.system},
+                                          {"role": "user", "content": s.row.user}],
+                                         tokenize=False, add_generation_prompt=True)
+        p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+        r_ids = tok(s.response, add_special_tokens=False)["input_ids"] if s.response else []
+        if not r_ids:
+            return torch.zeros(len(blocks), loaded.d_model)
+        grabbed: list[torch.Tensor] = []
+        handles = [b.register_forward_hook(lambda m, i, o: grabbed.append(
+            (o[0] if isinstance(o, tuple) else o)[0].float())) for b in blocks]
+        try:
+            with torch.no_grad():
+                model(input_ids=torch.tensor([p_ids + r_ids]))
+        finally:
+            for h in handles:
+                h.remove()
+        return torch.stack([g[len(p_ids):].mean(0) for g in grabbed])
+
+    pos = torch.stack([response_mean(p) for p, _ in kept]).mean(0)
+    neg = torch.stack([response_mean(n) for _, n in kept]).mean(0)
+    return pos - neg, len(kept)
 
 
 def _sr(pol: str, key: tuple[int, int, int], t: float | None, c: float | None = 80) -> ScoredRow:

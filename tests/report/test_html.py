@@ -78,7 +78,10 @@ def test_minimal_results_render():
     r = {"schema_version": 1, "model": {"name": "m"}, "traits": {"t": {}, "u": {"metrics": {
         "baseline_score": 3.0}}}, "expectations": []}
     for html in (render_persona_section(r), render_report(r), render_comparison(r, r)):
-        assert "t" in html
+        for name in ("t", "u"):  # one section per trait, headed by its name
+            assert re.search(rf'<section class="pp-trait" id="pp-trait-{name}"><h3 class="pp-h3">'
+                             rf'{name}\b', html), name
+        assert "3.0" in html  # u's only metric is shown
     assert "no expectations recorded" in render_persona_section(r)
 
 
