@@ -37,6 +37,8 @@ def aggregate_logprobs(
         total += p * v
     if mass < min_mass:
         return None, f"refusal: numeric mass {mass:.2f} < {min_mass:.2f}"
+    if mass <= 0.0:
+        return None, "refusal: no numeric token among the top logprobs"
     return total / mass, None
 
 

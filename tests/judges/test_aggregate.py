@@ -82,9 +82,6 @@ def test_no_numeric_tokens() -> None:
     assert score is None and reason == "refusal: numeric mass 0.00 < 0.25"
 
 
-@pytest.mark.xfail(strict=True, raises=ZeroDivisionError,
-                   reason="BUG: min_mass=0 with no numeric token divides by a zero mass "
-                   "instead of reporting the answer as missing")
 def test_zero_min_mass_without_numbers_is_missing() -> None:
     assert aggregate_logprobs([("I", math.log(0.9))], min_mass=0.0)[0] is None
 

@@ -297,9 +297,6 @@ def test_monotonic_constant_curve_fails(tmp_path: Path, rs: ResolvedSuite) -> No
     assert not _run("monotonic", FakeSession(tmp_path, runs=runs), rs, min_r=-1.0).passed
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Spearman r of a perfectly monotone curve is "
-                   "computed as 0.9999999999999998 (float rounding in pearson of ranks), so "
-                   "min_r: 1.0 fails on a perfect dose-response")
 def test_monotonic_perfect_curve_meets_min_r_one(tmp_path: Path, rs: ResolvedSuite) -> None:
     runs = _mono_runs({-2.0: 1.0, 0.0: 2.0, 1.0: 3.0, 2.0: 4.0})
     assert _run("monotonic", FakeSession(tmp_path, runs=runs), rs, min_r=1.0).passed
