@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -105,7 +105,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
-                              ) -> Iterator[pytest.TestReport]:
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     payload = getattr(item, "persona_payload", None)
     if payload is not None and call.when == "call":
@@ -184,7 +184,7 @@ def persona_steer(persona_session: Any, request: pytest.FixtureRequest) -> Calla
     from pytest_persona.core.steering import ActivationSteerer
 
     def steer(name: str | None = None, coeff: float = 1.0, layer: int = 19,
-              positions: str = "response") -> Any:
+              positions: Literal["all", "prompt", "response"] = "response") -> Any:
         trait = persona_session.trait(name or _marker_trait(request))
         vec = persona_session.vectors(trait).vectors[layer]
         return ActivationSteerer(persona_session.model.model, vec, coeff, layer, positions)

@@ -267,7 +267,8 @@ def trait_paths(config: pytest.Config) -> tuple[Path, ...]:
     itself of each ``persona_suite_dirs`` entry and of each collected suite."""
     suite_dirs = [config.rootpath / d for d in config.getini("persona_suite_dirs")]
     found = [p for d in suite_dirs for p in (d / "traits", d) if p.is_dir()]
-    found += config.stash.get(SUITE_PATHS_KEY, [])
+    collected: list[Path] = config.stash.get(SUITE_PATHS_KEY, [])
+    found.extend(collected)
     return tuple(dict.fromkeys(p.resolve() for p in found))
 
 
