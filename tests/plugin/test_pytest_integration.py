@@ -295,3 +295,16 @@ def test_every_public_name_imports() -> None:
     namespace: dict[str, object] = {}
     exec("from pytest_persona import *", namespace)  # noqa: S102 - the star import users write
     assert set(pytest_persona.__all__) <= set(namespace)
+
+
+def test_model_that_cannot_load_under_xdist_exits_4(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    _ini(pytester)
+    _suite(pytester, "trait_suites/syc.yaml")
+    res = pytester.runpytest_subprocess("trait_suites", "-n", "2", "--model",
+                                        str(pytester.path / "no_such_model"),
+                                        "-p", "no:cacheprovider", timeout=300)
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    out = res.stdout.str()
+    assert "the model under test cannot be used" in out
+    assert out.count("FAILED trait_suites") <= 2  # at most one item per worker, not all three
