@@ -27,6 +27,8 @@ _EXPORTS: dict[str, str] = {
     "load_trait": "pytest_persona.traits.loader",
     "make_judge": "pytest_persona.judges",
     "extract_vectors": "pytest_persona.pipeline.extraction",
+    "KindRegistry": "pytest_persona.suites.registry",
+    "Outcome": "pytest_persona.suites.expectations",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -179,6 +179,7 @@ class ResultsCollector:
             save_results(results, save)
         self.results = results
 
+    @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str],
                                     postfix: list[str], session: Any = None) -> None:
         if self.results is None:

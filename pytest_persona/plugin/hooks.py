@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -13,70 +13,133 @@ from pytest_persona.plugin.devices import configure_worker_devices
 from pytest_persona.plugin.html_rows import register as register_html_rows
 from pytest_persona.plugin.options import (
     COLLECTOR_KEY,
-    OPTIONS,
+    KINDS_KEY,
     SESSION_KEY,
+    VALUES_KEY,
+    add_aliases,
+    add_options,
     get_session,
+    parse_values,
 )
+
+NOT_COLLECTED_KEY = pytest.StashKey[list[str]]()
+FATAL_KEY = pytest.StashKey[str]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_persona.plugin import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("persona", "pytest-persona: behavioural tests of language models")
-    for flag, ini, help_text, kind, default in OPTIONS:
-        group.addoption(flag, dest=ini, default=None, help=f"{help_text} (ini: {ini})")
-        parser.addini(ini, help_text, type=kind, default=default)  # type: ignore[arg-type]
-    group.addoption("--persona-refresh", dest="persona_refresh", action="store_true",
-                    default=None, help="recompute everything, ignoring cached results")
-    parser.addini("persona_refresh", "recompute everything", type="bool", default=False)
-    group.addoption("--persona-compare-fail", dest="persona_compare_fail", action="append",
-                    default=None, help="regression rule, e.g. baseline_score:+5 (repeatable)")
-    parser.addini("persona_compare_fail", "regression rules", type="linelist", default=[])
-    parser.addini("persona_suite_dirs", "directory names whose YAML files are trait suites",
-                  type="linelist", default=["trait_suites"])
+    add_options(parser)
 
 
-# -- collection ----------------------------------------------------------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser
+                                  ) -> Iterator[None]:
+    """The short aliases (``--model`` ...) are added once the initial conftests have added their
+    own options, so that a conftest defining ``--model`` keeps it and pytest still starts."""
+    result = yield
+    for line in add_aliases(early_config, parser):
+        early_config.issue_config_time_warning(pytest.PytestConfigWarning(line), stacklevel=2)
+    return result
+
+
+# -- configuration and collection ------------------------------------------------------------
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "trait(name): a test of one trait (pytest-persona)")
+    config.stash[VALUES_KEY] = parse_values(config)  # a bad value: UsageError, exit code 4
     configure_worker_devices(config)  # before any model loads: one GPU (group) per xdist worker
     register_html_rows(config)  # escaped id cells, only when pytest-html is active
+    from pytest_persona.suites.registry import default_registry
+
+    registry = default_registry()
+    config.stash[KINDS_KEY] = registry
+    config.hook.pytest_persona_register_kinds.call_historic(kwargs={"registry": registry})
+    config.stash[NOT_COLLECTED_KEY] = []
     if not hasattr(config, "workerinput"):
         from pytest_persona.plugin.collector import ResultsCollector
 
         collector = ResultsCollector(config)
         config.stash[COLLECTOR_KEY] = collector
         config.pluginmanager.register(collector, "persona-results")
-
-
-def _is_suite(config: pytest.Config, path: Path) -> bool:
-    if path.suffix not in (".yaml", ".yml"):
-        return False
-    dirs = set(config.getini("persona_suite_dirs"))
-    if any(part in dirs for part in path.parts[:-1]):
-        return True
-    return any(Path(str(a).split("::")[0]).resolve() == path.resolve() for a in config.args)
+        config.pluginmanager.register(_FatalWatch(config), "persona-fatal")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if _is_suite(parent.config, file_path) and "traits" not in file_path.parts[-2:-1]:
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    from pytest_persona.plugin.discovery import suite_decision
+
+    collect, reason = suite_decision(parent.config, file_path)
+    if collect:
         from pytest_persona.plugin.items import SuiteFile
 
         return SuiteFile.from_parent(parent, path=file_path)
+    if reason:
+        parent.config.stash[NOT_COLLECTED_KEY].append(f"{file_path}: {reason}")
     return None
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
+    """With ``-v``: each YAML file that looks like a trait suite but was not collected, and why."""
+    skipped = config.stash.get(NOT_COLLECTED_KEY, [])
+    if not skipped or config.get_verbosity() < 1:
+        return []
+    return ["pytest-persona: not collected as trait suites:", *(f"  {s}" for s in skipped)]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """Before the first expectation runs, a model that cannot load or a judge that cannot be
+    built stops the session once, as a usage error, instead of failing every item."""
+    if session.config.option.collectonly or hasattr(session.config, "workerinput"):
+        return
+    from pytest_persona.plugin.items import ExpectationItem, SetupFailed, preflight
+
+    items = [i for i in session.items if isinstance(i, ExpectationItem)]
+    if items:
+        try:
+            preflight(session.config, items)
+        except SetupFailed as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     payload = getattr(item, "persona_payload", None)
     if payload is not None and call.when == "call":
         report.persona = json.dumps(payload, default=str)  # type: ignore[attr-defined]
+    fatal = getattr(item, "persona_fatal", None)
+    if fatal and call.when == "call":
+        report.persona_fatal = fatal  # type: ignore[attr-defined]
+    return report
 
 
+class _FatalWatch:
+    """Notes a setup failure (model or judge) reported by any item, also from xdist workers,
+    so that the session's exit code becomes 4."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        fatal = getattr(report, "persona_fatal", None)
+        if fatal:
+            self.config.stash[FATAL_KEY] = str(fatal)
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     ps = session.config.stash.get(SESSION_KEY, None)
     if ps is not None:
         ps.close()
+    if session.config.stash.get(FATAL_KEY, None):
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
 
 # -- fixtures --------------------------------------------------------------------------------------
@@ -125,7 +188,7 @@ def persona_steer(persona_session: Any, request: pytest.FixtureRequest) -> Calla
     from pytest_persona.core.steering import ActivationSteerer
 
     def steer(name: str | None = None, coeff: float = 1.0, layer: int = 19,
-              positions: str = "response") -> Any:
+              positions: Literal["all", "prompt", "response"] = "response") -> Any:
         trait = persona_session.trait(name or _marker_trait(request))
         vec = persona_session.vectors(trait).vectors[layer]
         return ActivationSteerer(persona_session.model.model, vec, coeff, layer, positions)

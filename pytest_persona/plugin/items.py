@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_persona._util.redact import redact_secrets
+from pytest_persona.suites.registry import KindRegistry, default_registry
 from pytest_persona.suites.schema import (
     Expectation,
+    Located,
     Suite,
     SuiteError,
     load_located,
@@ -39,23 +43,92 @@ def _clean_errors() -> tuple[type[BaseException], ...]:
     return CLEAN_ERRORS
 
 
+class SetupFailed(Exception):
+    """The model under test, the reference model or a judge cannot be set up: no expectation
+    can run. The message says which and why."""
+
+
+def _suite_trait_paths(config: pytest.Config, suite_path: Path) -> tuple[Path, ...]:
+    from pytest_persona.plugin.options import trait_paths
+
+    own = tuple(p.resolve() for p in (suite_path.parent / "traits", suite_path.parent)
+                if p.is_dir())
+    return own + tuple(p for p in trait_paths(config) if p not in own)
+
+
+def _unknown_trait(loc: Located, where: tuple[str | int, ...], name: str,
+                   paths: tuple[Path, ...]) -> SuiteError | None:
+    """A located error for a trait name no search path provides, with the closest known name."""
+    from pytest_persona.traits.loader import list_traits
+
+    known = list_traits(paths)
+    if name in known:
+        return None
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return loc.error(where, f"unknown trait {name!r}{hint} (known traits: "
+                     f"{', '.join(known) or 'none'}; put {name}.json in "
+                     f"{loc.path.parent / 'traits'} or use trait_file:)")
+
+
+def _trait_file(name: str, paths: tuple[Path, ...]) -> Path | None:
+    """The file that provides trait ``name``: the search paths in order, then the built-ins."""
+    from pytest_persona.traits.loader import BUILTIN_TRAITS_DIR
+
+    return next((d / f"{name}.json" for d in (*paths, BUILTIN_TRAITS_DIR)
+                 if (d / f"{name}.json").is_file()), None)
+
+
+def _trait_name_fields(config: pytest.Config, kind: str) -> list[str]:
+    """Fields of a kind that hold lists of trait names (type ``strlist``)."""
+    return [f for f, (checker, _) in kinds(config)[kind].fields.items() if checker == "strlist"]
+
+
+def kinds(config: pytest.Config) -> KindRegistry:
+    """The run's expectation kinds (built-ins plus those registered through the hook)."""
+    from pytest_persona.plugin.options import KINDS_KEY
+
+    registry = config.stash.get(KINDS_KEY, None)
+    return registry if registry is not None else default_registry()
+
+
 class SuiteFile(pytest.File):
-    """A ``trait_suites/*.yaml`` file: one item per expectation."""
+    """A trait suite YAML file: one item per expectation."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from pytest_persona.plugin.options import profile_name
+        from pytest_persona.plugin.options import SUITE_PATHS_KEY, profile_name
 
         try:
             located = load_located(self.path)
             model = profile_name(self.config, suite_model_names(located))
-            suite = load_suite(self.path, model, located)
+            suite = load_suite(self.path, model, located, kinds(self.config))
         except SuiteError as exc:
             yield SuiteErrorItem.from_parent(self, name="suite", error=exc)
             return
+        own = [p for p in (self.path.parent / "traits", self.path.parent) if p.is_dir()]
+        self.config.stash.setdefault(SUITE_PATHS_KEY, []).extend(own)
+        paths = _suite_trait_paths(self.config, self.path)
+        trait_ref: str | Path = suite.trait_file or suite.trait
+        if suite.trait_file is None:
+            error = _unknown_trait(located, ("trait",), suite.trait, paths)
+            if error is not None:
+                yield SuiteErrorItem.from_parent(self, name="suite", error=error)
+                return
+            trait_ref = _trait_file(suite.trait, paths) or suite.trait
+        xdist = self.config.pluginmanager.hasplugin("xdist")
         for exp in suite.expectations:
+            bad = next((e for f in _trait_name_fields(self.config, exp.kind)
+                        for j, other in enumerate(exp.params.get(f) or [])
+                        if (e := _unknown_trait(located, ("expectations", exp.index, f, j),
+                                                str(other), paths)) is not None), None)
+            if bad is not None:
+                yield SuiteErrorItem.from_parent(self, name=exp.id, error=bad)
+                continue
             item = ExpectationItem.from_parent(self, name=exp.id, suite=suite, expectation=exp)
+            item.trait_ref = trait_ref
             item.add_marker(pytest.mark.trait(suite.trait))
-            item.add_marker(pytest.mark.xdist_group(name=f"persona-{suite.trait}"))
+            if xdist:  # pytest-xdist registers the marker; without it, no such marker exists
+                item.add_marker(pytest.mark.xdist_group(name=f"persona-{suite.trait}"))
             reason = exp.xfail_reason(model)
             if reason:
                 item.add_marker(pytest.mark.xfail(reason=f"{model}: {reason}", strict=False))
@@ -63,6 +136,36 @@ class SuiteFile(pytest.File):
             if skip:
                 item.add_marker(pytest.mark.skip(reason=f"{model}: {skip}"))
             yield item
+
+
+def preflight(config: pytest.Config, items: list[ExpectationItem]) -> None:
+    """Set up what the collected expectations need (the model under test, the reference
+    model, the judges); raise :class:`SetupFailed` once if any of it cannot be."""
+    from pytest_persona.plugin.options import get_session
+
+    ps = get_session(config)
+    registry = kinds(config)
+    checks: list[tuple[str, Any]] = [
+        (f"the model under test {ps.options.model!r}", lambda: ps.model)]
+    if ps.options.reference_model:
+        checks.append((f"the reference model {ps.options.reference_model!r}",
+                       lambda: ps.reference))
+    if any(i.expectation.kind in registry and registry[i.expectation.kind].uses_judge
+           for i in items):
+        checks.append((f"the judge {ps.options.judge!r}", lambda: ps.judge))
+        if ps.options.coherence_judge:
+            checks.append((f"the coherence judge {ps.options.coherence_judge!r}",
+                           lambda: ps.coherence_judge))
+    for what, check in checks:
+        try:
+            check()
+        except SETUP_ERRORS as exc:
+            raise SetupFailed(f"pytest-persona: {what} cannot be used, so no expectation can "
+                              f"run: {type(exc).__name__}: {exc}") from exc
+
+
+SETUP_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, ValueError, OSError, ImportError,
+                                                 LookupError)
 
 
 class SuiteErrorItem(pytest.Item):
@@ -91,6 +194,8 @@ class ExpectationItem(pytest.Item):
         self.suite = suite
         self.expectation = expectation
         self.persona_payload: dict[str, Any] | None = None
+        self.persona_fatal: str | None = None
+        self.trait_ref: str | Path = suite.trait_file or suite.trait
 
     def _where(self, field: str) -> str:
         exp = self.expectation
@@ -99,18 +204,20 @@ class ExpectationItem(pytest.Item):
 
     def runtest(self) -> None:
         from pytest_persona.plugin.options import get_session, profile_name
-        from pytest_persona.suites.expectations import (
-            EVALUATORS,
-            NeedsReferenceModel,
-            NotForThisModel,
-        )
+        from pytest_persona.suites.expectations import NeedsReferenceModel, NotForThisModel
 
         ps = get_session(self.config)
         exp = self.expectation
         model_name = profile_name(self.config, self.suite.models)
         rs = self.suite.for_model(model_name)
-        trait = ps.trait(self.suite.trait_file or self.suite.trait)
-        loaded = ps.model
+        trait = ps.trait(self.trait_ref)
+        try:
+            loaded = ps.model
+        except SETUP_ERRORS as exc:
+            # reached on xdist workers (the controller has no items to check before the run)
+            self.persona_fatal = f"the model under test cannot be used: {exc}"
+            self.session.shouldstop = f"pytest-persona: {self.persona_fatal}"
+            raise
         if not 0 <= rs.layer < loaded.n_layers:
             line, field = self.suite.layer_line(model_name)
             raise SuiteError(self.suite.path, line, field,
@@ -122,7 +229,7 @@ class ExpectationItem(pytest.Item):
                         f"{ps.options.model} (profile {model_name})")
         started = time.monotonic()
         try:
-            outcome = EVALUATORS[exp.kind](ps, rs, exp, trait)
+            outcome = kinds(self.config).evaluator(exp.kind)(ps, rs, exp, trait)
         except NotForThisModel as exc:
             pytest.skip(f"{self._where('kind')}: {exc}")
         except NeedsReferenceModel:

@@ -1,10 +1,16 @@
 """Options, ini values and the run's shared handles (stash keys, the session), used by every
-module of the plugin: hooks, items and the results collector import from here, never each other."""
+module of the plugin: hooks, items and the results collector import from here, never each other.
+
+Every option has a ``--persona-...`` flag; the short names the docs use (``--model``,
+``--judge``, ...) are aliases, registered only when nothing else defines them (see
+:func:`add_aliases`). Values are typed and validated once, at configure time."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,55 +18,237 @@ import pytest
 
 SESSION_KEY = pytest.StashKey["Any"]()
 COLLECTOR_KEY = pytest.StashKey["Any"]()
+KINDS_KEY = pytest.StashKey["Any"]()
+VALUES_KEY = pytest.StashKey[dict[str, Any]]()
+SUITE_PATHS_KEY = pytest.StashKey[list[Path]]()  # trait dirs next to the collected suites
+GROUP = "persona"
 
-# option name -> (ini name, help, type, default)
-OPTIONS: list[tuple[str, str, str, str, Any]] = [
-    ("--model", "persona_model", "model under test: alias, hub id, local dir, .gguf, tiny-*",
-     "string", "smollm2-135m"),
-    ("--persona-profile", "persona_profile",
-     "which `models:` entry of the suites applies (default: the --model value, else the "
-     "--reference-model value when only that has an entry)", "string", ""),
-    ("--reference-model", "persona_reference_model",
-     "reference checkpoint for checkpoint_shift (same architecture)", "string", ""),
-    ("--judge", "persona_judge", "autorater: auto, offline, openai:M, anthropic:M, hf:M",
-     "string", "auto"),
-    ("--judge-base-url", "persona_judge_base_url",
-     "base URL of an OpenAI-compatible (or Anthropic) judge server", "string", ""),
-    ("--judge-concurrency", "persona_judge_concurrency", "concurrent judge requests", "string",
-     "16"),
-    ("--coherence-judge", "persona_coherence_judge",
-     "judge spec for coherence scores (default: same as --judge)", "string", ""),
-    ("--persona-cache", "persona_cache", "cache directory (relative to rootdir)", "string",
-     ".persona_cache"),
-    ("--device", "persona_device", "cpu, cuda, cuda:1 (default: cuda when available)", "string",
-     ""),
-    ("--persona-gpus-per-worker", "persona_gpus_per_worker",
-     "GPUs each pytest-xdist worker gets to itself (-n N needs N x this many GPUs)", "string",
-     "1"),
-    ("--dtype", "persona_dtype", "auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16",
-     "string", "auto"),
-    ("--batch-size", "persona_batch_size", "generation batch size (default: automatic)",
-     "string", ""),
-    ("--max-new-tokens", "persona_max_new_tokens", "override every suite's max_new_tokens",
-     "string", ""),
-    ("--persona-max-questions", "persona_max_questions",
-     "use at most N questions per trait (quick runs)", "string", ""),
-    ("--seed", "persona_seed", "generation seed", "string", "0"),
-    ("--persona-results", "persona_results", "where to write the results JSON", "string",
-     "reports/persona-results.json"),
-    ("--persona-save", "persona_save", "also save this run's results as a baseline here",
-     "string", ""),
-    ("--persona-compare", "persona_compare", "compare this run with a baseline results file",
-     "string", ""),
-]
+
+@dataclass(frozen=True)
+class Option:
+    """One plugin option: its ``--persona-...`` flag, short aliases, ini name and value type."""
+
+    dest: str  # also the ini name
+    flag: str
+    aliases: tuple[str, ...]
+    help: str
+    parse: Callable[[str], Any]  # raw text -> typed value; ValueError says what was expected
+    default: str = ""
+
+
+def _text(raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _required_text(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError(f"expected a non-empty value, got {raw!r}")
+    return raw.strip()
+
+
+def _int(minimum: int, what: str) -> Callable[[str], int | None]:
+    def parse(raw: str) -> int | None:
+        text = raw.strip()
+        if text in ("", "auto"):
+            return None
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"expected {what}, got {raw!r}") from None
+        if value < minimum:
+            raise ValueError(f"expected {what}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _required(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def wrapped(raw: str) -> Any:
+        value = parse(raw)
+        if value is None:
+            raise ValueError(f"expected a value, got {raw!r}")
+        return value
+
+    return wrapped
+
+
+def _judge_spec(raw: str) -> str | None:
+    text = raw.strip()
+    if not text:
+        return None
+    from pytest_persona.judges import resolve_judge_spec
+
+    resolve_judge_spec(text, env={})  # validates the form only; 'auto' is resolved later
+    return text
+
+
+def _url(raw: str) -> str | None:
+    text = raw.strip()
+    if text and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
+        raise ValueError(f"expected an http:// or https:// URL, got {raw!r}")
+    return text or None
+
+
+_DEVICE = re.compile(r"cpu|mps|(cuda|xpu|npu)(:\d+)?")
+DTYPES = ("auto", "float32", "fp32", "bfloat16", "bf16", "float16", "fp16")
+
+
+def _device(raw: str) -> str | None:
+    text = raw.strip()
+    if text in ("", "auto"):
+        return None
+    if not _DEVICE.fullmatch(text):
+        raise ValueError(f"expected cpu, cuda, cuda:N, mps or auto, got {raw!r}")
+    return text
+
+
+def _dtype(raw: str) -> str:
+    text = raw.strip() or "auto"
+    if text not in DTYPES:
+        raise ValueError(f"expected one of {', '.join(DTYPES)}, got {raw!r}")
+    return text
+
+
+_COUNT = _int(1, "a positive integer (or auto)")
+OPTIONS: tuple[Option, ...] = (
+    Option("persona_model", "--persona-model", ("--model",),
+           "model under test: alias, hub id, local dir, .gguf, tiny-*", _required_text,
+           "smollm2-135m"),
+    Option("persona_profile", "--persona-profile", (),
+           "which `models:` entry of the suites applies (default: the model name, else the "
+           "reference model's when only that has an entry)", _text),
+    Option("persona_reference_model", "--persona-reference-model", ("--reference-model",),
+           "reference checkpoint for checkpoint_shift (same architecture)", _text),
+    Option("persona_judge", "--persona-judge", ("--judge",),
+           "autorater: auto, offline, openai:M, anthropic:M, hf:M", _required(_judge_spec),
+           "auto"),
+    Option("persona_judge_base_url", "--persona-judge-base-url", ("--judge-base-url",),
+           "base URL of an OpenAI-compatible (or Anthropic) judge server", _url),
+    Option("persona_judge_concurrency", "--persona-judge-concurrency", ("--judge-concurrency",),
+           "concurrent judge requests (a positive integer)",
+           _required(_int(1, "a positive integer")), "16"),
+    Option("persona_coherence_judge", "--persona-coherence-judge", ("--coherence-judge",),
+           "judge spec for coherence scores (default: the trait judge)", _judge_spec),
+    Option("persona_cache", "--persona-cache", (), "cache directory (relative to rootdir)",
+           _required_text, ".persona_cache"),
+    Option("persona_device", "--persona-device", ("--device",),
+           "cpu, cuda, cuda:1, mps (default: cuda when available)", _device),
+    Option("persona_gpus_per_worker", "--persona-gpus-per-worker", (),
+           "GPUs each pytest-xdist worker gets to itself (-n N needs N x this many GPUs)",
+           _required(_COUNT), "1"),
+    Option("persona_dtype", "--persona-dtype", ("--dtype",),
+           "auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16", _dtype, "auto"),
+    Option("persona_batch_size", "--persona-batch-size", ("--batch-size",),
+           "generation batch size (default: automatic)", _COUNT),
+    Option("persona_max_new_tokens", "--persona-max-new-tokens", ("--max-new-tokens",),
+           "override every suite's max_new_tokens", _COUNT),
+    Option("persona_max_questions", "--persona-max-questions", (),
+           "use at most N questions per trait (quick runs)", _COUNT),
+    Option("persona_seed", "--persona-seed", ("--seed",), "generation seed (an integer >= 0)",
+           _required(_int(0, "an integer >= 0")), "0"),
+    Option("persona_results", "--persona-results", (), "where to write the results JSON",
+           _required_text, "reports/persona-results.json"),
+    Option("persona_save", "--persona-save", (),
+           "also save this run's results as a baseline here", _text),
+    Option("persona_compare", "--persona-compare", (),
+           "compare this run with a baseline results file", _text),
+)
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register every ``--persona-...`` flag and ini value (no aliases yet)."""
+    group = parser.getgroup(GROUP, "pytest-persona: behavioural tests of language models")
+    for o in OPTIONS:
+        also = f"; alias {', '.join(o.aliases)}" if o.aliases else ""
+        group.addoption(o.flag, dest=o.dest, default=None, help=f"{o.help} (ini: {o.dest}{also})")
+        parser.addini(o.dest, o.help, type="string", default=o.default)
+    group.addoption("--persona-refresh", dest="persona_refresh", action="store_true",
+                    default=None, help="recompute everything, ignoring cached results")
+    parser.addini("persona_refresh", "recompute everything", type="bool", default=False)
+    group.addoption("--persona-compare-fail", dest="persona_compare_fail", action="append",
+                    default=None, help="regression rule, e.g. baseline_score:+5 (repeatable)")
+    parser.addini("persona_compare_fail", "regression rules", type="linelist", default=[])
+    parser.addini("persona_suite_dirs", "directories whose YAML files are trait suites (a name "
+                  "matches at any depth, a path from the rootdir)", type="linelist",
+                  default=["trait_suites"])
+    parser.addini("persona_prefixed_options_only", "register only the --persona-... option "
+                  "names, no short aliases such as --model", type="bool", default=False)
+
+
+def add_aliases(config: pytest.Config, parser: pytest.Parser) -> list[str]:
+    """Register the short aliases (``--model`` ...) that no conftest or plugin already defines;
+    returns one warning line per alias left out. Called once the initial conftests are loaded,
+    so that their options are known."""
+    import argparse
+
+    try:
+        prefixed_only = bool(config.getini("persona_prefixed_options_only"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"pytest-persona: ini value persona_prefixed_options_only: "
+                                f"{exc}") from None
+    if prefixed_only:
+        return []
+    group = parser.getgroup(GROUP)
+    skipped = []
+    for o in OPTIONS:
+        for alias in o.aliases:
+            try:
+                group.addoption(alias, dest=o.dest, default=None, help=f"alias of {o.flag}")
+            except (argparse.ArgumentError, ValueError):
+                skipped.append(f"pytest-persona: {alias} is already defined by a conftest or "
+                               f"another plugin; use {o.flag} for pytest-persona's option")
+    return skipped
+
+
+def _origin(config: pytest.Config, o: Option, from_cli: bool) -> str:
+    if from_cli:
+        alias = f" (alias {', '.join(o.aliases)})" if o.aliases else ""
+        return f"option {o.flag}{alias}"
+    where = f" in {config.inipath}" if config.inipath else ""
+    return f"ini value {o.dest}{where}"
+
+
+def parse_values(config: pytest.Config) -> dict[str, Any]:
+    """Every option's typed value (command line, else ini); a bad value raises
+    ``pytest.UsageError`` naming the option."""
+    values: dict[str, Any] = {}
+    for o in OPTIONS:
+        raw = config.getoption(o.dest, default=None)
+        from_cli = raw not in (None, "")
+        if not from_cli:
+            raw = config.getini(o.dest)
+        try:
+            values[o.dest] = o.parse(str(raw))
+        except ValueError as exc:
+            raise pytest.UsageError(
+                f"pytest-persona: {_origin(config, o, from_cli)}: {exc}") from None
+    try:
+        refresh = config.getoption("persona_refresh", default=None) or config.getini(
+            "persona_refresh")
+    except ValueError as exc:
+        raise pytest.UsageError(f"pytest-persona: ini value persona_refresh: {exc}") from None
+    values["persona_refresh"] = bool(refresh)
+    rules = list(config.getoption("persona_compare_fail", None) or
+                 config.getini("persona_compare_fail"))
+    from pytest_persona.report.compare import parse_rule
+
+    for rule in rules:
+        try:
+            parse_rule(rule)
+        except ValueError as exc:
+            raise pytest.UsageError(f"pytest-persona: option --persona-compare-fail (ini "
+                                    f"persona_compare_fail): {exc}") from None
+    values["persona_compare_fail"] = rules
+    return values
 
 
 def opt(config: pytest.Config, ini: str) -> Any:
-    """A command-line value, else the ini value."""
-    value = config.getoption(ini, default=None)
-    if value is None or value == "":
-        value = config.getini(ini)
-    return value
+    """The typed value of an option (command line, else ini), validated at configure time."""
+    values = config.stash.get(VALUES_KEY, None)
+    if values is None:
+        values = parse_values(config)
+        config.stash[VALUES_KEY] = values
+    return values[ini]
 
 
 def profile_name(config: pytest.Config, suite_models: Any = ()) -> str:
@@ -77,8 +265,14 @@ def profile_name(config: pytest.Config, suite_models: Any = ()) -> str:
     return model
 
 
-def _int_or_none(value: Any) -> int | None:
-    return int(value) if value not in (None, "") else None
+def trait_paths(config: pytest.Config) -> tuple[Path, ...]:
+    """Where trait names are looked up (before the built-ins): ``traits/`` and the directory
+    itself of each ``persona_suite_dirs`` entry and of each collected suite."""
+    suite_dirs = [config.rootpath / d for d in config.getini("persona_suite_dirs")]
+    found = [p for d in suite_dirs for p in (d / "traits", d) if p.is_dir()]
+    collected: list[Path] = config.stash.get(SUITE_PATHS_KEY, [])
+    found.extend(collected)
+    return tuple(dict.fromkeys(p.resolve() for p in found))
 
 
 def build_options(config: pytest.Config) -> Any:
@@ -87,8 +281,6 @@ def build_options(config: pytest.Config) -> Any:
     cache = Path(opt(config, "persona_cache"))
     if not cache.is_absolute():
         cache = config.rootpath / cache
-    suite_dirs = [config.rootpath / d for d in config.getini("persona_suite_dirs")]
-    trait_paths = tuple(p for d in suite_dirs for p in (d / "traits", d) if p.is_dir())
     return PersonaOptions(
         model=str(opt(config, "persona_model")),
         reference_model=opt(config, "persona_reference_model") or None,
@@ -100,11 +292,11 @@ def build_options(config: pytest.Config) -> Any:
         refresh=bool(opt(config, "persona_refresh")),
         device=opt(config, "persona_device") or None,
         dtype=str(opt(config, "persona_dtype")),
-        batch_size=_int_or_none(opt(config, "persona_batch_size")),
-        max_new_tokens=_int_or_none(opt(config, "persona_max_new_tokens")),
-        max_questions=_int_or_none(opt(config, "persona_max_questions")),
+        batch_size=opt(config, "persona_batch_size"),
+        max_new_tokens=opt(config, "persona_max_new_tokens"),
+        max_questions=opt(config, "persona_max_questions"),
         seed=int(opt(config, "persona_seed")),
-        trait_paths=trait_paths,
+        trait_paths=trait_paths(config),
     )
 
 

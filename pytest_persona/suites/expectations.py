@@ -1,4 +1,5 @@
-"""Evaluators of the expectation kinds: each returns an Outcome with the numbers behind it."""
+"""Evaluators of the built-in expectation kinds: each returns an Outcome with the numbers
+behind it. Their names and field schemas are registered in :mod:`pytest_persona.suites.registry`."""
 
 from __future__ import annotations
 
@@ -288,18 +289,3 @@ def projection_tracks_score(ps: PersonaSession, rs: ResolvedSuite, exp: Expectat
            f"{exp.params['min_r']:g}")
     return Outcome(ok, msg, {"pearson_r": round(r, 4), "n": len(scores),
                              "min_r": exp.params["min_r"]})
-
-
-EVALUATORS: dict[str, Evaluator] = {
-    "steering_raises": steering_raises,
-    "steering_lowers": steering_lowers,
-    "coeff_zero_matches_baseline": coeff_zero_matches_baseline,
-    "projection_order": projection_order,
-    "cross_trait_cosine": cross_trait_cosine,
-    "monotonic": monotonic,
-    "coherence_guard": coherence_guard,
-    "baseline_ceiling": baseline_ceiling,
-    "checkpoint_shift": checkpoint_shift,
-    "vector_drift": vector_drift,
-    "projection_tracks_score": projection_tracks_score,
-}

@@ -11,26 +11,10 @@ from typing import Any
 
 import yaml
 
+from pytest_persona.suites.registry import KindRegistry, default_registry
+
 Path_ = tuple[str | int, ...]
 
-KINDS: dict[str, dict[str, Any]] = {
-    # kind: {field: (type-checker name, default or REQUIRED)}
-    "steering_raises": {"coeff": ("number", None), "threshold": ("number", 50.0),
-                        "require": ("require", "mean")},
-    "steering_lowers": {"coeff": ("number", None), "threshold": ("number", 20.0),
-                        "require": ("require", "mean")},
-    "coeff_zero_matches_baseline": {"n_prompts": ("int", 4), "max_new_tokens": ("int", 16)},
-    "projection_order": {"coeff": ("number", None), "margin": ("number", 0.0)},
-    "cross_trait_cosine": {"traits": ("strlist", "REQUIRED"), "max": ("number", 0.8),
-                           "absolute": ("bool", False)},
-    "monotonic": {"coefficients": ("numlist", None), "min_r": ("number", 0.8)},
-    "coherence_guard": {"coefficients": ("numlist", None), "min": ("number", 50.0),
-                        "require": ("require", "mean")},
-    "baseline_ceiling": {"max": ("number", "REQUIRED"), "require": ("require", "mean")},
-    "checkpoint_shift": {"max": ("number", "REQUIRED"), "n_questions": ("int", None)},
-    "vector_drift": {"file": ("str", "REQUIRED"), "min_cosine": ("number", 0.9)},
-    "projection_tracks_score": {"min_r": ("number", 0.3)},
-}
 COMMON_FIELDS = {"kind", "name", "xfail", "skip"}
 SUITE_FIELDS = {"trait", "trait_file", "layer", "positions", "coefficients", "n_questions",
                 "max_new_tokens", "temperature", "max_missing_fraction", "extraction", "models",
@@ -395,6 +379,9 @@ def expectation_id(kind: str, params: dict[str, Any]) -> str:
 
 
 def _check(loc: Located, where: Path_, value: Any, kind: str) -> Any:
+    if kind not in CHECKERS:
+        raise loc.error(where, f"the kind declares field type {kind!r}, which is not one of "
+                        f"{', '.join(sorted(CHECKERS))}")
     ok, what = CHECKERS[kind]
     if not ok(value):
         raise loc.error(where, f"must be {what}, got {value!r}")
@@ -422,17 +409,19 @@ def _for_model(loc: Located, where: Path_, value: Any, model: str | None) -> Any
     return value["default"]
 
 
-def _parse_expectation(loc: Located, i: int, raw: Any, model: str | None = None) -> Expectation:
+def _parse_expectation(loc: Located, i: int, raw: Any, model: str | None = None,
+                       kinds: KindRegistry | None = None) -> Expectation:
     where: Path_ = ("expectations", i)
     if not isinstance(raw, dict):
         raise loc.error(where, "each expectation must be a mapping with a 'kind'")
     kind = raw.get("kind")
     if kind is None:
         raise loc.error(where, "missing required field 'kind'")
-    if kind not in KINDS:
+    kinds = kinds if kinds is not None else default_registry()
+    if not isinstance(kind, str) or kind not in kinds:
         raise loc.error((*where, "kind"), f"unknown expectation kind {kind!r}; known kinds: "
-                        f"{', '.join(sorted(KINDS))}")
-    spec = KINDS[kind]
+                        f"{', '.join(kinds.names())}")
+    spec = kinds[kind].fields
     unknown = set(raw) - set(spec) - COMMON_FIELDS
     if unknown:
         name = sorted(unknown)[0]
@@ -452,8 +441,9 @@ def _parse_expectation(loc: Located, i: int, raw: Any, model: str | None = None)
             raise loc.error((*where, name), f"missing required field for {kind}")
         else:
             params[name] = default
-    if kind in ("steering_raises", "steering_lowers") and params["coeff"] is None:
-        raise loc.error((*where, "coeff"), f"missing required field for {kind}")
+    for name in kinds[kind].non_null:
+        if params[name] is None:
+            raise loc.error((*where, name), f"missing required field for {kind}")
     ident = raw.get("name") or expectation_id(kind, params)
     if not isinstance(ident, str):
         raise loc.error((*where, "name"), "must be a string")
@@ -473,10 +463,11 @@ def suite_model_names(loc: Located) -> set[str]:
     return {str(k) for k in models} if isinstance(models, dict) else set()
 
 
-def load_suite(path: str | Path, model: str | None = None, located: Located | None = None
-               ) -> Suite:
+def load_suite(path: str | Path, model: str | None = None, located: Located | None = None,
+               kinds: KindRegistry | None = None) -> Suite:
     """Parse and validate a suite file (or its already parsed ``located`` text); per-model
-    expectation values resolve for ``model``."""
+    expectation values resolve for ``model``; expectation kinds come from ``kinds`` (default:
+    the built-in kinds)."""
     loc = located or load_located(Path(path))
     if not SAFE_FILE_NAME.fullmatch(loc.path.name):
         raise loc.error((), f"suite file name {_short(loc.path.name)} must use only "
@@ -537,7 +528,8 @@ def load_suite(path: str | Path, model: str | None = None, located: Located | No
     raw_exps = data.get("expectations")
     if not isinstance(raw_exps, list) or not raw_exps:
         raise loc.error(("expectations",), "must be a non-empty list of expectations")
-    exps = [_parse_expectation(loc, i, raw, model) for i, raw in enumerate(raw_exps)]
+    exps = [_parse_expectation(loc, i, raw, model, kinds)
+            for i, raw in enumerate(raw_exps)]
     seen: dict[str, int] = {}
     for exp in exps:
         if exp.id in seen:
