@@ -37,6 +37,7 @@ def bench_judges(n: int = 200, latency: float = 0.05, concurrency: int = 16) -> 
         calls_before = srv.calls
         warm = run(concurrency, cache)
         warm_calls = srv.calls - calls_before
+        max_in_flight = srv.max_in_flight
     return {
         "judge_concurrency_speedup": round(sequential / concurrent, 2),
         "judge_warm_calls": warm_calls,
@@ -46,6 +47,7 @@ def bench_judges(n: int = 200, latency: float = 0.05, concurrency: int = 16) -> 
         "n": n,
         "latency_s": latency,
         "concurrency": concurrency,
+        "max_in_flight": max_in_flight,
     }
 
 

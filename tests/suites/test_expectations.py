@@ -19,7 +19,10 @@ from pytest_persona.core.stats import Summary
 from pytest_persona.core.vectors import TraitVectors
 from pytest_persona.pipeline.extraction import ExtractionResult
 from pytest_persona.suites import expectations as ev
-from pytest_persona.suites.schema import KINDS, Expectation, ResolvedSuite
+from pytest_persona.suites.registry import REQUIRED, default_registry
+from pytest_persona.suites.schema import Expectation, ResolvedSuite
+
+KINDS = default_registry()
 from pytest_persona.suites.session import CoeffRun, PersonaOptions, PersonaSession, Sweep
 
 LAYER = 1
@@ -112,8 +115,8 @@ class FakeSession(PersonaSession):
 
 def _exp(kind: str, **params: Any) -> Expectation:
     """An expectation with the schema's defaults for every field not given."""
-    full = {name: (None if default == "REQUIRED" else default)
-            for name, (_, default) in KINDS[kind].items()}
+    full = {name: (None if default is REQUIRED else default)
+            for name, (_, default) in KINDS[kind].fields.items()}
     full.update(params)
     return Expectation(kind, kind, full, line=1, index=0)
 
@@ -129,7 +132,7 @@ TRAIT = SimpleNamespace(name="evil", sha256="sha-evil")
 
 
 def _run(kind: str, ps: FakeSession, rs: ResolvedSuite, **params: Any) -> ev.Outcome:
-    return ev.EVALUATORS[kind](ps, rs, _exp(kind, **params), TRAIT)  # type: ignore[arg-type]
+    return KINDS.evaluator(kind)(ps, rs, _exp(kind, **params), TRAIT)  # type: ignore[arg-type]
 
 
 # -- steering_raises / steering_lowers ---------------------------------------------------
