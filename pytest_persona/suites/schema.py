@@ -36,7 +36,7 @@ SUITE_FIELDS = {"trait", "trait_file", "layer", "positions", "coefficients", "n_
 MODEL_FIELDS = {"layer", "coefficients", "positions", "max_new_tokens", "n_questions"}
 EXTRACTION_FIELDS = {"n_samples", "n_questions", "n_instructions", "max_new_tokens",
                      "temperature", "top_p", "seed", "trait_threshold", "coherence_threshold",
-                     "min_pairs", "system_template"}
+                     "min_pairs", "pos_system_template", "neg_system_template"}
 POSITIONS = ("all", "prompt", "response")
 
 

@@ -211,6 +211,8 @@ class PersonaSession:
             "total_pairs": int(meta.get("total_pairs", result.total_pairs)),
             "pos_mean_score": _finite(meta.get("pos_mean_score")),
             "neg_mean_score": _finite(meta.get("neg_mean_score")),
+            "empty_responses_excluded": int(meta.get("empty_responses_excluded", 0)),
+            "pair_rule": meta.get("pair_rule"),
             "norms": result.vectors.norms(),
             "source": "cache" if result.from_cache else "extracted",
         }

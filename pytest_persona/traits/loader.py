@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 __all__ = [
     "BUILTIN_TRAITS_DIR",
+    "DEFAULT_NEG_SYSTEM_TEMPLATE",
+    "DEFAULT_POS_SYSTEM_TEMPLATE",
     "DEFAULT_SYSTEM_TEMPLATE",
     "InstructionPair",
     "TraitData",
@@ -31,7 +33,10 @@ __all__ = [
 ]
 
 BUILTIN_TRAITS_DIR: Path = Path(__file__).resolve().parents[1] / "data" / "traits"
-DEFAULT_SYSTEM_TEMPLATE = "You are {article} {trait} assistant. {instruction}"
+# The reference procedure's pair: the trait name appears in the positive prompt only.
+DEFAULT_POS_SYSTEM_TEMPLATE = "You are {article} {trait} assistant. {instruction}"
+DEFAULT_NEG_SYSTEM_TEMPLATE = "You are a helpful assistant. {instruction}"
+DEFAULT_SYSTEM_TEMPLATE = DEFAULT_POS_SYSTEM_TEMPLATE  # kept for callers of the old name
 
 Polarity = Literal["pos", "neg"]
 FieldPath = tuple[str | int, ...]
@@ -89,9 +94,14 @@ class TraitData:
     sha256: str
 
     def system_prompt(
-        self, polarity: Polarity, index: int, template: str = DEFAULT_SYSTEM_TEMPLATE
+        self, polarity: Polarity, index: int, template: str | None = None
     ) -> str:
-        """System prompt for instruction pair ``index`` with the given polarity."""
+        """System prompt for instruction pair ``index`` with the given polarity.
+
+        ``template`` defaults to the reference pair: ``DEFAULT_POS_SYSTEM_TEMPLATE`` for
+        ``"pos"``, ``DEFAULT_NEG_SYSTEM_TEMPLATE`` for ``"neg"``. Placeholders: ``{article}``,
+        ``{trait}``, ``{instruction}``.
+        """
         if polarity not in ("pos", "neg"):
             raise ValueError(f"polarity must be 'pos' or 'neg', got {polarity!r}")
         if not -len(self.instructions) <= index < len(self.instructions):
@@ -99,6 +109,9 @@ class TraitData:
                 f"trait {self.name!r} has {len(self.instructions)} instruction pairs, "
                 f"index {index} is out of range"
             )
+        if template is None:
+            template = (DEFAULT_POS_SYSTEM_TEMPLATE if polarity == "pos"
+                        else DEFAULT_NEG_SYSTEM_TEMPLATE)
         trait = self.display_name
         values = {
             "article": indefinite_article(trait),

@@ -185,7 +185,7 @@ def test_system_prompt_builtin(name: str, start: str) -> None:
     trait = load_trait(name)
     for i, pair in enumerate(trait.instructions):
         assert trait.system_prompt("pos", i) == start + pair.pos
-        assert trait.system_prompt("neg", i) == start + pair.neg
+        assert trait.system_prompt("neg", i) == "You are a helpful assistant. " + pair.neg
 
 
 def test_system_prompt_template_and_errors(tmp_path: Path) -> None:
