@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ __all__ = [
     "DEFAULT_POS_SYSTEM_TEMPLATE",
     "DEFAULT_SYSTEM_TEMPLATE",
     "InstructionPair",
+    "SplitQuestionsWarning",
     "TraitData",
     "TraitDataError",
     "UnknownTraitError",
@@ -68,6 +70,13 @@ class TraitDataError(ValueError):
 
 class UnknownTraitError(LookupError):
     """A trait name that no search location provides."""
+
+
+class SplitQuestionsWarning(UserWarning):
+    """One file without ``eval_questions`` had its ``questions`` split for evaluation."""
+
+
+_WARNED_SPLIT: set[str] = set()
 
 
 # --------------------------------------------------------------------------- data types
@@ -325,7 +334,23 @@ def _split_questions(doc: _Doc) -> tuple[tuple[str, ...], tuple[str, ...]]:
             ("questions",), "needs at least 2 questions to split (or give 'eval_questions')"
         )
     half = (len(questions) + 1) // 2
+    _warn_split(doc.path, half, len(questions) - half)
     return questions[:half], questions[half:]
+
+
+def _warn_split(path: Path, n_extract: int, n_eval: int) -> None:
+    """Warn once per file that its questions were split between extraction and evaluation."""
+    key = str(path.resolve()) if path.name != "<string>" else str(path)
+    if key in _WARNED_SPLIT:
+        return
+    _WARNED_SPLIT.add(key)
+    warnings.warn(
+        f"{path}: no 'eval_questions', so its {n_extract + n_eval} questions are split "
+        f"{n_extract}/{n_eval} (extraction/evaluation). The reference repository keeps a trait "
+        "in two files of 20 questions each (trait_data_extract/NAME.json and "
+        "trait_data_eval/NAME.json): load them with load_trait_pair(extract, eval), or in a "
+        "suite write 'trait_file: {extract: ..., eval: ...}'",
+        SplitQuestionsWarning, stacklevel=2)
 
 
 def _content_hash(
