@@ -15,13 +15,14 @@ def _extract(args: argparse.Namespace) -> int:
     from pytest_persona.judges import make_judge, resolve_judge_spec
     from pytest_persona.models.loading import load_model
     from pytest_persona.pipeline.extraction import ExtractionConfig, extract_vectors
-    from pytest_persona.traits.loader import load_trait
+    from pytest_persona.traits.loader import load_trait, load_trait_pair
 
     spec, note = resolve_judge_spec(args.judge)
     print(note, file=sys.stderr)
     cache = PersonaCache(args.cache, refresh=args.refresh)
     loaded = load_model(args.model, device=args.device, dtype=args.dtype)
-    trait = load_trait(args.trait)
+    trait = (load_trait_pair(args.trait, args.trait_eval) if args.trait_eval
+             else load_trait(args.trait))
     judge = make_judge(spec, base_url=args.judge_base_url, cache_path=cache.judge_path,
                        refresh=args.refresh)
     config = ExtractionConfig(n_samples=args.samples, n_questions=args.questions,
@@ -111,6 +112,9 @@ def parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("extract", help="extract trait vectors for a model and save them")
     ex.add_argument("--model", required=True)
     ex.add_argument("--trait", required=True, help="built-in trait name or a trait JSON file")
+    ex.add_argument("--trait-eval", default=None, metavar="EVAL_JSON",
+                    help="the reference's separate eval file: --trait is then its extract file, "
+                         "and all its questions are used for extraction")
     ex.add_argument("--judge", default="auto")
     ex.add_argument("--judge-base-url", default=None)
     ex.add_argument("--out", default="vectors")

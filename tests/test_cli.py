@@ -98,4 +98,12 @@ def test_extract_template_and_threshold_flags(tmp_path: Path, monkeypatch: pytes
     assert (custom.pos_system_template, custom.neg_system_template) == (
         "P {trait}: {instruction}", "N: {instruction}")
     assert custom.trait_threshold == 70 and custom.neg_threshold == 30
+    ref = Path(__file__).resolve().parent / "data" / "reference_format"
+    traits: list[object] = []
+    monkeypatch.setattr(extraction, "extract_vectors",
+                        lambda loaded, trait, *a, **k: traits.append(trait) or capture(
+                            loaded, trait, *a, **k))
+    assert main([*base[:4], str(ref / "trait_data_extract" / "evil.json"), "--trait-eval",
+                 str(ref / "trait_data_eval" / "evil.json"), "--judge", "offline"]) == 2
+    assert len(traits[0].extract_questions) == 20  # type: ignore[attr-defined]
     assert "stop here" in capsys.readouterr().err
