@@ -236,7 +236,8 @@ def reference_doc(questions: list[str]) -> dict[str, Any]:
 
 def test_reference_single_file_is_split_in_half(tmp_path: Path) -> None:
     questions = [f"Question {i}?" for i in range(40)]
-    trait = load_trait(write(tmp_path, reference_doc(questions), "evil.json"))
+    with pytest.warns(UserWarning, match="split 20/20"):
+        trait = load_trait(write(tmp_path, reference_doc(questions), "evil.json"))
     assert trait.name == "evil"
     assert trait.extract_questions == tuple(questions[:20])
     assert trait.eval_questions == tuple(questions[20:])
@@ -263,7 +264,8 @@ def test_reference_single_file_split_warns_once(tmp_path: Path) -> None:
 
 
 def test_reference_odd_split_and_too_few(tmp_path: Path) -> None:
-    trait = load_trait(write(tmp_path, reference_doc(["a?", "b?", "c?"])))
+    with pytest.warns(UserWarning, match="split 2/1"):
+        trait = load_trait(write(tmp_path, reference_doc(["a?", "b?", "c?"])))
     assert trait.extract_questions == ("a?", "b?")
     assert trait.eval_questions == ("c?",)
     path = write(tmp_path, reference_doc(["only?"]))
