@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "cosine_matrix": "pytest_persona.core.projection",
     "make_tiny_model": "pytest_persona.models.tiny",
     "load_trait": "pytest_persona.traits.loader",
+    "load_trait_pair": "pytest_persona.traits.loader",
     "make_judge": "pytest_persona.judges",
     "extract_vectors": "pytest_persona.pipeline.extraction",
     "KindRegistry": "pytest_persona.suites.registry",

@@ -15,18 +15,21 @@ def _extract(args: argparse.Namespace) -> int:
     from pytest_persona.judges import make_judge, resolve_judge_spec
     from pytest_persona.models.loading import load_model
     from pytest_persona.pipeline.extraction import ExtractionConfig, extract_vectors
-    from pytest_persona.traits.loader import load_trait
+    from pytest_persona.traits.loader import load_trait, load_trait_pair
 
     spec, note = resolve_judge_spec(args.judge)
     print(note, file=sys.stderr)
     cache = PersonaCache(args.cache, refresh=args.refresh)
     loaded = load_model(args.model, device=args.device, dtype=args.dtype)
-    trait = load_trait(args.trait)
+    trait = (load_trait_pair(args.trait, args.trait_eval) if args.trait_eval
+             else load_trait(args.trait))
     judge = make_judge(spec, base_url=args.judge_base_url, cache_path=cache.judge_path,
                        refresh=args.refresh)
     config = ExtractionConfig(n_samples=args.samples, n_questions=args.questions,
                               max_new_tokens=args.max_new_tokens, min_pairs=args.min_pairs,
-                              batch_size=args.batch_size)
+                              batch_size=args.batch_size, trait_threshold=args.threshold,
+                              pos_system_template=args.pos_system_template,
+                              neg_system_template=args.neg_system_template)
     try:
         result = extract_vectors(loaded, trait, judge, None, config, cache, ProgressPrinter())
         if args.layer_sweep:
@@ -124,11 +127,19 @@ def _results_export(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from pytest_persona.traits.loader import (
+        DEFAULT_NEG_SYSTEM_TEMPLATE,
+        DEFAULT_POS_SYSTEM_TEMPLATE,
+    )
+
     p = argparse.ArgumentParser(prog="persona", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("extract", help="extract trait vectors for a model and save them")
     ex.add_argument("--model", required=True)
     ex.add_argument("--trait", required=True, help="built-in trait name or a trait JSON file")
+    ex.add_argument("--trait-eval", default=None, metavar="EVAL_JSON",
+                    help="the reference's separate eval file: --trait is then its extract file, "
+                         "and all its questions are used for extraction")
     ex.add_argument("--judge", default="auto")
     ex.add_argument("--judge-base-url", default=None)
     ex.add_argument("--out", default="vectors")
@@ -140,6 +151,12 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--questions", type=int, default=None)
     ex.add_argument("--max-new-tokens", type=int, default=64)
     ex.add_argument("--min-pairs", type=int, default=5)
+    ex.add_argument("--threshold", type=float, default=50.0,
+                    help="keep a pair when pos >= T and neg < 100 - T (the reference rule)")
+    ex.add_argument("--pos-system-template", default=DEFAULT_POS_SYSTEM_TEMPLATE,
+                    help="positive system prompt; placeholders {article} {trait} {instruction}")
+    ex.add_argument("--neg-system-template", default=DEFAULT_NEG_SYSTEM_TEMPLATE,
+                    help="negative system prompt (reference: no trait name)")
     ex.add_argument("--batch-size", type=int, default=None)
     ex.add_argument("--layer-sweep", default="", metavar="L1,L2,...",
                     help="also steer at each of these layers and record the most effective one")

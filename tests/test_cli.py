@@ -74,3 +74,36 @@ def test_report_and_compare_commands(tmp_path: Path) -> None:
                  "--fail", "baseline_score:+5"]) == 1
     assert main(["compare", str(pa), str(pa), "-o", str(tmp_path / "c2.html"),
                  "--fail", "baseline_score:+5"]) == 0
+
+
+def test_extract_template_and_threshold_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_persona.pipeline import extraction
+
+    seen: list[extraction.ExtractionConfig] = []
+
+    def capture(loaded, trait, judge, coherence, config, *args, **kw):  # type: ignore[no-untyped-def]
+        seen.append(config)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(extraction, "extract_vectors", capture)
+    monkeypatch.chdir(tmp_path)
+    base = ["extract", "--model", "tiny-random-qwen2", "--trait", "evil", "--judge", "offline"]
+    assert main(base) == 2
+    assert main([*base, "--threshold", "70", "--pos-system-template", "P {trait}: {instruction}",
+                 "--neg-system-template", "N: {instruction}"]) == 2
+    default, custom = seen
+    assert default.pos_system_template == "You are {article} {trait} assistant. {instruction}"
+    assert default.neg_system_template == "You are a helpful assistant. {instruction}"
+    assert (custom.pos_system_template, custom.neg_system_template) == (
+        "P {trait}: {instruction}", "N: {instruction}")
+    assert custom.trait_threshold == 70 and custom.neg_threshold == 30
+    ref = Path(__file__).resolve().parent / "data" / "reference_format"
+    traits: list[object] = []
+    monkeypatch.setattr(extraction, "extract_vectors",
+                        lambda loaded, trait, *a, **k: traits.append(trait) or capture(
+                            loaded, trait, *a, **k))
+    assert main([*base[:4], str(ref / "trait_data_extract" / "evil.json"), "--trait-eval",
+                 str(ref / "trait_data_eval" / "evil.json"), "--judge", "offline"]) == 2
+    assert len(traits[0].extract_questions) == 20  # type: ignore[attr-defined]
+    assert "stop here" in capsys.readouterr().err

@@ -1,29 +1,43 @@
-"""Summaries of noisy judge scores: n, mean and a seeded 95% bootstrap interval."""
+"""Summaries of noisy judge scores: n, mean and a seeded 95% bootstrap interval.
+
+With several samples per question the samples are not independent draws: the mean is taken
+per question first, and the bootstrap resamples questions (clusters), not single answers.
+"""
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 
 @dataclass(frozen=True)
 class Summary:
-    """n, mean and a percentile bootstrap interval of a sample (missing values dropped)."""
+    """n, mean and a percentile bootstrap interval of a sample (missing values dropped).
+
+    ``n`` counts scored answers; ``n_questions`` the questions with at least one score;
+    ``samples_per_question`` the samples asked per question (1: one answer per question).
+    """
 
     n: int
     mean: float
     ci_low: float
     ci_high: float
     missing: int = 0
+    n_questions: int | None = None
+    samples_per_question: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def describe(self) -> str:
-        return f"mean {self.mean:.1f} (95% CI {self.ci_low:.1f}-{self.ci_high:.1f}, n={self.n})"
+        ci = f"95% CI {self.ci_low:.1f}-{self.ci_high:.1f}"
+        if self.samples_per_question > 1:
+            return (f"mean {self.mean:.1f} ({ci} resampling questions, n={self.n_questions} "
+                    f"questions x {self.samples_per_question} samples = {self.n})")
+        return f"mean {self.mean:.1f} ({ci}, n={self.n})"
 
 
 def bootstrap_ci(
@@ -43,11 +57,37 @@ def bootstrap_ci(
     return (float(lo), float(hi))
 
 
-def summarize(values: Sequence[float | None], seed: int = 0) -> Summary:
-    """Summary of a sample; ``None`` entries count as missing."""
+def cluster_means(values: Sequence[float | None], clusters: Sequence[Hashable]
+                  ) -> list[float]:
+    """Mean of the non-missing values of each cluster, clusters in order of first appearance;
+    a cluster with no value left is dropped."""
+    if len(values) != len(clusters):
+        raise ValueError(f"{len(values)} values but {len(clusters)} cluster labels")
+    groups: dict[Hashable, list[float]] = {}
+    for label, value in zip(clusters, values):
+        bucket = groups.setdefault(label, [])
+        if value is not None:
+            bucket.append(float(value))
+    return [sum(g) / len(g) for g in groups.values() if g]
+
+
+def summarize(values: Sequence[float | None], seed: int = 0,
+              clusters: Sequence[Hashable] | None = None) -> Summary:
+    """Summary of a sample; ``None`` entries count as missing.
+
+    ``clusters`` labels each value with its question: the mean is then the mean of question
+    means and the interval resamples questions. Without it every value is its own question.
+    """
+    labels: Sequence[Hashable] = clusters if clusters is not None else range(len(values))
     kept = [float(v) for v in values if v is not None]
     missing = len(values) - len(kept)
-    if not kept:
-        return Summary(0, math.nan, math.nan, math.nan, missing)
-    lo, hi = bootstrap_ci(kept, seed=seed)
-    return Summary(len(kept), sum(kept) / len(kept), lo, hi, missing)
+    sizes: dict[Hashable, int] = {}
+    for label in labels:
+        sizes[label] = sizes.get(label, 0) + 1
+    per_question = max(sizes.values(), default=1)
+    means = cluster_means(values, labels)
+    if not means:
+        return Summary(0, math.nan, math.nan, math.nan, missing, 0, per_question)
+    lo, hi = bootstrap_ci(means, seed=seed)
+    return Summary(len(kept), sum(means) / len(means), lo, hi, missing, len(means),
+                   per_question)

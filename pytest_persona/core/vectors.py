@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from pytest_persona._util.atomic import write_with
+from pytest_persona._util.atomic import write_text, write_with
 
 LAYER_CONVENTION = "block_output_0based"
 FORMAT_VERSION = "1"
@@ -180,8 +180,29 @@ class TraitVectors:
         return cls(tensor[1:].float(), meta)
 
     def to_reference(self, path: str | Path) -> Path:
-        """Export as a reference-repo ``.pt``: a zero embeddings row 0, then one row per block."""
+        """Export as a reference-repo ``.pt``: ``[n_layers + 1, d_model]``, row ``L + 1`` = block L.
+
+        Row 0 (the reference's embeddings row) is **all zeros**: this project does not extract
+        an embeddings vector, so steering or projecting with row 0 of the export does nothing.
+        The ``.pt`` holds a bare tensor (as the reference's files do), so the provenance and
+        this note go to a JSON sidecar ``<path>.json`` (see :func:`reference_sidecar`).
+        """
         target = Path(path)
         full = torch.cat([torch.zeros(1, self.d_model), self.vectors], dim=0)
         write_with(target, lambda tmp: torch.save(full, str(tmp)))
+        meta = {**self.metadata, "exported_as": "reference_pt",
+                "layout": "[n_layers + 1, d_model]; row L + 1 = output of block L (0-based)",
+                "row0": REFERENCE_ROW0_NOTE}
+        write_text(reference_sidecar(target), json.dumps(meta, indent=2, sort_keys=True,
+                                                         default=str) + "\n")
         return target
+
+
+REFERENCE_ROW0_NOTE = ("zeros: the embeddings row is not extracted by pytest-persona "
+                       "(rows 1.. are the decoder blocks)")
+
+
+def reference_sidecar(path: str | Path) -> Path:
+    """The JSON metadata file written next to a ``.pt`` export: ``<path>.json``."""
+    target = Path(path)
+    return target.with_name(target.name + ".json")

@@ -19,7 +19,11 @@ from pytest_persona.core.vectors import TraitVectors
 from pytest_persona.judges import COHERENCE_PROMPT, Judge, JudgeRequest, check_missing
 from pytest_persona.models.loading import LoadedModel, cache_identity
 from pytest_persona.pipeline.responses import generate_cached
-from pytest_persona.traits.loader import DEFAULT_SYSTEM_TEMPLATE, TraitData
+from pytest_persona.traits.loader import (
+    DEFAULT_NEG_SYSTEM_TEMPLATE,
+    DEFAULT_POS_SYSTEM_TEMPLATE,
+    TraitData,
+)
 
 
 class ExtractionError(RuntimeError):
@@ -28,7 +32,15 @@ class ExtractionError(RuntimeError):
 
 @dataclass(frozen=True)
 class ExtractionConfig:
-    """Parameters of the contrastive pipeline (reference: 5 pairs x 20 questions x 10 samples)."""
+    """Parameters of the contrastive pipeline (reference: 5 pairs x 20 questions x 10 samples).
+
+    A pair (same instruction, question and sample) is effective when the positive response
+    scores ``>= trait_threshold``, the negative one ``< 100 - trait_threshold``, and both are
+    ``>= coherence_threshold`` coherent: the reference's rule (its ``threshold``, default 50;
+    coherence fixed at 50 there). System prompts come from ``pos_system_template`` and
+    ``neg_system_template`` (defaults: the reference pair, the trait name in the positive one
+    only).
+    """
 
     n_samples: int = 1
     n_questions: int | None = None
@@ -41,7 +53,8 @@ class ExtractionConfig:
     coherence_threshold: float = 50.0
     min_pairs: int = 5
     max_missing_fraction: float = 0.2
-    system_template: str = DEFAULT_SYSTEM_TEMPLATE
+    pos_system_template: str = DEFAULT_POS_SYSTEM_TEMPLATE
+    neg_system_template: str = DEFAULT_NEG_SYSTEM_TEMPLATE
     batch_size: int | None = None
 
     def key(self) -> dict[str, Any]:
@@ -49,6 +62,15 @@ class ExtractionConfig:
         data.pop("batch_size")
         data.pop("max_missing_fraction")
         return data
+
+    def template(self, polarity: str) -> str:
+        """The system-prompt template of ``polarity`` (``"pos"`` or ``"neg"``)."""
+        return self.pos_system_template if polarity == "pos" else self.neg_system_template
+
+    @property
+    def neg_threshold(self) -> float:
+        """A negative response must score below this: ``100 - trait_threshold``."""
+        return 100.0 - self.trait_threshold
 
     def generation(self) -> GenerationConfig:
         return GenerationConfig(max_new_tokens=self.max_new_tokens, temperature=self.temperature,
@@ -98,7 +120,7 @@ def build_rows(trait: TraitData, config: ExtractionConfig) -> list[Row]:
     rows: list[Row] = []
     for pol in ("pos", "neg"):
         for i in range(len(instructions)):
-            system = trait.system_prompt(pol, i, config.system_template)  # type: ignore[arg-type]
+            system = trait.system_prompt(pol, i, config.template(pol))  # type: ignore[arg-type]
             for q, question in enumerate(questions):
                 for s in range(config.n_samples):
                     rows.append(Row(pol, i, q, s, system, question))
@@ -113,14 +135,15 @@ def vector_cache_key(
     return stable_hash({
         "model": cache_identity(loaded), "trait": trait.name, "trait_sha256": trait.sha256,
         "config": config.key(), "judge": judge.id, "coherence_judge": coherence_judge.id,
-        "version": 1,
+        "version": 2,  # 2: reference negative threshold, empty responses left out
     })
 
 
 def effective_pairs(
     scored: list[ScoredRow], config: ExtractionConfig
 ) -> list[tuple[ScoredRow, ScoredRow]]:
-    """Pairs matched by (instruction, question, sample) that pass every threshold."""
+    """Pairs matched by (instruction, question, sample) that pass every threshold:
+    pos >= t, neg < 100 - t, both coherence >= the coherence threshold (the reference rule)."""
     pos = {s.row.pair_key: s for s in scored if s.row.polarity == "pos"}
     neg = {s.row.pair_key: s for s in scored if s.row.polarity == "neg"}
     pairs = []
@@ -129,7 +152,7 @@ def effective_pairs(
         if None in (p.trait_score, n.trait_score, p.coherence, n.coherence):
             continue
         if (p.trait_score >= config.trait_threshold  # type: ignore[operator]
-                and n.trait_score < config.trait_threshold  # type: ignore[operator]
+                and n.trait_score < config.neg_threshold  # type: ignore[operator]
                 and p.coherence >= config.coherence_threshold  # type: ignore[operator]
                 and n.coherence >= config.coherence_threshold):  # type: ignore[operator]
             pairs.append((p, n))
@@ -140,12 +163,13 @@ def _too_few(trait: str, scored: list[ScoredRow], n_eff: int, config: Extraction
     pos = [s for s in scored if s.row.polarity == "pos"]
     neg = [s for s in scored if s.row.polarity == "neg"]
     hi = sum(1 for s in pos if (s.trait_score or 0) >= config.trait_threshold)
-    lo = sum(1 for s in neg if s.trait_score is not None and s.trait_score < config.trait_threshold)
+    lo = sum(1 for s in neg if s.trait_score is not None and s.trait_score < config.neg_threshold)
     coh = sum(1 for s in scored if (s.coherence or 0) >= config.coherence_threshold)
     return (
         f"{trait}: only {n_eff} effective pairs of {len(pos)} (minimum {config.min_pairs}). "
         f"Positive responses scoring >= {config.trait_threshold:g}: {hi}/{len(pos)}; negative "
-        f"responses scoring < {config.trait_threshold:g}: {lo}/{len(neg)}; coherent responses: "
+        f"responses scoring < {config.neg_threshold:g} (100 - threshold): {lo}/{len(neg)}; "
+        f"coherent responses: "
         f"{coh}/{len(scored)}. Try more samples per question (n_samples), more questions, a "
         "larger model, a stronger judge (--judge openai:... or anthropic:...), or lower "
         "thresholds (trait_threshold / coherence_threshold / min_pairs)."
@@ -211,10 +235,18 @@ def extract_vectors(
         progress=bind(progress, f"activations {trait.name}"),
     )
     is_pos = torch.tensor([s.row.polarity == "pos" for s in kept])
+    has_text = torch.tensor([bool(s.response.strip()) for s in kept])
+    empty = {"pos": int((is_pos & ~has_text).sum()), "neg": int((~is_pos & ~has_text).sum())}
+    for pol, mask in (("pos", is_pos), ("neg", ~is_pos)):
+        if not bool((mask & has_text).any()):
+            raise ExtractionError(f"{trait.name}: every effective {pol} response is empty; "
+                                  "no response activations to average")
 
     def diff(kind: str) -> torch.Tensor:
         a = acts.get(kind)
-        return a[is_pos].mean(0) - a[~is_pos].mean(0)
+        # an empty response has no response tokens: it is left out of the response mean
+        use = has_text if kind == "response_avg" else torch.ones_like(has_text)
+        return a[is_pos & use].mean(0) - a[~is_pos & use].mean(0)
 
     meta = {
         "trait": trait.name, "trait_sha256": trait.sha256, "model_id": loaded.model_id,
@@ -223,6 +255,10 @@ def extract_vectors(
         "layer_convention": "block_output_0based", "judge": judge.id,
         "coherence_judge": coherence_judge.id, "extraction": config.key(),
         "effective_pairs": len(pairs), "total_pairs": total,
+        "empty_responses_excluded": empty["pos"] + empty["neg"],
+        "empty_responses_excluded_by_polarity": empty,
+        "pair_rule": (f"pos >= {config.trait_threshold:g}, neg < {config.neg_threshold:g}, "
+                      f"coherence >= {config.coherence_threshold:g}"),
         "pos_mean_score": statistics.fmean(p.trait_score for p, _ in pairs),  # type: ignore[misc]
         "neg_mean_score": statistics.fmean(n.trait_score for _, n in pairs),  # type: ignore[misc]
         "package_version": __version__, "cache_key": key,

@@ -46,8 +46,9 @@ Evaluator = Callable[[PersonaSession, ResolvedSuite, Expectation, TraitData], Ou
 
 
 def _summary_figures(s: Summary) -> dict[str, Any]:
-    return {"n": s.n, "mean": round(s.mean, 3), "ci_low": round(s.ci_low, 3),
-            "ci_high": round(s.ci_high, 3), "missing": s.missing}
+    return {"n": s.n, "n_questions": s.n_questions,
+            "samples_per_question": s.samples_per_question, "mean": round(s.mean, 3),
+            "ci_low": round(s.ci_low, 3), "ci_high": round(s.ci_high, 3), "missing": s.missing}
 
 
 def _c(v: float) -> str:

@@ -17,12 +17,16 @@ Path_ = tuple[str | int, ...]
 
 COMMON_FIELDS = {"kind", "name", "xfail", "skip"}
 SUITE_FIELDS = {"trait", "trait_file", "layer", "positions", "coefficients", "n_questions",
-                "max_new_tokens", "temperature", "max_missing_fraction", "extraction", "models",
-                "expectations", "description"}
-MODEL_FIELDS = {"layer", "coefficients", "positions", "max_new_tokens", "n_questions"}
+                "samples_per_question", "max_new_tokens", "temperature", "top_p",
+                "max_missing_fraction", "extraction", "models", "expectations", "description"}
+# Evaluation sampling; the reference evaluates with 10 samples per question at temperature 1,
+# top_p 1, up to 1000 new tokens, and averages per question.
+SAMPLING_FIELDS = {"samples_per_question": "int", "temperature": "temperature",
+                   "top_p": "top_p", "max_new_tokens": "int"}
+MODEL_FIELDS = {"layer", "coefficients", "positions", "n_questions", *SAMPLING_FIELDS}
 EXTRACTION_FIELDS = {"n_samples", "n_questions", "n_instructions", "max_new_tokens",
                      "temperature", "top_p", "seed", "trait_threshold", "coherence_threshold",
-                     "min_pairs", "system_template"}
+                     "min_pairs", "pos_system_template", "neg_system_template"}
 POSITIONS = ("all", "prompt", "response")
 #: Ids end up in test ids, reports and shell commands (-k): a small, inert character set.
 MAX_ID_LEN = 120
@@ -269,6 +273,8 @@ CHECKERS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "numlist": (lambda v: isinstance(v, list) and len(v) >= 2 and all(_is_num(x) for x in v),
                 "a list of at least two numbers"),
     "require": (lambda v: v in ("mean", "ci"), "'mean' or 'ci'"),
+    "temperature": (lambda v: _is_num(v) and v >= 0, "a number >= 0 (0: greedy)"),
+    "top_p": (lambda v: _is_num(v) and 0 < v <= 1, "a number in (0, 1]"),
 }
 
 
@@ -298,7 +304,7 @@ class Suite:
 
     path: Path
     trait: str
-    trait_file: Path | None
+    trait_file: Path | tuple[Path, Path] | None
     layer: int
     positions: str
     coefficients: list[float]
@@ -310,6 +316,8 @@ class Suite:
     models: dict[str, dict[str, Any]]
     expectations: list[Expectation]
     located: Located
+    samples_per_question: int = 1
+    top_p: float = 1.0
 
     def for_model(self, model: str) -> ResolvedSuite:
         """Apply the per-model overrides (``models:`` section) for ``model``."""
@@ -322,6 +330,10 @@ class Suite:
             coefficients=coeffs,
             n_questions=int(over.get("n_questions", self.n_questions)),
             max_new_tokens=int(over.get("max_new_tokens", self.max_new_tokens)),
+            samples_per_question=int(over.get("samples_per_question",
+                                              self.samples_per_question)),
+            temperature=float(over.get("temperature", self.temperature)),
+            top_p=float(over.get("top_p", self.top_p)),
         )
 
     def layer_line(self, model: str) -> tuple[int, str]:
@@ -342,6 +354,15 @@ class ResolvedSuite:
     coefficients: list[float]
     n_questions: int
     max_new_tokens: int
+    samples_per_question: int = 1
+    temperature: float = 0.0
+    top_p: float = 1.0
+
+    def sampling(self) -> dict[str, Any]:
+        """The evaluation sampling settings, as reported with the results."""
+        return {"samples_per_question": self.samples_per_question,
+                "temperature": self.temperature, "top_p": self.top_p,
+                "max_new_tokens": self.max_new_tokens}
 
     def sweep_coefficients(self) -> list[float]:
         """The suite's coefficients plus every coefficient an expectation names, and 0."""
@@ -457,6 +478,30 @@ def _parse_expectation(loc: Located, i: int, raw: Any, model: str | None = None,
                        _model_map(loc, (*where, "skip"), raw.get("skip")), absent)
 
 
+TraitFile = Path | tuple[Path, Path]  # one file, or the reference's (extract, eval) pair
+
+
+def _trait_file(loc: Located, value: Any) -> TraitFile:
+    """``trait_file: x.json`` or ``trait_file: {extract: a.json, eval: b.json}``."""
+    def existing(where: Path_, raw: Any) -> Path:
+        _check(loc, where, raw, "str")
+        path = (loc.path.parent / raw).resolve()
+        if not path.is_file():
+            raise loc.error(where, f"trait data file not found: {path}")
+        return path
+
+    if isinstance(value, dict):
+        keys = set(value)
+        if keys != {"extract", "eval"}:
+            extra = sorted(keys - {"extract", "eval"})
+            where: Path_ = ("trait_file", extra[0]) if extra else ("trait_file",)
+            raise loc.error(where, "must map exactly 'extract' and 'eval' to trait files "
+                            "(the reference's trait_data_extract/ and trait_data_eval/)")
+        return (existing(("trait_file", "extract"), value["extract"]),
+                existing(("trait_file", "eval"), value["eval"]))
+    return existing(("trait_file",), value)
+
+
 def suite_model_names(loc: Located) -> set[str]:
     """The names under ``models:`` (no validation; errors surface in :func:`load_suite`)."""
     models = loc.data.get("models") if isinstance(loc.data, dict) else None
@@ -481,13 +526,9 @@ def load_suite(path: str | Path, model: str | None = None, located: Located | No
         raise loc.error((name,), f"unknown suite field; allowed: {', '.join(sorted(SUITE_FIELDS))}")
     if "trait" not in data and "trait_file" not in data:
         raise loc.error((), "missing required field 'trait' (a trait name) or 'trait_file'")
-    trait_file = None
-    if "trait_file" in data:
-        _check(loc, ("trait_file",), data["trait_file"], "str")
-        trait_file = (loc.path.parent / data["trait_file"]).resolve()
-        if not trait_file.is_file():
-            raise loc.error(("trait_file",), f"trait data file not found: {trait_file}")
-    trait = data.get("trait") or (trait_file.stem if trait_file else "")
+    trait_file = _trait_file(loc, data["trait_file"]) if "trait_file" in data else None
+    stem = (trait_file[0] if isinstance(trait_file, tuple) else trait_file)
+    trait = data.get("trait") or (stem.stem if stem else "")
     _check(loc, ("trait",), trait, "str")
     layer = data.get("layer", 19)
     if not isinstance(layer, int) or isinstance(layer, bool) or layer < 0:
@@ -499,8 +540,9 @@ def load_suite(path: str | Path, model: str | None = None, located: Located | No
     coeffs = _check(loc, ("coefficients",), data.get("coefficients", [-3, -1, 0, 1, 3]),
                     "numlist")
     scalars = {
-        "n_questions": ("int", 20), "max_new_tokens": ("int", 64),
-        "temperature": ("number", 0.0), "max_missing_fraction": ("number", 0.1),
+        "n_questions": ("int", 20), "samples_per_question": ("int", 1),
+        "max_new_tokens": ("int", 64), "temperature": ("temperature", 0.0),
+        "top_p": ("top_p", 1.0), "max_missing_fraction": ("number", 0.1),
     }
     values = {k: _check(loc, (k,), data.get(k, d), c) for k, (c, d) in scalars.items()}
     extraction = data.get("extraction") or {}
@@ -521,10 +563,22 @@ def load_suite(path: str | Path, model: str | None = None, located: Located | No
                 raise loc.error(("models", name_m, name), f"unknown per-model field; allowed: "
                                 f"{', '.join(sorted(MODEL_FIELDS))}")
             checker = {"layer": "int", "coefficients": "numlist", "positions": "str",
-                       "max_new_tokens": "int", "n_questions": "int"}[name]
+                       "n_questions": "int", **SAMPLING_FIELDS}[name]
             if name == "layer" and value == 0:
                 continue
             _check(loc, ("models", name_m, name), value, checker)
+    for name_m, over in [(None, {}), *models.items()]:
+        samples = over.get("samples_per_question", values["samples_per_question"])
+        temp = over.get("temperature", values["temperature"])
+        if samples > 1 and temp == 0:
+            where = (("models", name_m, "samples_per_question") if name_m is not None
+                     and "samples_per_question" in over else ("models", name_m, "temperature")
+                     if name_m is not None and "temperature" in over
+                     else ("samples_per_question",))
+            who = f" for {name_m}" if name_m is not None else ""
+            raise loc.error(where, f"{samples} samples per question at temperature 0{who}: "
+                            "greedy samples are identical; set a temperature > 0 (the "
+                            "reference samples at 1) or samples_per_question: 1")
     raw_exps = data.get("expectations")
     if not isinstance(raw_exps, list) or not raw_exps:
         raise loc.error(("expectations",), "must be a non-empty list of expectations")
@@ -539,4 +593,5 @@ def load_suite(path: str | Path, model: str | None = None, located: Located | No
     return Suite(loc.path, trait, trait_file, layer, positions, [float(c) for c in coeffs],
                  int(values["n_questions"]), int(values["max_new_tokens"]),
                  float(values["temperature"]), float(values["max_missing_fraction"]),
-                 dict(extraction), {str(k): v for k, v in models.items()}, exps, loc)
+                 dict(extraction), {str(k): v for k, v in models.items()}, exps, loc,
+                 int(values["samples_per_question"]), float(values["top_p"]))

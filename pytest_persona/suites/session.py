@@ -21,7 +21,7 @@ from pytest_persona.pipeline.extraction import ExtractionConfig, ExtractionResul
 from pytest_persona.pipeline.projections import projections as cached_projections
 from pytest_persona.pipeline.responses import generate_cached
 from pytest_persona.suites.schema import ResolvedSuite
-from pytest_persona.traits.loader import TraitData, load_trait
+from pytest_persona.traits.loader import TraitData, load_trait, load_trait_pair
 
 
 @dataclass
@@ -47,19 +47,50 @@ class PersonaOptions:
 
 @dataclass
 class CoeffRun:
-    """Responses and scores at one steering coefficient."""
+    """Responses and scores at one steering coefficient, one row per (question, sample).
+
+    ``question_ids`` and ``samples`` give each row's question index and sample index; with
+    several samples per question, summaries average per question and resample questions.
+    """
 
     coeff: float
     questions: list[str]
     answers: list[str]
     scores: list[float | None]
     coherence: list[float | None]
+    question_ids: list[int] = field(default_factory=list)
+    samples: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.question_ids:
+            self.question_ids = list(range(len(self.questions)))
+        if not self.samples:
+            self.samples = [0] * len(self.questions)
 
     def score_summary(self) -> Summary:
-        return summarize(self.scores)
+        return summarize(self.scores, clusters=self.question_ids)
 
     def coherence_summary(self) -> Summary:
-        return summarize(self.coherence)
+        return summarize(self.coherence, clusters=self.question_ids)
+
+
+@dataclass(frozen=True)
+class EvalRows:
+    """The evaluation rows: every question repeated ``samples_per_question`` times."""
+
+    questions: list[str]
+    question_ids: list[int]
+    samples: list[int]
+
+    @classmethod
+    def of(cls, questions: list[str], samples_per_question: int) -> EvalRows:
+        rows = [(i, q, k) for i, q in enumerate(questions) for k in range(samples_per_question)]
+        return cls([q for _, q, _ in rows], [i for i, _, _ in rows], [k for _, _, k in rows])
+
+    def run(self, coeff: float, answers: list[str], scores: list[float | None],
+            coherence: list[float | None]) -> CoeffRun:
+        return CoeffRun(coeff, list(self.questions), answers, scores, coherence,
+                        list(self.question_ids), list(self.samples))
 
 
 @dataclass
@@ -164,10 +195,15 @@ class PersonaSession:
             judge.close()
 
     # -- traits and vectors -------------------------------------------------------------------
-    def trait(self, name_or_path: str | Path) -> TraitData:
+    def trait(self, name_or_path: str | Path | tuple[Path, Path]) -> TraitData:
+        """A trait by name, by file, or by the reference's (extract file, eval file) pair."""
         key = str(name_or_path)
         if key not in self._traits:
-            self._traits[key] = load_trait(name_or_path, search_paths=self.options.trait_paths)
+            if isinstance(name_or_path, tuple):
+                self._traits[key] = load_trait_pair(*name_or_path)
+            else:
+                self._traits[key] = load_trait(name_or_path,
+                                               search_paths=self.options.trait_paths)
         return self._traits[key]
 
     def extraction_config(self, params: dict[str, Any] | None = None) -> ExtractionConfig:
@@ -211,6 +247,8 @@ class PersonaSession:
             "total_pairs": int(meta.get("total_pairs", result.total_pairs)),
             "pos_mean_score": _finite(meta.get("pos_mean_score")),
             "neg_mean_score": _finite(meta.get("neg_mean_score")),
+            "empty_responses_excluded": int(meta.get("empty_responses_excluded", 0)),
+            "pair_rule": meta.get("pair_rule"),
             "norms": result.vectors.norms(),
             "source": "cache" if result.from_cache else "extracted",
         }
@@ -222,8 +260,17 @@ class PersonaSession:
     # -- sweeps -------------------------------------------------------------------------------
     def _gen_config(self, rs: ResolvedSuite) -> GenerationConfig:
         tokens = self.options.max_new_tokens or rs.max_new_tokens
-        return GenerationConfig(max_new_tokens=tokens, temperature=rs.suite.temperature,
-                                seed=self.options.seed, batch_size=self.options.batch_size)
+        return GenerationConfig(max_new_tokens=tokens, temperature=rs.temperature,
+                                top_p=rs.top_p, seed=self.options.seed,
+                                batch_size=self.options.batch_size)
+
+    def sampling(self, rs: ResolvedSuite) -> dict[str, Any]:
+        """Evaluation sampling as used (``--max-new-tokens`` applied), for the results."""
+        config = self._gen_config(rs)
+        return {**rs.sampling(), "max_new_tokens": config.max_new_tokens}
+
+    def eval_rows(self, rs: ResolvedSuite, trait: TraitData) -> EvalRows:
+        return EvalRows.of(self.eval_questions(rs, trait), rs.samples_per_question)
 
     def eval_questions(self, rs: ResolvedSuite, trait: TraitData) -> list[str]:
         n = rs.n_questions
@@ -239,14 +286,15 @@ class PersonaSession:
         config = self._gen_config(rs)
         key = (self.model.fingerprint, trait.sha256, rs.layer, rs.positions, tuple(coeffs),
                tuple(questions), config, rs.suite.max_missing_fraction,
-               self.extraction_config(rs.suite.extraction))
+               self.extraction_config(rs.suite.extraction), rs.samples_per_question)
         if key in self._sweeps:
             return self._sweeps[key]
         steering = Steering(vec[rs.layer], rs.layer, rs.positions)
-        items = [q for c in coeffs for q in questions]
-        row_coeffs = [c for c in coeffs for _ in questions]
+        rows = self.eval_rows(rs, trait)
+        items = [q for c in coeffs for q in rows.questions]
+        row_coeffs = [c for c in coeffs for _ in rows.questions]
         answers = generate_cached(self.model, items, config, self.cache, steering=steering,
-                                  coeffs=row_coeffs,
+                                  coeffs=row_coeffs, salts=rows.samples * len(coeffs),
                                   progress=bind(self.progress, f"generate {trait.name} sweep"))
         self.sweeps_run += 1
         t_req = [JudgeRequest(q, a, trait.eval_prompt, trait=trait.name)
@@ -261,11 +309,10 @@ class PersonaSession:
             c_req, progress=bind(self.progress, f"judge coherence {trait.name} sweep"))
         check_missing(c_res, frac, f"{trait.name} sweep coherence scores")
         sweep = Sweep(rs.layer)
-        n = len(questions)
+        n = len(rows.questions)
         for k, c in enumerate(coeffs):
             part = slice(k * n, (k + 1) * n)
-            sweep.runs[c] = CoeffRun(c, questions, answers[part],
-                                     [r.score for r in t_res[part]],
+            sweep.runs[c] = rows.run(c, answers[part], [r.score for r in t_res[part]],
                                      [r.score for r in c_res[part]])
         self._sweeps[key] = sweep
         self._record_sweep(trait.name, rs, sweep)
@@ -273,14 +320,17 @@ class PersonaSession:
 
     def _record_sweep(self, name: str, rs: ResolvedSuite, sweep: Sweep) -> None:
         section = self.section(name)
-        section.update(layer=rs.layer, positions=rs.positions, coefficients=rs.coefficients)
+        section.update(layer=rs.layer, positions=rs.positions, coefficients=rs.coefficients,
+                       sampling=self.sampling(rs))
         rows = []
         for c, run in sorted(sweep.runs.items()):
             s, h = run.score_summary(), run.coherence_summary()
             examples = [{"question": q, "answer": a, "score": _finite(t), "coherence": _finite(k)}
-                        for q, a, t, k in list(zip(run.questions, run.answers, run.scores,
-                                                   run.coherence))[:3]]
-            rows.append({"coeff": c, "n": s.n, "mean": _finite(s.mean),
+                        for q, a, t, k, j in zip(run.questions, run.answers, run.scores,
+                                                 run.coherence, run.samples) if j == 0][:3]
+            rows.append({"coeff": c, "n": s.n, "n_questions": s.n_questions,
+                         "samples_per_question": s.samples_per_question,
+                         "mean": _finite(s.mean),
                          "ci": [_finite(s.ci_low), _finite(s.ci_high)], "missing": s.missing,
                          "coherence_mean": _finite(h.mean),
                          "coherence_ci": [_finite(h.ci_low), _finite(h.ci_high)],
@@ -299,27 +349,33 @@ class PersonaSession:
         """
         questions = self.eval_questions(rs, trait)
         config = self._gen_config(rs)
-        key = ("baseline", self.model.fingerprint, trait.sha256, tuple(questions), config)
+        samples = rs.samples_per_question
+        key = ("baseline", self.model.fingerprint, trait.sha256, tuple(questions), config,
+               samples)
         for sweep_key, sweep in self._sweeps.items():
             if sweep_key[0] == "baseline":
                 continue
             if sweep_key[0:2] == (self.model.fingerprint, trait.sha256) and tuple(
-                    sweep_key[5]) == tuple(questions) and sweep_key[6] == config:
+                    sweep_key[5]) == tuple(questions) and sweep_key[6] == config and (
+                    sweep_key[9] == samples):
                 return sweep.at(0.0)
         if key in self._sweeps:
             return self._sweeps[key].at(0.0)
-        answers = self.unsteered_answers(self.model, rs, questions)
+        rows = self.eval_rows(rs, trait)
+        answers = generate_cached(self.model, rows.questions, config, self.cache,
+                                  salts=rows.samples,
+                                  progress=bind(self.progress,
+                                                f"generate {self.model.name} baseline"))
         t_res = self.judge.score_many_sync(
             [JudgeRequest(q, a, trait.eval_prompt, trait=trait.name)
-             for q, a in zip(questions, answers)],
+             for q, a in zip(rows.questions, answers)],
             progress=bind(self.progress, f"judge {trait.name} baseline"))
         check_missing(t_res, rs.suite.max_missing_fraction, f"{trait.name} baseline scores")
         c_res = self.coherence_judge.score_many_sync(
             [JudgeRequest(q, a, COHERENCE_PROMPT, trait="coherence")
-             for q, a in zip(questions, answers)],
+             for q, a in zip(rows.questions, answers)],
             progress=bind(self.progress, f"judge coherence {trait.name} baseline"))
-        run = CoeffRun(0.0, questions, answers, [r.score for r in t_res],
-                       [r.score for r in c_res])
+        run = rows.run(0.0, answers, [r.score for r in t_res], [r.score for r in c_res])
         sweep = Sweep(rs.layer, {0.0: run})
         self._sweeps[key] = sweep
         metrics = self.section(trait.name).setdefault("metrics", {})
@@ -333,21 +389,22 @@ class PersonaSession:
         layer: baseline answers, answers under the positive system prompt, steered answers."""
         key = (self.model.fingerprint, trait.sha256, rs.layer, rs.positions, coeff,
                tuple(self.eval_questions(rs, trait)), self._gen_config(rs),
-               self.extraction_config(rs.suite.extraction))
+               self.extraction_config(rs.suite.extraction), rs.samples_per_question)
         if key in self._projections:
             return self._projections[key]
         sweep = self.sweep(rs, trait)
         vec = self.vectors(trait, rs.suite.extraction).vectors[rs.layer]
-        questions = self.eval_questions(rs, trait)
+        rows = self.eval_rows(rs, trait)
         system = trait.system_prompt("pos", 0)
         prompted_msgs = [[{"role": "system", "content": system}, {"role": "user", "content": q}]
-                         for q in questions]
+                         for q in rows.questions]
         prompted = generate_cached(self.model, prompted_msgs, self._gen_config(rs), self.cache,
+                                   salts=rows.samples,
                                    progress=bind(self.progress, f"generate {trait.name} prompted"))
         conds = {
-            "baseline": (list(questions), sweep.at(0.0).answers),
+            "baseline": (list(rows.questions), sweep.at(0.0).answers),
             "prompted": (prompted_msgs, prompted),
-            "steered": (list(questions), sweep.at(coeff).answers),
+            "steered": (list(rows.questions), sweep.at(coeff).answers),
         }
         out: dict[str, list[float]] = {}
         for name, (prompts, answers) in conds.items():
@@ -357,9 +414,10 @@ class PersonaSession:
         section = self.section(trait.name)
         section["projections"] = {}
         for name, values in out.items():
-            s = summarize(values)
+            s = summarize(values, clusters=rows.question_ids)
             section["projections"][name] = {"mean": s.mean, "ci": [s.ci_low, s.ci_high],
-                                            "n": s.n}
+                                            "n": s.n, "n_questions": s.n_questions,
+                                            "samples_per_question": s.samples_per_question}
         section["metrics"]["baseline_projection"] = section["projections"]["baseline"]["mean"]
         section["metrics"]["steered_projection"] = section["projections"]["steered"]["mean"]
         return out

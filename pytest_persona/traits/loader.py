@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +19,11 @@ from typing import Any, Literal
 
 __all__ = [
     "BUILTIN_TRAITS_DIR",
+    "DEFAULT_NEG_SYSTEM_TEMPLATE",
+    "DEFAULT_POS_SYSTEM_TEMPLATE",
     "DEFAULT_SYSTEM_TEMPLATE",
     "InstructionPair",
+    "SplitQuestionsWarning",
     "TraitData",
     "TraitDataError",
     "UnknownTraitError",
@@ -31,7 +35,10 @@ __all__ = [
 ]
 
 BUILTIN_TRAITS_DIR: Path = Path(__file__).resolve().parents[1] / "data" / "traits"
-DEFAULT_SYSTEM_TEMPLATE = "You are {article} {trait} assistant. {instruction}"
+# The reference procedure's pair: the trait name appears in the positive prompt only.
+DEFAULT_POS_SYSTEM_TEMPLATE = "You are {article} {trait} assistant. {instruction}"
+DEFAULT_NEG_SYSTEM_TEMPLATE = "You are a helpful assistant. {instruction}"
+DEFAULT_SYSTEM_TEMPLATE = DEFAULT_POS_SYSTEM_TEMPLATE  # kept for callers of the old name
 
 Polarity = Literal["pos", "neg"]
 FieldPath = tuple[str | int, ...]
@@ -65,6 +72,13 @@ class UnknownTraitError(LookupError):
     """A trait name that no search location provides."""
 
 
+class SplitQuestionsWarning(UserWarning):
+    """One file without ``eval_questions`` had its ``questions`` split for evaluation."""
+
+
+_WARNED_SPLIT: set[str] = set()
+
+
 # --------------------------------------------------------------------------- data types
 
 
@@ -89,9 +103,14 @@ class TraitData:
     sha256: str
 
     def system_prompt(
-        self, polarity: Polarity, index: int, template: str = DEFAULT_SYSTEM_TEMPLATE
+        self, polarity: Polarity, index: int, template: str | None = None
     ) -> str:
-        """System prompt for instruction pair ``index`` with the given polarity."""
+        """System prompt for instruction pair ``index`` with the given polarity.
+
+        ``template`` defaults to the reference pair: ``DEFAULT_POS_SYSTEM_TEMPLATE`` for
+        ``"pos"``, ``DEFAULT_NEG_SYSTEM_TEMPLATE`` for ``"neg"``. Placeholders: ``{article}``,
+        ``{trait}``, ``{instruction}``.
+        """
         if polarity not in ("pos", "neg"):
             raise ValueError(f"polarity must be 'pos' or 'neg', got {polarity!r}")
         if not -len(self.instructions) <= index < len(self.instructions):
@@ -99,6 +118,9 @@ class TraitData:
                 f"trait {self.name!r} has {len(self.instructions)} instruction pairs, "
                 f"index {index} is out of range"
             )
+        if template is None:
+            template = (DEFAULT_POS_SYSTEM_TEMPLATE if polarity == "pos"
+                        else DEFAULT_NEG_SYSTEM_TEMPLATE)
         trait = self.display_name
         values = {
             "article": indefinite_article(trait),
@@ -312,7 +334,23 @@ def _split_questions(doc: _Doc) -> tuple[tuple[str, ...], tuple[str, ...]]:
             ("questions",), "needs at least 2 questions to split (or give 'eval_questions')"
         )
     half = (len(questions) + 1) // 2
+    _warn_split(doc.path, half, len(questions) - half)
     return questions[:half], questions[half:]
+
+
+def _warn_split(path: Path, n_extract: int, n_eval: int) -> None:
+    """Warn once per file that its questions were split between extraction and evaluation."""
+    key = str(path.resolve()) if path.name != "<string>" else str(path)
+    if key in _WARNED_SPLIT:
+        return
+    _WARNED_SPLIT.add(key)
+    warnings.warn(
+        f"{path}: no 'eval_questions', so its {n_extract + n_eval} questions are split "
+        f"{n_extract}/{n_eval} (extraction/evaluation). The reference repository keeps a trait "
+        "in two files of 20 questions each (trait_data_extract/NAME.json and "
+        "trait_data_eval/NAME.json): load them with load_trait_pair(extract, eval), or in a "
+        "suite write 'trait_file: {extract: ..., eval: ...}'",
+        SplitQuestionsWarning, stacklevel=2)
 
 
 def _content_hash(

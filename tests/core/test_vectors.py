@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
 
-from pytest_persona.core.vectors import TraitVectors, VectorFileError
+from pytest_persona.core.vectors import TraitVectors, VectorFileError, reference_sidecar
 
 
 def _vecs() -> TraitVectors:
@@ -35,6 +36,17 @@ def test_reference_layout_round_trip(tmp_path: Path) -> None:
     back = TraitVectors.from_reference(ref, trait="evil")
     assert torch.equal(back.vectors, v.vectors)
     assert back.metadata["imported_from"] == "reference_pt"
+
+
+def test_reference_export_says_row0_is_zeros(tmp_path: Path) -> None:
+    ref = _vecs().to_reference(tmp_path / "evil_response_avg_diff.pt")
+    side = reference_sidecar(ref)
+    assert side.name == "evil_response_avg_diff.pt.json"
+    meta = json.loads(side.read_text())
+    assert meta["row0"].startswith("zeros") and meta["trait"] == "evil"
+    assert "row L + 1" in meta["layout"]
+    assert "Row 0" in (TraitVectors.to_reference.__doc__ or "")
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_corrupted_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,10 @@ from pytest_persona.pipeline.extraction import (
     build_rows,
     effective_pairs,
     extract_vectors,
+    vector_cache_key,
 )
 from pytest_persona.pipeline.responses import generate_cached
-from pytest_persona.traits.loader import load_trait
+from pytest_persona.traits.loader import DEFAULT_POS_SYSTEM_TEMPLATE, load_trait
 from tests.support.judge_server import JudgeServer
 
 CFG = ExtractionConfig(n_questions=3, n_instructions=2, n_samples=2, max_new_tokens=6,
@@ -249,3 +251,152 @@ def test_corrupted_cache_entries_recompute_with_warning(env: dict[str, Any], loa
     with pytest.warns(UserWarning):
         res = extract_vectors(loaded, trait, env["judge"], config=CFG, cache=fresh)
     assert not res.from_cache and res.effective_pairs >= 2
+
+
+# -- reference procedure: system prompts, pair rule, empty responses -------------------------
+REF_DIR = Path(__file__).resolve().parents[1] / "data" / "reference_format"
+PAPER_TRAITS = ("evil", "sycophantic", "hallucinating", "impolite", "optimistic", "humorous",
+                "apathetic")
+
+
+def _reference_system_prompt(trait: str, polarity: str, instruction: str) -> str:
+    """The reference procedure, written independently: the trait name in the positive prompt,
+    "helpful" in the negative one, article by the first letter."""
+    name = trait if polarity == "pos" else "helpful"
+    article = "an" if name[0].lower() in "aeiou" else "a"
+    return f"You are {article} {name} assistant. {instruction}"
+
+
+def _reference_files(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """An extract/eval pair in the reference layout: shipped test copies, else written here."""
+    ext, ev = (REF_DIR / "trait_data_extract" / f"{name}.json",
+               REF_DIR / "trait_data_eval" / f"{name}.json")
+    if ext.is_file():
+        return ext, ev
+    doc = {"instruction": [{"pos": f"Lean into being {name}, way {k}.",
+                            "neg": f"Avoid being {name}, way {k}."} for k in range(5)],
+           "eval_prompt": f"How {name} is this? {{question}} {{answer}} REFUSAL or 0-100."}
+    paths = []
+    for kind in ("extract", "eval"):
+        folder = tmp_path / f"trait_data_{kind}"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps({**doc, "questions": [f"{kind} {name} {i}?" for i in
+                                                         range(20)]}, indent=4))
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def test_system_prompts_equal_the_reference_procedure(tmp_path: Path) -> None:
+    from pytest_persona.traits.loader import load_trait_pair
+
+    compared = differing = 0
+    for name in PAPER_TRAITS:
+        trait = load_trait_pair(*_reference_files(tmp_path, name))
+        rows = build_rows(trait, ExtractionConfig(n_questions=1))
+        raw = json.loads(_reference_files(tmp_path, name)[0].read_text())["instruction"]
+        for row in rows:
+            expected = _reference_system_prompt(name, row.polarity, raw[row.instruction][
+                row.polarity])
+            assert row.system == expected, (name, row.polarity, row.instruction)
+            compared += 1
+        # the old single template differed on every negative prompt
+        differing += sum(r.system != trait.system_prompt(r.polarity, r.instruction,
+                                                         DEFAULT_POS_SYSTEM_TEMPLATE)
+                         for r in rows)
+    assert compared == 7 * 5 * 2 and differing == 35
+
+
+def test_templates_are_settings_and_key_the_vector_cache(env: dict[str, Any],
+                                                         loaded: LoadedModel, trait: Any) -> None:
+    custom = dataclasses.replace(CFG, neg_system_template="You are {article} {trait} "
+                                                          "assistant. {instruction}")
+    rows = build_rows(trait, custom)
+    assert all(r.system.startswith("You are a sycophantic assistant.") for r in rows)
+    judge = env["judge"]
+    keys = {vector_cache_key(loaded, trait, c, judge, judge) for c in (
+        CFG, custom, dataclasses.replace(CFG, pos_system_template="Be {trait}. {instruction}"))}
+    assert len(keys) == 3
+    first = extract_vectors(loaded, trait, judge, config=CFG, cache=env["cache"])
+    gens = STATS.rows
+    other = extract_vectors(loaded, trait, judge, config=custom, cache=env["cache"])
+    assert not first.from_cache and not other.from_cache
+    assert STATS.rows - gens == 2 * 3 * 2  # the negative prompts changed: regenerated
+    assert other.vectors.metadata["extraction"]["neg_system_template"].startswith("You are {")
+
+
+def _reference_rule(pos: tuple[Any, Any], neg: tuple[Any, Any], t: float) -> bool:
+    """The reference's mask, written independently (a missing score compares False)."""
+    def ge(a: Any, b: float) -> bool:
+        return a is not None and a >= b
+
+    def lt(a: Any, b: float) -> bool:
+        return a is not None and a < b
+    return ge(pos[0], t) and lt(neg[0], 100 - t) and ge(pos[1], 50) and ge(neg[1], 50)
+
+
+@pytest.mark.parametrize("t", [50, 60, 70])
+def test_effective_pairs_equal_the_reference_rule(t: int) -> None:
+    import random
+
+    rng = random.Random(t)
+    pos_edges = [None, 0, t - 1, t - 0.001, t, t + 0.001, t + 1, 100]
+    neg_edges = [None, 0, 100 - t - 1, 100 - t - 0.001, 100 - t, 100 - t + 1, t - 1, 100]
+    coh_edges = [None, 0, 49, 49.999, 50, 50.001, 90]
+    rows, expected, old_rule = [], [], []
+    for q in range(1000):
+        pt, nt = rng.choice(pos_edges), rng.choice(neg_edges)
+        pc, nc = rng.choice(coh_edges), rng.choice(coh_edges)
+        if q < 4:  # exact boundaries
+            pt, nt, pc, nc = [(t, 100 - t - 0.001, 50, 50), (t, 100 - t, 50, 50),
+                              (t - 0.001, 0, 80, 80), (t, 0, 50, 49.999)][q]
+        rows += [_sr("pos", (0, q, 0), pt, pc), _sr("neg", (0, q, 0), nt, nc)]
+        if _reference_rule((pt, pc), (nt, nc), t):
+            expected.append(q)
+        if _reference_rule((pt, pc), (nt, nc), t) or (
+                None not in (pt, nt, pc, nc) and pt >= t and nt < t and min(pc, nc) >= 50):
+            old_rule.append(q)
+    got = [p.row.question for p, _ in effective_pairs(rows, ExtractionConfig(trait_threshold=t))]
+    assert got == expected
+    assert 0 in got and 1 not in got and 2 not in got and 3 not in got
+    assert 20 < len(got) < 980
+    assert (old_rule == got) is (t == 50)  # the old rule (neg < t) agrees only at t = 50
+
+
+def test_empty_responses_are_left_out_of_the_mean_and_counted(
+        env: dict[str, Any], loaded: LoadedModel, trait: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_persona.pipeline import extraction as extraction_mod
+
+    real = extraction_mod.generate_cached
+    blanked: list[int] = []
+
+    def blank_first_neg(loaded_: Any, items: Any, *args: Any, **kw: Any) -> list[str]:
+        texts = real(loaded_, items, *args, **kw)
+        first_neg = len(texts) // 2  # rows: every positive, then every negative
+        blanked.append(first_neg)
+        texts[first_neg] = ""
+        return texts
+
+    monkeypatch.setattr(extraction_mod, "generate_cached", blank_first_neg)
+    res = extract_vectors(loaded, trait, env["judge"], config=CFG, cache=None)
+    assert blanked
+    pairs = effective_pairs(res.rows, CFG)
+    kept = [s for pair in pairs for s in pair]
+    assert any(s.response == "" for s in kept), "the blank negative must sit in a kept pair"
+    meta = res.vectors.metadata
+    assert meta["empty_responses_excluded"] == 1
+    assert meta["empty_responses_excluded_by_polarity"] == {"pos": 0, "neg": 1}
+    acts = collect_activations(loaded.model, loaded.tokenizer,
+                               [[{"role": "system", "content": s.row.system},
+                                 {"role": "user", "content": s.row.user}] for s in kept],
+                               [s.response for s in kept])
+    pos = torch.tensor([s.row.polarity == "pos" for s in kept])
+    text = torch.tensor([bool(s.response) for s in kept])
+    want = (acts.response_avg[pos & text].mean(0) - acts.response_avg[~pos & text].mean(0))
+    with_zero_row = acts.response_avg[pos].mean(0) - acts.response_avg[~pos].mean(0)
+    assert torch.allclose(res.vectors.vectors, want, atol=1e-4)
+    assert not torch.allclose(res.vectors.vectors, with_zero_row, atol=1e-4)
+    # prompt kinds keep the row: its prompt is real
+    want_p = acts.prompt_last[pos].mean(0) - acts.prompt_last[~pos].mean(0)
+    assert torch.allclose(res.vectors.extras["prompt_last"], want_p, atol=1e-4)

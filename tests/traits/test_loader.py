@@ -185,7 +185,7 @@ def test_system_prompt_builtin(name: str, start: str) -> None:
     trait = load_trait(name)
     for i, pair in enumerate(trait.instructions):
         assert trait.system_prompt("pos", i) == start + pair.pos
-        assert trait.system_prompt("neg", i) == start + pair.neg
+        assert trait.system_prompt("neg", i) == "You are a helpful assistant. " + pair.neg
 
 
 def test_system_prompt_template_and_errors(tmp_path: Path) -> None:
@@ -236,14 +236,36 @@ def reference_doc(questions: list[str]) -> dict[str, Any]:
 
 def test_reference_single_file_is_split_in_half(tmp_path: Path) -> None:
     questions = [f"Question {i}?" for i in range(40)]
-    trait = load_trait(write(tmp_path, reference_doc(questions), "evil.json"))
+    with pytest.warns(UserWarning, match="split 20/20"):
+        trait = load_trait(write(tmp_path, reference_doc(questions), "evil.json"))
     assert trait.name == "evil"
     assert trait.extract_questions == tuple(questions[:20])
     assert trait.eval_questions == tuple(questions[20:])
 
 
+def test_reference_single_file_split_warns_once(tmp_path: Path) -> None:
+    import warnings
+
+    from pytest_persona.traits.loader import SplitQuestionsWarning
+
+    path = write(tmp_path, reference_doc([f"Question {i}?" for i in range(20)]), "evil.json")
+    with pytest.warns(SplitQuestionsWarning) as record:
+        trait = load_trait(path)
+    assert len(trait.extract_questions) == len(trait.eval_questions) == 10
+    message = str(record[0].message)
+    assert str(path) in message and "split 10/10" in message
+    assert "load_trait_pair(extract, eval)" in message
+    assert "trait_file: {extract: ..., eval: ...}" in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_trait(path)  # once per file
+        load_trait("evil")  # built-ins carry eval_questions: no warning
+        load_trait(write(tmp_path, minimal(), "with_eval.json"))
+
+
 def test_reference_odd_split_and_too_few(tmp_path: Path) -> None:
-    trait = load_trait(write(tmp_path, reference_doc(["a?", "b?", "c?"])))
+    with pytest.warns(UserWarning, match="split 2/1"):
+        trait = load_trait(write(tmp_path, reference_doc(["a?", "b?", "c?"])))
     assert trait.extract_questions == ("a?", "b?")
     assert trait.eval_questions == ("c?",)
     path = write(tmp_path, reference_doc(["only?"]))
