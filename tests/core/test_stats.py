@@ -65,7 +65,7 @@ def test_summarize_is_mean_and_default_bootstrap() -> None:
     assert (s.ci_low, s.ci_high) == bootstrap_ci(SAMPLE, seed=5) != bootstrap_ci(SAMPLE, seed=6)
     assert summarize(values).ci_low == bootstrap_ci(SAMPLE)[0]
     assert s.to_dict() == {"n": 12, "mean": s.mean, "ci_low": s.ci_low, "ci_high": s.ci_high,
-                           "missing": 2}
+                           "missing": 2, "n_questions": 12, "samples_per_question": 1}
     assert s.describe() == (f"mean {s.mean:.1f} (95% CI {s.ci_low:.1f}-{s.ci_high:.1f}, "
                             "n=12)")
     none = summarize([None, None])

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from pytest_persona.cache.store import PersonaCache
+from pytest_persona.core.activations import collect_activations
 from pytest_persona.core.generation import STATS
 from pytest_persona.core.layers import find_layers
 from pytest_persona.judges import COHERENCE_PROMPT, MissingScoresError, make_judge

@@ -21,9 +21,9 @@ from pytest_persona.pipeline.extraction import ExtractionResult
 from pytest_persona.suites import expectations as ev
 from pytest_persona.suites.registry import REQUIRED, default_registry
 from pytest_persona.suites.schema import Expectation, ResolvedSuite
+from pytest_persona.suites.session import CoeffRun, PersonaOptions, PersonaSession, Sweep
 
 KINDS = default_registry()
-from pytest_persona.suites.session import CoeffRun, PersonaOptions, PersonaSession, Sweep
 
 LAYER = 1
 N_LAYERS = 3
