@@ -1,5 +1,10 @@
 """Generation through the response cache: only misses are generated, each finished batch is
-written at once, so an interrupted run resumes where it stopped."""
+written at once, so an interrupted run resumes where it stopped.
+
+Each sampled row is seeded from its own cache key, so a response is a function of its key
+alone: an interrupted-then-resumed run, two processes sharing a cache and one uninterrupted
+run store the same texts (and the first writer of a key wins if they ever differ).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,11 @@ from pytest_persona.core.generation import (
     request_key,
 )
 from pytest_persona.models.loading import LoadedModel, cache_identity
+
+
+def key_seed(key: str) -> int:
+    """The sampling seed of a row: 60 bits of its cache key."""
+    return int(key[:15], 16)
 
 
 def generate_cached(
@@ -48,18 +58,20 @@ def generate_cached(
         store.misses += len(todo)
     results = [found.get(k, "") for k in keys]
     if todo:
+        stored: dict[str, str] = {}
+
         def on_batch(idx: list[int], texts: list[str]) -> None:
             if store is not None:
-                store.put_many({keys[todo[i]]: t for i, t in zip(idx, texts)})
+                stored.update(store.put_many({keys[todo[i]]: t for i, t in zip(idx, texts)}))
 
         texts = generate(
             loaded.model, loaded.tokenizer, [messages[i] for i in todo], config,
             steering=steering if coeffs is not None else None,
             coeffs=[row_coeffs[i] for i in todo] if coeffs is not None else None,
-            progress=progress, on_batch=on_batch,
+            progress=progress, on_batch=on_batch, seeds=[key_seed(keys[i]) for i in todo],
         )
         for i, text in zip(todo, texts):
-            results[i] = text
+            results[i] = stored.get(keys[i], text)  # another writer's text, if it was first
     elif progress is not None:
         progress(len(keys), len(keys))
     return results
