@@ -12,11 +12,13 @@ import hashlib
 import json
 import logging
 import os
+import time
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
 from filelock import FileLock
 
 from pytest_persona._util.atomic import write_text
@@ -177,15 +179,24 @@ class PersonaCache:
         return self.root / "vectors" / f"{key}.safetensors"
 
     def load_vectors(self, key: str) -> TraitVectors | None:
-        """Cached vectors for ``key``; a corrupted entry warns and returns None."""
+        """Cached vectors for ``key``; a corrupted entry warns, is moved aside, returns None.
+
+        Corrupted means anything :meth:`TraitVectors.load` rejects, a directory in place of
+        the file, a sidecar that is missing or not a JSON object, or a main tensor that is
+        not a finite floating-point ``[n_layers, d_model]`` matrix agreeing with its metadata.
+        """
         path = self.vector_path(key)
-        if self.refresh or not path.exists():
+        if self.refresh or not (path.exists() or path.is_symlink()):
             self.vector_misses += 1
             return None
         try:
-            vectors = TraitVectors.load(path)
-        except VectorFileError as exc:
-            warnings.warn(f"{exc}; recomputing", CacheWarning, stacklevel=2)
+            vectors = _checked_vectors(path)
+        except (VectorFileError, ValueError, TypeError, IndexError, RuntimeError,
+                OSError) as exc:
+            warnings.warn(f"{path}: corrupt vector cache entry ({exc}); moved aside, "
+                          "recomputing", CacheWarning, stacklevel=2)
+            _move_aside(path)
+            _move_aside(path.with_suffix(".json"))
             self.vector_misses += 1
             return None
         self.vector_hits += 1
@@ -194,7 +205,11 @@ class PersonaCache:
     def save_vectors(self, key: str, vectors: TraitVectors, sidecar: Mapping[str, Any]) -> Path:
         """Write vectors and their JSON sidecar (provenance, per-layer report) atomically."""
         path = self.vector_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(path) + ".lock"):
+            for target in (path, path.with_suffix(".json")):
+                if target.is_dir() and not target.is_symlink():
+                    _move_aside(target)  # os.replace cannot put a file over a directory
             vectors.save(path)
             write_text(path.with_suffix(".json"),
                        json.dumps({"cache_version": CACHE_VERSION, **sidecar}, indent=2,
@@ -205,3 +220,51 @@ class PersonaCache:
         hits = sum(s.hits for s in self._responses.values()) + self.vector_hits
         misses = sum(s.misses for s in self._responses.values()) + self.vector_misses
         return {"hits": hits, "misses": misses}
+
+
+def _checked_vectors(path: Path) -> TraitVectors:
+    """Load and validate one cached vector entry; raises on anything inconsistent."""
+    if not path.is_file():
+        raise VectorFileError("not a regular file")
+    _check_float_dtypes(path)
+    vectors = TraitVectors.load(path)
+    sidecar = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    if not isinstance(sidecar, dict):
+        raise VectorFileError(f"sidecar is a JSON {type(sidecar).__name__}, not an object")
+    main = vectors.vectors
+    if not bool(torch.isfinite(main).all()):
+        raise VectorFileError("tensor holds NaN or infinite values")
+    for name, extra in vectors.extras.items():
+        if extra.shape != main.shape or not bool(torch.isfinite(extra).all()):
+            raise VectorFileError(f"extra {name!r} has shape {list(extra.shape)} or is not "
+                                  "finite")
+    return vectors
+
+
+FLOAT_DTYPES = frozenset({"F16", "BF16", "F32", "F64"})
+
+
+def _check_float_dtypes(path: Path) -> None:
+    """Every tensor in the safetensors header is floating point (loading would upcast ints)."""
+    with open(path, "rb") as handle:
+        size = int.from_bytes(handle.read(8), "little")
+        if not 2 <= size <= 100_000_000:
+            raise VectorFileError(f"safetensors header size {size} is implausible")
+        header = json.loads(handle.read(size))
+    if not isinstance(header, dict):
+        raise VectorFileError("safetensors header is not a JSON object")
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = info.get("dtype") if isinstance(info, dict) else None
+        if dtype not in FLOAT_DTYPES:
+            raise VectorFileError(f"tensor {name!r} has dtype {dtype}, expected floating point")
+
+
+def _move_aside(path: Path) -> None:
+    """Rename a corrupt entry to ``<name>.corrupt-<ns>`` (kept for inspection, never read)."""
+    if path.exists() or path.is_symlink():
+        try:
+            os.replace(path, path.with_name(f"{path.name}.corrupt-{time.time_ns()}"))
+        except OSError as exc:
+            log.warning("could not move aside %s: %s", path, exc)
