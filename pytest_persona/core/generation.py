@@ -200,9 +200,9 @@ def generate(
 
     ``coeffs`` gives one steering coefficient per item (``steering`` must be set), so a
     questions x coefficients sweep runs as a few large batches. Rows are grouped by prompt
-    length to limit padding. Sampled rows use one seed each: ``seeds`` (e.g. derived from a
-    cache key) or, by default, a hash of (config seed, prompt, coefficient); so a row's text
-    does not depend on the batch size or on the other rows. ``on_batch(indices, texts)`` is
+    length to limit padding. Sampled rows use one seed each: ``seeds``, or by default a hash
+    of (config seed, rendered prompt); so a row's text does not depend on the batch size or
+    on the other rows, and every coefficient of a sweep sees the same random numbers. ``on_batch(indices, texts)`` is
     called as each batch finishes (for caching).
     """
     ensure_pad_token(tokenizer)
@@ -214,8 +214,7 @@ def generate(
         raise ValueError(f"seeds has {len(seeds)} entries for {len(items)} items")
     prompts = [chat_prompt(tokenizer, as_messages(item, system)) for item in items]
     row_seeds = [int(s) for s in seeds] if seeds is not None else [
-        row_seed(config.seed, p, float(coeffs[i]) if coeffs is not None else 0.0)
-        for i, p in enumerate(prompts)]
+        row_seed(config.seed, p) for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
     results: list[str] = [""] * len(prompts)
     size = config.batch_size or auto_batch_size(model)

@@ -1,8 +1,10 @@
 """Generation through the response cache: only misses are generated, each finished batch is
 written at once, so an interrupted run resumes where it stopped.
 
-Each sampled row is seeded from its own cache key, so a response is a function of its key
-alone: an interrupted-then-resumed run, two processes sharing a cache and one uninterrupted
+Each sampled row is seeded from its own messages, sample index and config seed (part of its
+key; the model and the steering coefficient are left out on purpose, so a base model and a
+checkpoint, or the coefficients of a sweep, see the same random numbers: paired comparisons
+with less noise). So a response is a function of its key alone: an interrupted-then-resumed run, two processes sharing a cache and one uninterrupted
 run store the same texts (and the first writer of a key wins if they ever differ).
 """
 
@@ -19,12 +21,8 @@ from pytest_persona.core.generation import (
     generate,
     request_key,
 )
+from pytest_persona.core.sampling import row_seed
 from pytest_persona.models.loading import LoadedModel, cache_identity
-
-
-def key_seed(key: str) -> int:
-    """The sampling seed of a row: 60 bits of its cache key."""
-    return int(key[:15], 16)
 
 
 def generate_cached(
@@ -45,11 +43,10 @@ def generate_cached(
     messages = [as_messages(item) for item in items]
     row_coeffs = [float(c) for c in coeffs] if coeffs is not None else [0.0] * len(items)
     row_salts = list(salts) if salts is not None else [0] * len(items)
-    keys = [
-        request_key(cache_identity(loaded), m + [{"role": "_sample", "content": str(s)}] if s else m,
-                    config, steering, c)
-        for m, c, s in zip(messages, row_coeffs, row_salts)
-    ]
+    salted = [m + [{"role": "_sample", "content": str(s)}] if s else m
+              for m, s in zip(messages, row_salts)]
+    keys = [request_key(cache_identity(loaded), m, config, steering, c)
+            for m, c in zip(salted, row_coeffs)]
     store = cache.responses(cache_identity(loaded)) if cache is not None else None
     found = store.get_many(keys) if store is not None and not cache.refresh else {}  # type: ignore[union-attr]
     todo = [i for i, k in enumerate(keys) if k not in found]
@@ -68,7 +65,7 @@ def generate_cached(
             loaded.model, loaded.tokenizer, [messages[i] for i in todo], config,
             steering=steering if coeffs is not None else None,
             coeffs=[row_coeffs[i] for i in todo] if coeffs is not None else None,
-            progress=progress, on_batch=on_batch, seeds=[key_seed(keys[i]) for i in todo],
+            progress=progress, on_batch=on_batch, seeds=[row_seed(config.seed, salted[i]) for i in todo],
         )
         for i, text in zip(todo, texts):
             results[i] = stored.get(keys[i], text)  # another writer's text, if it was first
