@@ -201,8 +201,9 @@ def generate(
     ``coeffs`` gives one steering coefficient per item (``steering`` must be set), so a
     questions x coefficients sweep runs as a few large batches. Rows are grouped by prompt
     length to limit padding. Sampled rows use one seed each: ``seeds``, or by default a hash
-    of (config seed, rendered prompt); so a row's text does not depend on the batch size or
-    on the other rows, and every coefficient of a sweep sees the same random numbers. ``on_batch(indices, texts)`` is
+    of (config seed, messages), as the response cache does for sample 0. So a row's text does
+    not depend on the batch size or on the other rows, and every coefficient of a sweep sees
+    the same random numbers. ``on_batch(indices, texts)`` is
     called as each batch finishes (for caching).
     """
     ensure_pad_token(tokenizer)
@@ -212,9 +213,10 @@ def generate(
         raise ValueError("coeffs given without a steering vector")
     if seeds is not None and len(seeds) != len(items):
         raise ValueError(f"seeds has {len(seeds)} entries for {len(items)} items")
-    prompts = [chat_prompt(tokenizer, as_messages(item, system)) for item in items]
+    messages = [as_messages(item, system) for item in items]
+    prompts = [chat_prompt(tokenizer, m) for m in messages]
     row_seeds = [int(s) for s in seeds] if seeds is not None else [
-        row_seed(config.seed, p) for p in prompts]
+        row_seed(config.seed, m) for m in messages]
     order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
     results: list[str] = [""] * len(prompts)
     size = config.batch_size or auto_batch_size(model)

@@ -124,3 +124,12 @@ def test_generate_cached_returns_the_first_writers_text(loaded: LoadedModel,
     with pytest.warns(CacheWarning):
         out = generate_cached(loaded, ITEMS[:3], CFG, fresh)
     assert out[:2] == texts and out[2] == "someone else's text"
+
+
+def test_cached_and_direct_generation_agree(loaded: LoadedModel, tmp_path: Path) -> None:
+    from pytest_persona.core.generation import generate
+
+    direct = generate(loaded.model, loaded.tokenizer, ITEMS[:4], CFG)
+    assert generate_cached(loaded, ITEMS[:4], CFG, PersonaCache(tmp_path)) == direct
+    salted = generate_cached(loaded, ITEMS[:2] * 2, CFG, None, salts=[0, 0, 1, 1])
+    assert salted[:2] == direct[:2] and salted[2:] != direct[:2]  # the sample index matters
