@@ -169,10 +169,17 @@ class Judge:
                 if self._resolved is None and self.resolved_model is None:
                     self._resolved = version
 
-    def cache_key(self, request: JudgeRequest) -> str:
+    def _model_for_key(self, reported: str | None) -> str | None:
+        """An alias judge files each answer under the model that gave it (should the alias move
+        during a run); a dated or local judge under its own name."""
+        if reported and self.resolves_alias and not is_dated(self.requested_model):
+            return reported
+        return None
+
+    def cache_key(self, request: JudgeRequest, model: str | None = None) -> str:
         return cache_key(
             self.id,
-            self.resolved_model or self.requested_model,
+            model or self.resolved_model or self.requested_model,
             template_sha256(request.eval_prompt),
             request.question,
             request.answer,
@@ -227,7 +234,8 @@ class Judge:
                     self.usage.missing += 1
             if (self._cache is not None and out.cacheable and self.resolved_model is not None
                     and (out.score is not None or out.reason)):
-                self._cache.put(self.cache_key(req), self.id, template_sha256(req.eval_prompt),
+                key = self.cache_key(req, self._model_for_key(out.model_version))
+                self._cache.put(key, self.id, template_sha256(req.eval_prompt),
                                 out.score, out.model_version,
                                 None if out.score is not None else out.reason)
             results[i] = JudgeResult(out.score, out.reason if out.score is None else None)

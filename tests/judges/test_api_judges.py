@@ -444,3 +444,17 @@ def test_dated_snapshot_needs_no_probe(judge_server: JudgeServer, template: str,
     again = make_judge("openai:", base_url=judge_server.base_url, cache_path=cache_path)
     again.score_many_sync(_reqs(template, 2))
     assert judge_server.calls == 2
+
+
+def test_alias_moving_during_a_run_files_answers_under_the_model_that_gave_them(
+        template: str, cache_path) -> None:
+    with JudgeServer(scorer=lambda p: 10, openai_model="gpt-4.1-mini-2025-04-14") as srv:
+        judge = make_judge("openai:gpt-4.1-mini", base_url=srv.base_url, cache_path=cache_path)
+        judge.score_many_sync(_reqs(template, 2))
+        srv.openai_model = "gpt-4.1-mini-2099-01-01"  # the provider moves the alias mid-run
+        later = [JudgeRequest(f"later {i}", "a", template) for i in range(3)]
+        judge.score_many_sync(later)
+        assert judge.usage.models == {"gpt-4.1-mini-2025-04-14": 2, "gpt-4.1-mini-2099-01-01": 3}
+        warm = make_judge("openai:gpt-4.1-mini", base_url=srv.base_url, cache_path=cache_path)
+        warm.score_many_sync(later)
+        assert warm.usage.calls == 1 and warm.usage.cache_hits == 2  # probe + the moved answers
