@@ -23,7 +23,7 @@ def bench_judges(n: int = 200, latency: float = 0.05, concurrency: int = 16) -> 
         cache = Path(tmp) / "judge-cache.sqlite"
 
         def run(conc: int, cache_path: Path | None) -> float:
-            judge = make_judge("openai:gpt-4.1-mini", base_url=srv.base_url, concurrency=conc,
+            judge = make_judge("openai:", base_url=srv.base_url, concurrency=conc,
                                cache_path=cache_path)
             t0 = time.perf_counter()
             res = judge.score_many_sync(reqs)

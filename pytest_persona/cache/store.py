@@ -1,8 +1,8 @@
 """The on-disk cache under ``--persona-cache``: responses, vectors, judge scores.
 
 Generated responses are JSONL lines, each carrying its own checksum, appended under a file
-lock as each batch finishes: an interrupted run keeps every finished batch, a torn line is
-detected, warned about and recomputed. Vectors are safetensors files with a JSON sidecar,
+lock as each batch finishes: an interrupted run keeps every finished batch; a torn or corrupted
+line is dropped (the file is rewritten atomically without it, one warning) and recomputed. Vectors are safetensors files with a JSON sidecar,
 written atomically. Judge scores live in the judges' SQLite file beside them.
 """
 
@@ -12,11 +12,13 @@ import hashlib
 import json
 import logging
 import os
+import time
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
 from filelock import FileLock
 
 from pytest_persona._util.atomic import write_text
@@ -41,65 +43,116 @@ def _line_checksum(key: str, text: str) -> str:
 
 
 class ResponseStore:
-    """Generated responses for one model, keyed by request key (see generation.request_key)."""
+    """Generated responses for one model, keyed by request key (see generation.request_key).
+
+    Reads and writes happen under the file lock, so a reader never sees a half-written line.
+    The first writer of a key wins: a later, different text for the same key is not stored,
+    a warning names the key, and the stored text is returned to the caller.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = FileLock(str(path) + ".lock")
         self._data: dict[str, str] = {}
-        self._loaded_size = -1
+        self._offset = 0
+        self._inode = -1
         self.hits = 0
         self.misses = 0
+        self.conflicts = 0
 
-    def _load(self) -> None:
-        if not self.path.exists():
+    def _scan(self) -> None:
+        """Read lines appended since the last scan (call with the lock held)."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
             return
-        size = self.path.stat().st_size
-        if size == self._loaded_size:
+        if stat.st_ino != self._inode or stat.st_size < self._offset:
+            self._data, self._offset, self._inode = {}, 0, stat.st_ino  # replaced: read it all
+        if stat.st_size == self._offset:
             return
+        good: dict[str, str] = {}
         bad = 0
-        with open(self.path, encoding="utf-8", errors="replace") as handle:
-            for number, line in enumerate(handle, 1):
-                try:
-                    entry = json.loads(line)
-                    key, text = entry["k"], entry["t"]
-                    if entry["c"] != _line_checksum(key, text):
-                        raise ValueError("checksum mismatch")
-                except (ValueError, KeyError, TypeError):
+        with open(self.path, "rb") as handle:
+            handle.seek(self._offset)
+            for raw in handle:
+                if not raw.endswith(b"\n"):
+                    bad += 1  # torn: no writer is mid-line while we hold the lock
+                    continue
+                parsed = _parse_line(raw)
+                if parsed is None:
                     bad += 1
                     continue
-                self._data[key] = text
+                good.setdefault(parsed[0], parsed[1])
+            self._offset = handle.tell()
+        for key, text in good.items():
+            self._data.setdefault(key, text)
         if bad:
-            warnings.warn(f"{self.path}: {bad} corrupted line(s) ignored; those responses will "
-                          "be regenerated", CacheWarning, stacklevel=3)
-        self._loaded_size = size
+            self._compact(bad)
+
+    def _compact(self, bad: int) -> None:
+        """Rewrite the file atomically with only its valid lines (lock held), warn once."""
+        lines = "".join(_format_line(k, t) for k, t in self._data.items())
+        write_text(self.path, lines)
+        stat = self.path.stat()
+        self._offset, self._inode = stat.st_size, stat.st_ino
+        warnings.warn(f"{self.path}: {bad} corrupted line(s) dropped and the file compacted; "
+                      "those responses will be regenerated", CacheWarning, stacklevel=4)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, str]:
         """The cached responses among ``keys``."""
-        self._load()
-        found = {k: self._data[k] for k in keys if k in self._data}
-        return found
+        if self.path.exists():
+            with self._lock:
+                self._scan()
+        return {k: self._data[k] for k in keys if k in self._data}
 
-    def put_many(self, items: Mapping[str, str]) -> None:
-        """Append responses durably (flush + fsync) under the file lock."""
+    def put_many(self, items: Mapping[str, str]) -> dict[str, str]:
+        """Append new responses durably (flush + fsync) under the file lock.
+
+        Returns the stored text of every key: the caller's text, or the first writer's where
+        another process stored that key first (a different text warns: a nondeterminism bug).
+        """
         if not items:
-            return
+            return {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lines = "".join(
-            json.dumps({"k": k, "t": t, "c": _line_checksum(k, t)}, ensure_ascii=False) + "\n"
-            for k, t in items.items()
-        )
         with self._lock:
-            with open(self.path, "a+b") as handle:
-                handle.seek(0, os.SEEK_END)
-                if handle.tell() > 0:
-                    handle.seek(-1, os.SEEK_END)
-                    if handle.read(1) != b"\n":  # a torn last line: start a fresh one
-                        handle.write(b"\n")
-                handle.write(lines.encode("utf-8"))
-                handle.flush()
-                os.fsync(handle.fileno())
-        self._data.update(items)
+            self._scan()
+            fresh = {k: t for k, t in items.items() if k not in self._data}
+            clash = [k for k, t in items.items() if k in self._data and self._data[k] != t]
+            if fresh:
+                with open(self.path, "a+b") as handle:
+                    handle.seek(0, os.SEEK_END)
+                    handle.write("".join(_format_line(k, t) for k, t in fresh.items())
+                                 .encode("utf-8"))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                    self._offset = handle.tell()
+                self._inode = self.path.stat().st_ino
+                self._data.update(fresh)
+        if clash:
+            self.conflicts += len(clash)
+            warnings.warn(f"{self.path}: {len(clash)} response(s) differ from the text another "
+                          f"writer stored first (e.g. key {clash[0][:16]}); keeping the first. "
+                          "Generation is not deterministic here (different device, dtype or "
+                          "library version sharing one cache?)", CacheWarning, stacklevel=2)
+        return {k: self._data[k] for k in items}
+
+
+def _format_line(key: str, text: str) -> str:
+    return json.dumps({"k": key, "t": text, "c": _line_checksum(key, text)},
+                      ensure_ascii=False) + "\n"
+
+
+def _parse_line(raw: bytes) -> tuple[str, str] | None:
+    try:
+        entry = json.loads(raw.decode("utf-8"))
+        key, text = entry["k"], entry["t"]
+        if not isinstance(key, str) or not isinstance(text, str):
+            return None
+        if entry["c"] != _line_checksum(key, text):
+            return None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return key, text
 
 
 class PersonaCache:
@@ -126,15 +179,24 @@ class PersonaCache:
         return self.root / "vectors" / f"{key}.safetensors"
 
     def load_vectors(self, key: str) -> TraitVectors | None:
-        """Cached vectors for ``key``; a corrupted entry warns and returns None."""
+        """Cached vectors for ``key``; a corrupted entry warns, is moved aside, returns None.
+
+        Corrupted means anything :meth:`TraitVectors.load` rejects, a directory in place of
+        the file, a sidecar that is missing or not a JSON object, or a main tensor that is
+        not a finite floating-point ``[n_layers, d_model]`` matrix agreeing with its metadata.
+        """
         path = self.vector_path(key)
-        if self.refresh or not path.exists():
+        if self.refresh or not (path.exists() or path.is_symlink()):
             self.vector_misses += 1
             return None
         try:
-            vectors = TraitVectors.load(path)
-        except VectorFileError as exc:
-            warnings.warn(f"{exc}; recomputing", CacheWarning, stacklevel=2)
+            vectors = _checked_vectors(path)
+        except (VectorFileError, ValueError, TypeError, IndexError, RuntimeError,
+                OSError) as exc:
+            warnings.warn(f"{path}: corrupt vector cache entry ({exc}); moved aside, "
+                          "recomputing", CacheWarning, stacklevel=2)
+            _move_aside(path)
+            _move_aside(path.with_suffix(".json"))
             self.vector_misses += 1
             return None
         self.vector_hits += 1
@@ -143,7 +205,11 @@ class PersonaCache:
     def save_vectors(self, key: str, vectors: TraitVectors, sidecar: Mapping[str, Any]) -> Path:
         """Write vectors and their JSON sidecar (provenance, per-layer report) atomically."""
         path = self.vector_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(path) + ".lock"):
+            for target in (path, path.with_suffix(".json")):
+                if target.is_dir() and not target.is_symlink():
+                    _move_aside(target)  # os.replace cannot put a file over a directory
             vectors.save(path)
             write_text(path.with_suffix(".json"),
                        json.dumps({"cache_version": CACHE_VERSION, **sidecar}, indent=2,
@@ -154,3 +220,51 @@ class PersonaCache:
         hits = sum(s.hits for s in self._responses.values()) + self.vector_hits
         misses = sum(s.misses for s in self._responses.values()) + self.vector_misses
         return {"hits": hits, "misses": misses}
+
+
+def _checked_vectors(path: Path) -> TraitVectors:
+    """Load and validate one cached vector entry; raises on anything inconsistent."""
+    if not path.is_file():
+        raise VectorFileError("not a regular file")
+    _check_float_dtypes(path)
+    vectors = TraitVectors.load(path)
+    sidecar = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    if not isinstance(sidecar, dict):
+        raise VectorFileError(f"sidecar is a JSON {type(sidecar).__name__}, not an object")
+    main = vectors.vectors
+    if not bool(torch.isfinite(main).all()):
+        raise VectorFileError("tensor holds NaN or infinite values")
+    for name, extra in vectors.extras.items():
+        if extra.shape != main.shape or not bool(torch.isfinite(extra).all()):
+            raise VectorFileError(f"extra {name!r} has shape {list(extra.shape)} or is not "
+                                  "finite")
+    return vectors
+
+
+FLOAT_DTYPES = frozenset({"F16", "BF16", "F32", "F64"})
+
+
+def _check_float_dtypes(path: Path) -> None:
+    """Every tensor in the safetensors header is floating point (loading would upcast ints)."""
+    with open(path, "rb") as handle:
+        size = int.from_bytes(handle.read(8), "little")
+        if not 2 <= size <= 100_000_000:
+            raise VectorFileError(f"safetensors header size {size} is implausible")
+        header = json.loads(handle.read(size))
+    if not isinstance(header, dict):
+        raise VectorFileError("safetensors header is not a JSON object")
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = info.get("dtype") if isinstance(info, dict) else None
+        if dtype not in FLOAT_DTYPES:
+            raise VectorFileError(f"tensor {name!r} has dtype {dtype}, expected floating point")
+
+
+def _move_aside(path: Path) -> None:
+    """Rename a corrupt entry to ``<name>.corrupt-<ns>`` (kept for inspection, never read)."""
+    if path.exists() or path.is_symlink():
+        try:
+            os.replace(path, path.with_name(f"{path.name}.corrupt-{time.time_ns()}"))
+        except OSError as exc:
+            log.warning("could not move aside %s: %s", path, exc)

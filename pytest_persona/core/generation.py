@@ -1,4 +1,9 @@
-"""Batched chat generation with left padding, seeds and per-row steering coefficients."""
+"""Batched chat generation with left padding, per-row seeds and per-row steering coefficients.
+
+Sampled rows draw from their own seeded generators (core/sampling.py), so a response is a
+function of its row's seed, prompt, coefficient and sampling parameters, never of the batch
+it ran in: cold, resumed, parallel and warm runs give the same texts.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from pytest_persona.core.sampling import RowSampler, row_seed
 from pytest_persona.core.steering import ActivationSteerer
 
 Messages = list[dict[str, str]]
@@ -29,11 +35,13 @@ class GenerationConfig:
     seed: int = 0
     batch_size: int | None = None  # None: automatic
 
+    #: fields that change outputs; batch size does not (per-row seeds), so it is not one
+    KEY_FIELDS = ("max_new_tokens", "temperature", "top_p", "seed")
+
     def key(self) -> dict[str, Any]:
-        """The fields that change outputs (batch size does not, by design of the key)."""
+        """The fields that change outputs."""
         data = asdict(self)
-        data.pop("batch_size")
-        return data
+        return {name: data[name] for name in self.KEY_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,8 @@ class Steering:
     vector: torch.Tensor
     layer: int
     positions: str = "response"
+
+    KEY_FIELDS = ("vector", "layer", "positions")
 
     def key(self) -> dict[str, Any]:
         digest = hashlib.sha256(self.vector.detach().float().cpu().numpy().tobytes()).hexdigest()
@@ -136,7 +146,7 @@ def _generate_batch(
     config: GenerationConfig,
     coeffs: list[float] | None,
     steering: Steering | None,
-    seed: int,
+    seeds: list[int],
 ) -> list[str]:
     enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
     enc = {k: v.to(_model_device(model)) for k, v in enc.items()}
@@ -147,20 +157,16 @@ def _generate_batch(
         "pad_token_id": tokenizer.pad_token_id,
         "eos_token_id": eos_ids(model, tokenizer),
     }
+    # always greedy in HF terms: sampled rows pick their token in RowSampler, per-row seeded
+    kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
     if sample:
-        kwargs.update(temperature=config.temperature, top_p=config.top_p, top_k=0)
-    else:
-        kwargs.update(temperature=None, top_p=None, top_k=None)
+        kwargs["logits_processor"] = [RowSampler(seeds, config.temperature, config.top_p)]
     ctx: Any = nullcontext()
     if steering is not None and coeffs is not None and any(c != 0 for c in coeffs):
         coeff: Any = coeffs if len(set(coeffs)) > 1 else float(coeffs[0])
         ctx = ActivationSteerer(model, steering.vector, coeff, steering.layer, steering.positions)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        if torch.cuda.is_available():
-            torch.cuda.manual_seed_all(seed)
-        with ctx, torch.inference_mode():
-            out = model.generate(**enc, **kwargs)
+    with ctx, torch.inference_mode():
+        out = model.generate(**enc, **kwargs)
     new = out[:, enc["input_ids"].shape[1]:]
     stops = set(kwargs["eos_token_id"]) | {tokenizer.pad_token_id}
     texts: list[str] = []
@@ -188,20 +194,29 @@ def generate(
     coeffs: Sequence[float] | None = None,
     progress: Progress | None = None,
     on_batch: Callable[[list[int], list[str]], None] | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> list[str]:
     """Generate one response per item, in order.
 
     ``coeffs`` gives one steering coefficient per item (``steering`` must be set), so a
     questions x coefficients sweep runs as a few large batches. Rows are grouped by prompt
-    length to limit padding; seeds are per batch, so outputs are reproducible for a given
-    batch size. ``on_batch(indices, texts)`` is called as each batch finishes (for caching).
+    length to limit padding. Sampled rows use one seed each: ``seeds``, or by default a hash
+    of (config seed, messages), as the response cache does for sample 0. So a row's text does
+    not depend on the batch size or on the other rows, and every coefficient of a sweep sees
+    the same random numbers. ``on_batch(indices, texts)`` is
+    called as each batch finishes (for caching).
     """
     ensure_pad_token(tokenizer)
     if coeffs is not None and len(coeffs) != len(items):
         raise ValueError(f"coeffs has {len(coeffs)} entries for {len(items)} items")
     if coeffs is not None and steering is None:
         raise ValueError("coeffs given without a steering vector")
-    prompts = [chat_prompt(tokenizer, as_messages(item, system)) for item in items]
+    if seeds is not None and len(seeds) != len(items):
+        raise ValueError(f"seeds has {len(seeds)} entries for {len(items)} items")
+    messages = [as_messages(item, system) for item in items]
+    prompts = [chat_prompt(tokenizer, m) for m in messages]
+    row_seeds = [int(s) for s in seeds] if seeds is not None else [
+        row_seed(config.seed, m) for m in messages]
     order = sorted(range(len(prompts)), key=lambda i: (len(prompts[i]), i))
     results: list[str] = [""] * len(prompts)
     size = config.batch_size or auto_batch_size(model)
@@ -215,7 +230,7 @@ def generate(
         try:
             texts = _generate_batch(
                 model, tokenizer, [prompts[i] for i in idx], config, row_coeffs, steering,
-                seed=config.seed + start,
+                seeds=[row_seeds[i] for i in idx],
             )
         except torch.cuda.OutOfMemoryError:
             if size == 1:
@@ -248,6 +263,5 @@ def request_key(
         "config": config.key(),
         "steering": steering.key() if steering is not None and coeff != 0 else None,
         "coeff": coeff if steering is not None else 0.0,
-        "batch_size": config.batch_size if config.temperature > 0 else None,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

@@ -30,8 +30,10 @@ __all__ = [
     "resolve_judge_spec",
 ]
 
-DEFAULT_OPENAI_MODEL = "gpt-4.1-mini"
-DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5"
+#: dated snapshots, so scores cannot change when the provider moves an alias; the OpenAI one is
+#: the judge of the persona-vectors paper
+DEFAULT_OPENAI_MODEL = "gpt-4.1-mini-2025-04-14"
+DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5-20251001"
 _KINDS = ("openai", "anthropic", "hf", "offline")
 
 

@@ -25,6 +25,7 @@ def _accepts_temperature(client: Any) -> bool:
 
 
 class AnthropicJudge(Judge):
+    resolves_alias = True
     def __init__(
         self,
         model: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -55,6 +56,20 @@ class Outcome:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float | None = None
+    #: False for transport failures (429, 5xx, timeouts, malformed replies): never cached
+    cacheable: bool = True
+
+
+#: a dated model snapshot ("gpt-4.1-mini-2025-04-14", "claude-haiku-4-5-20251001")
+DATED = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
+
+
+MAX_PROBES = 2  # live calls to resolve an alias before giving up on the cache for this batch
+
+
+def is_dated(model: str) -> bool:
+    """Whether ``model`` names a dated snapshot (its answers cannot move under an alias)."""
+    return bool(DATED.search(model))
 
 
 class MissingScoresError(RuntimeError):
@@ -89,8 +104,11 @@ class Judge:
 
     id: str = "judge"
     is_offline: bool = False
-    #: the model name that goes into cache keys (requested, not reported)
+    #: the model name asked for
     requested_model: str = ""
+    #: API judges: an undated alias is resolved (one live call per run) to the model the
+    #: provider reports before the cache is read, so an alias that moves misses the cache
+    resolves_alias: bool = False
 
     def __init__(
         self,
@@ -106,6 +124,7 @@ class Judge:
         self.usage = JudgeUsage()
         self._cache = JudgeCache(cache_path) if cache_path is not None else None
         self._usage_lock = threading.Lock()
+        self._resolved: str | None = None
 
     # -- to override -----------------------------------------------------------------------
     def scoring_params(self, request: JudgeRequest) -> dict[str, Any]:
@@ -135,10 +154,34 @@ class Judge:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}>"
 
-    def cache_key(self, request: JudgeRequest) -> str:
+    @property
+    def resolved_model(self) -> str | None:
+        """The model that answers: the dated name the provider reported (or the requested name
+        when that is already dated, or for local judges); None while an alias is unresolved."""
+        if self._resolved is not None:
+            return self._resolved
+        if not self.resolves_alias or is_dated(self.requested_model):
+            return self.requested_model
+        return None
+
+    def _note_reported(self, version: str | None) -> None:
+        if version:
+            with self._usage_lock:
+                self.usage.models[version] = self.usage.models.get(version, 0) + 1
+                if self._resolved is None and self.resolved_model is None:
+                    self._resolved = version
+
+    def _model_for_key(self, reported: str | None) -> str | None:
+        """An alias judge files each answer under the model that gave it (should the alias move
+        during a run); a dated or local judge under its own name."""
+        if reported and self.resolves_alias and not is_dated(self.requested_model):
+            return reported
+        return None
+
+    def cache_key(self, request: JudgeRequest, model: str | None = None) -> str:
         return cache_key(
             self.id,
-            self.requested_model,
+            model or self.resolved_model or self.requested_model,
             template_sha256(request.eval_prompt),
             request.question,
             request.answer,
@@ -166,23 +209,24 @@ class Judge:
             if progress is not None:
                 progress(done, total)
 
-        keys: list[str | None] = [None] * total
-        todo: list[int] = []
-        for i, req in enumerate(requests):
-            if self._cache is not None:
-                keys[i] = self.cache_key(req)
-                if not self.refresh:
-                    hit = self._cache.get(keys[i])  # type: ignore[arg-type]
-                    if hit is not None:
-                        results[i] = JudgeResult(hit, None, cached=True)
-                        with self._usage_lock:
-                            self.usage.cache_hits += 1
-                        tick()
-                        continue
-            todo.append(i)
+        def lookup(i: int) -> bool:
+            if self._cache is None or self.refresh or self.resolved_model is None:
+                return False
+            hit = self._cache.get_outcome(self.cache_key(requests[i]))
+            if hit is None:
+                return False
+            results[i] = JudgeResult(hit.score, hit.reason if hit.score is None else None,
+                                     cached=True)
+            with self._usage_lock:
+                self.usage.cache_hits += 1
+                if hit.score is None:
+                    self.usage.missing += 1
+            tick()
+            return True
 
         def record(i: int, out: Outcome) -> None:
             req = requests[i]
+            self._note_reported(out.model_version)
             with self._usage_lock:
                 self.usage.calls += 1
                 self.usage.input_tokens += out.input_tokens
@@ -190,26 +234,27 @@ class Judge:
                 self.usage.add_cost(out.cost_usd)
                 if out.score is None:
                     self.usage.missing += 1
-            if out.score is not None and self._cache is not None:
-                self._cache.put(
-                    keys[i],  # type: ignore[arg-type]
-                    self.id,
-                    template_sha256(req.eval_prompt),
-                    out.score,
-                    out.model_version,
-                )
+            if (self._cache is not None and out.cacheable and self.resolved_model is not None
+                    and (out.score is not None or out.reason)):
+                key = self.cache_key(req, self._model_for_key(out.model_version))
+                self._cache.put(key, self.id, template_sha256(req.eval_prompt),
+                                out.score, out.model_version,
+                                None if out.score is not None else out.reason)
             results[i] = JudgeResult(out.score, out.reason if out.score is None else None)
             tick()
 
-        if todo and self.local_batch_size:
-            # Local (CPU/GPU) judges: batched, in this thread; scores still written as they come.
-            for start in range(0, len(todo), self.local_batch_size):
-                chunk = todo[start : start + self.local_batch_size]
-                outs = self._score_batch([requests[i] for i in chunk])
-                for i, out in zip(chunk, outs):
-                    record(i, out)
-                await asyncio.sleep(0)
-        elif todo:
+        async def live(indices: list[int]) -> None:
+            if not indices:
+                return
+            if self.local_batch_size:
+                # Local (CPU/GPU) judges: batched, in this thread; outcomes written as they come.
+                for start in range(0, len(indices), self.local_batch_size):
+                    chunk = indices[start : start + self.local_batch_size]
+                    outs = self._score_batch([requests[i] for i in chunk])
+                    for i, out in zip(chunk, outs):
+                        record(i, out)
+                    await asyncio.sleep(0)
+                return
             sem = asyncio.Semaphore(self.concurrency)
             client = await self._open_client()
             try:
@@ -220,12 +265,22 @@ class Judge:
                             out = await self._score_one(requests[i], client)
                         except Exception as exc:  # noqa: BLE001 - becomes a missing score
                             msg = redact_secrets(self._redact(f"{type(exc).__name__}: {exc}"))
-                            out = Outcome(None, msg[:300])
+                            out = Outcome(None, msg[:300], cacheable=False)
                     record(i, out)
 
-                await asyncio.gather(*(run(i) for i in todo))
+                await asyncio.gather(*(run(i) for i in indices))
             finally:
                 await self._close_client(client)
+
+        pending = list(range(total))
+        probes = 0
+        while (pending and self._cache is not None and self.resolved_model is None
+               and probes < MAX_PROBES):
+            # An undated alias: one live call says which model answers now, then the cache.
+            await live(pending[:1])
+            pending, probes = pending[1:], probes + 1
+        todo = [i for i in pending if not lookup(i)]
+        await live(todo)
         return results  # type: ignore[return-value]
 
     def score_many_sync(

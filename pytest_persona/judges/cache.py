@@ -1,47 +1,82 @@
-"""SQLite cache of judge scores.
+"""SQLite cache of judge outcomes.
 
 WAL mode and a busy timeout make it safe for several processes (pytest-xdist workers) at once.
-Each score is committed as it arrives, so an interrupted run keeps what it has. Only real
-scores are stored: missing scores (errors, refusals) are never cached.
+Each outcome is committed as it arrives, so an interrupted run keeps what it has.
+
+What is stored: real scores, and real outcomes that are not scores (a refusal, too little
+probability mass on numbers, an unparsable reply) with their reason, so a warm run asks
+nothing. Transport failures (429, 5xx, timeouts) never reach the cache.
+
+Faults: a file that is not a SQLite database, is damaged, or holds a foreign schema is moved
+aside (``<name>.corrupt-<ns>``) with a warning and a fresh cache is created. A write that
+still finds the database locked after the busy timeout and a few retries is kept in memory
+(served to readers of this process) and retried on every later write and at close; one
+warning says so. A fetched score is never dropped silently.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 import time
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS judge_scores (
+TABLE = "judge_outcomes"
+COLUMNS = ("key", "judge_id", "model_version", "template_sha256", "score", "reason", "created")
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
     key TEXT PRIMARY KEY,
     judge_id TEXT NOT NULL,
     model_version TEXT,
     template_sha256 TEXT NOT NULL,
-    score REAL NOT NULL,
+    score REAL,
+    reason TEXT,
     created REAL NOT NULL
 )
 """
+#: the table of earlier versions (scores only, keyed without the resolved model): ignored
+LEGACY_TABLES = {"judge_scores": ("key", "judge_id", "model_version", "template_sha256",
+                                  "score", "created")}
+WRITE_ATTEMPTS = 3
+
+
+class JudgeCacheWarning(UserWarning):
+    """The judge cache was unusable (moved aside) or a write had to be deferred."""
+
+
+@dataclass(frozen=True)
+class CachedOutcome:
+    """One cached judge outcome: a score, or no score with the reason."""
+
+    score: float | None
+    reason: str | None = None
+
+
+#: the fields of a judge cache key, in order (tests derive one variation per field from this)
+KEY_FIELDS = ("judge_id", "resolved_model", "template_sha256", "question", "answer", "params")
 
 
 def cache_key(
     judge_id: str,
-    requested_model: str,
+    resolved_model: str,
     template_sha256: str,
     question: str,
     answer: str,
     params: dict[str, Any],
 ) -> str:
-    """sha256 over everything that can change a score.
+    """sha256 over everything that can change an outcome.
 
-    The model version the API reports is only known after a call, so the key uses the
-    requested model and the reported version is stored alongside the score.
+    ``resolved_model`` is the dated model name the provider answers with (for a dated
+    snapshot, the requested name), so an alias that moves to a new model misses the cache.
     """
     payload = json.dumps(
-        [judge_id, requested_model, template_sha256, question, answer, params],
+        [judge_id, resolved_model, template_sha256, question, answer, params],
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
@@ -53,57 +88,156 @@ class JudgeCache:
     def __init__(self, path: str | Path, busy_timeout_ms: int = 60_000):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.busy_timeout_ms = busy_timeout_ms
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(
-            str(self.path), timeout=busy_timeout_ms / 1000, check_same_thread=False,
-            isolation_level=None,
-        )
-        self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute(_SCHEMA)
+        self._pending: dict[str, tuple[Any, ...]] = {}
+        self._warned_pending = False
+        self._deferring = False  # while locked out: short waits, one attempt per write
+        try:
+            self._conn = self._open()
+        except (sqlite3.DatabaseError, _ForeignSchema) as exc:
+            self._move_aside(exc)
+            self._conn = self._open()
 
+    # -- opening ------------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout_ms / 1000,
+                               check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            _check_schema(conn)
+            conn.execute(_SCHEMA)
+            ok = conn.execute("PRAGMA quick_check").fetchone()
+            if ok is None or ok[0] != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed: {ok}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _move_aside(self, exc: BaseException) -> None:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.time_ns()}")
+        for suffix in ("-wal", "-shm"):
+            side = Path(str(self.path) + suffix)
+            if side.exists():
+                os.replace(side, Path(str(aside) + suffix))
+        if self.path.exists():
+            os.replace(self.path, aside)
+        warnings.warn(f"{self.path}: judge cache unusable ({exc}); moved aside to {aside.name} "
+                      "and starting a fresh one (scores will be fetched again)",
+                      JudgeCacheWarning, stacklevel=3)
+
+    # -- reading ------------------------------------------------------------------------------
     def get(self, key: str) -> float | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT score FROM judge_scores WHERE key = ?", (key,)
-            ).fetchone()
-        return None if row is None else float(row[0])
+        """The cached score for ``key`` (None for a miss or a cached non-score outcome)."""
+        found = self.get_outcome(key)
+        return None if found is None else found.score
+
+    def get_outcome(self, key: str) -> CachedOutcome | None:
+        """The cached outcome for ``key``, or None on a miss."""
+        row = self.get_row(key)
+        if row is None:
+            return None
+        return CachedOutcome(None if row["score"] is None else float(row["score"]), row["reason"])
 
     def get_row(self, key: str) -> dict[str, Any] | None:
         with self._lock:
-            cur = self._conn.execute(
-                "SELECT key, judge_id, model_version, template_sha256, score, created "
-                "FROM judge_scores WHERE key = ?",
-                (key,),
-            )
-            row = cur.fetchone()
-        if row is None:
-            return None
-        names = ["key", "judge_id", "model_version", "template_sha256", "score", "created"]
-        return dict(zip(names, row))
+            if key in self._pending:
+                return dict(zip(COLUMNS, self._pending[key]))
+            try:
+                row = self._conn.execute(
+                    f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE key = ?", (key,)
+                ).fetchone()
+            except sqlite3.OperationalError:  # locked past the timeout: a miss, not a crash
+                return None
+        return None if row is None else dict(zip(COLUMNS, row))
 
+    # -- writing ------------------------------------------------------------------------------
     def put(
-        self, key: str, judge_id: str, template_sha256: str, score: float,
-        model_version: str | None = None,
+        self, key: str, judge_id: str, template_sha256: str, score: float | None,
+        model_version: str | None = None, reason: str | None = None,
     ) -> None:
-        if score is None:  # never cache a missing score
-            return
+        """Store an outcome: a score, or ``score=None`` with the reason it is not one."""
+        if score is None and not reason:
+            raise ValueError("a cached outcome without a score needs its reason")
+        row = (key, judge_id, model_version, template_sha256,
+               None if score is None else float(score), reason, time.time())
         with self._lock:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO judge_scores "
-                "(key, judge_id, model_version, template_sha256, score, created) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (key, judge_id, model_version, template_sha256, float(score), time.time()),
-            )
+            self._pending[key] = row
+            self._flush_locked()
+
+    def _set_timeout(self, ms: int) -> None:
+        self._conn.execute(f"PRAGMA busy_timeout={int(ms)}")
+
+    def _flush_locked(self, final: bool = False) -> bool:
+        """Write every pending row; True when none is left (call with ``self._lock``)."""
+        if not self._pending:
+            return True
+        rows = list(self._pending.values())
+        attempts = WRITE_ATTEMPTS if final or not self._deferring else 1
+        if self._deferring and final:
+            self._set_timeout(self.busy_timeout_ms)
+        for attempt in range(attempts):
+            try:
+                self._conn.executemany(
+                    f"INSERT OR REPLACE INTO {TABLE} ({', '.join(COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(COLUMNS))})", rows)
+            except sqlite3.OperationalError:
+                time.sleep(0.05 * (attempt + 1))
+                continue
+            for row in rows:
+                if self._pending.get(row[0]) is row:
+                    del self._pending[row[0]]
+            if self._deferring:
+                self._deferring = False
+                self._set_timeout(self.busy_timeout_ms)
+            return not self._pending
+        if not self._deferring:
+            self._deferring = True
+            self._set_timeout(min(self.busy_timeout_ms, 200))
+        if not self._warned_pending:
+            self._warned_pending = True
+            warnings.warn(f"{self.path}: the judge cache stayed locked past its timeout; "
+                          f"{len(self._pending)} fetched outcome(s) kept in memory and retried "
+                          "on later writes and at close", JudgeCacheWarning, stacklevel=4)
+        return False
+
+    @property
+    def pending(self) -> int:
+        """Outcomes fetched but not yet written (the database was locked)."""
+        return len(self._pending)
 
     def __len__(self) -> int:
         with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM judge_scores").fetchone()[0])
+            stored = int(self._conn.execute(f"SELECT COUNT(*) FROM {TABLE}").fetchone()[0])
+            return stored + len(self._pending)
 
     def close(self) -> None:
         with self._lock:
+            if not self._flush_locked(final=True):
+                warnings.warn(f"{self.path}: {len(self._pending)} judge outcome(s) could not be "
+                              "written (database locked); they will be fetched again next run",
+                              JudgeCacheWarning, stacklevel=3)
             try:
                 self._conn.close()
             except sqlite3.Error:
                 pass
+
+
+class _ForeignSchema(Exception):
+    """The file is a SQLite database, but not one this cache wrote."""
+
+
+def _check_schema(conn: sqlite3.Connection) -> None:
+    tables = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    expected = {TABLE: COLUMNS, **LEGACY_TABLES}
+    for name in tables:
+        if name not in expected:
+            raise _ForeignSchema(f"foreign table {name!r}")
+        columns = tuple(r[1] for r in conn.execute(f"PRAGMA table_info({name})"))
+        if columns != expected[name]:
+            raise _ForeignSchema(f"table {name!r} has columns {list(columns)}, expected "
+                                 f"{list(expected[name])}")

@@ -21,6 +21,7 @@ TOP_LOGPROBS = 20
 
 
 class OpenAIJudge(Judge):
+    resolves_alias = True
     def __init__(
         self,
         model: str,
@@ -101,6 +102,6 @@ class OpenAIJudge(Judge):
             pairs = [(t.token, float(t.logprob)) for t in top]
         except (AttributeError, IndexError, TypeError):
             return Outcome(None, "no logprobs in response (does the server support logprobs?)",
-                           version, n_in, n_out, cost)
+                           version, n_in, n_out, cost, cacheable=False)
         score, reason = aggregate_logprobs(pairs, self.min_mass)
         return Outcome(score, reason, version, n_in, n_out, cost)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 # USD per 1M tokens (input, output). Public list prices; extend as needed.
 PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
@@ -46,8 +46,10 @@ class JudgeUsage:
     output_tokens: int = 0
     cost_usd: float | None = None
     missing: int = 0
+    #: model names the provider reported, with how many answers each gave
+    models: dict[str, int] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, int | float | None]:
+    def to_dict(self) -> dict[str, int | float | None | dict[str, int]]:
         return asdict(self)
 
     def add_cost(self, cost: float | None) -> None:
@@ -60,4 +62,5 @@ class JudgeUsage:
         return (
             f"{self.calls} calls, {self.cache_hits} cached, {self.input_tokens} input / "
             f"{self.output_tokens} output tokens, cost {cost}, {self.missing} missing"
+            + (f", answered by {', '.join(sorted(self.models))}" if self.models else "")
         )

@@ -14,7 +14,11 @@ from torch import nn
 
 from pytest_persona.core.layers import n_layers as count_layers
 from pytest_persona.core.steering import model_d_model
-from pytest_persona.models.fingerprint import cached_file_sha256, directory_fingerprint
+from pytest_persona.models.fingerprint import (  # noqa: F401 - cache_root re-exported
+    cache_root,
+    cached_file_sha256,
+    directory_fingerprint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +94,6 @@ class LoadedModel:
             "device": self.device,
             "dtype": self.dtype,
         }
-
-
-def cache_root() -> Path:
-    """Where converted models and fingerprint memos live."""
-    base = os.environ.get("PERSONA_MODEL_CACHE")
-    if base:
-        return Path(base)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pytest-persona"
 
 
 def embedded_gguf_path() -> Path:

@@ -12,7 +12,8 @@ import torch
 
 from pytest_persona import __version__
 from pytest_persona._util.progress import Progress, bind
-from pytest_persona.cache.store import PersonaCache, stable_hash
+from pytest_persona.cache.keys import VectorKey
+from pytest_persona.cache.store import PersonaCache
 from pytest_persona.core.activations import collect_activations
 from pytest_persona.core.generation import GenerationConfig
 from pytest_persona.core.vectors import TraitVectors
@@ -132,11 +133,10 @@ def vector_cache_key(
     coherence_judge: Judge,
 ) -> str:
     """Key of a vector: model fingerprint, trait data hash, parameters and judges."""
-    return stable_hash({
-        "model": cache_identity(loaded), "trait": trait.name, "trait_sha256": trait.sha256,
-        "config": config.key(), "judge": judge.id, "coherence_judge": coherence_judge.id,
-        "version": 2,  # 2: reference negative threshold, empty responses left out
-    })
+    return VectorKey(model=cache_identity(loaded), trait=trait.name, trait_sha256=trait.sha256,
+                     config=config.key(), judge=judge.id,
+                     coherence_judge=coherence_judge.id,
+                     version=2).digest()  # 2: reference negative threshold, empty responses out
 
 
 def effective_pairs(

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from pytest_persona._util.atomic import write_text
+from pytest_persona.cache.keys import ProjectionKey
 from pytest_persona.cache.store import PersonaCache, stable_hash
 from pytest_persona.core.activations import collect_activations
 from pytest_persona.core.projection import project
@@ -18,8 +19,8 @@ def projections(loaded: Any, prompts: list[Any], answers: list[str], vector: tor
                 layer: int, cache: PersonaCache | None, batch_size: int = 16) -> list[float]:
     """``a . v / |v|`` of response-averaged block-``layer`` outputs, one per (prompt, answer)."""
     vec_hash = stable_hash(vector.detach().float().cpu().numpy().tobytes().hex(), 32)
-    key = stable_hash({"model": cache_identity(loaded), "prompts": prompts, "answers": answers,
-                       "vector": vec_hash, "layer": layer, "kind": "response_avg", "v": 1})
+    key = ProjectionKey(model=cache_identity(loaded), prompts=prompts, answers=answers,
+                        vector=vec_hash, layer=layer, kind="response_avg").digest()
     path = cache.root / "projections" / f"{key}.json" if cache is not None else None
     if path is not None and not cache.refresh and path.exists():  # type: ignore[union-attr]
         try:

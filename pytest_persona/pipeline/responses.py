@@ -1,5 +1,12 @@
 """Generation through the response cache: only misses are generated, each finished batch is
-written at once, so an interrupted run resumes where it stopped."""
+written at once, so an interrupted run resumes where it stopped.
+
+Each sampled row is seeded from its own messages, sample index and config seed (part of its
+key; the model and the steering coefficient are left out on purpose, so a base model and a
+checkpoint, or the coefficients of a sweep, see the same random numbers: paired comparisons
+with less noise). So a response is a function of its key alone: an interrupted-then-resumed run, two processes sharing a cache and one uninterrupted
+run store the same texts (and the first writer of a key wins if they ever differ).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ from pytest_persona.core.generation import (
     generate,
     request_key,
 )
+from pytest_persona.core.sampling import row_seed
 from pytest_persona.models.loading import LoadedModel, cache_identity
 
 
@@ -35,11 +43,10 @@ def generate_cached(
     messages = [as_messages(item) for item in items]
     row_coeffs = [float(c) for c in coeffs] if coeffs is not None else [0.0] * len(items)
     row_salts = list(salts) if salts is not None else [0] * len(items)
-    keys = [
-        request_key(cache_identity(loaded), m + [{"role": "_sample", "content": str(s)}] if s else m,
-                    config, steering, c)
-        for m, c, s in zip(messages, row_coeffs, row_salts)
-    ]
+    salted = [m + [{"role": "_sample", "content": str(s)}] if s else m
+              for m, s in zip(messages, row_salts)]
+    keys = [request_key(cache_identity(loaded), m, config, steering, c)
+            for m, c in zip(salted, row_coeffs)]
     store = cache.responses(cache_identity(loaded)) if cache is not None else None
     found = store.get_many(keys) if store is not None and not cache.refresh else {}  # type: ignore[union-attr]
     todo = [i for i, k in enumerate(keys) if k not in found]
@@ -48,18 +55,20 @@ def generate_cached(
         store.misses += len(todo)
     results = [found.get(k, "") for k in keys]
     if todo:
+        stored: dict[str, str] = {}
+
         def on_batch(idx: list[int], texts: list[str]) -> None:
             if store is not None:
-                store.put_many({keys[todo[i]]: t for i, t in zip(idx, texts)})
+                stored.update(store.put_many({keys[todo[i]]: t for i, t in zip(idx, texts)}))
 
         texts = generate(
             loaded.model, loaded.tokenizer, [messages[i] for i in todo], config,
             steering=steering if coeffs is not None else None,
             coeffs=[row_coeffs[i] for i in todo] if coeffs is not None else None,
-            progress=progress, on_batch=on_batch,
+            progress=progress, on_batch=on_batch, seeds=[row_seed(config.seed, salted[i]) for i in todo],
         )
         for i, text in zip(todo, texts):
-            results[i] = text
+            results[i] = stored.get(keys[i], text)  # another writer's text, if it was first
     elif progress is not None:
         progress(len(keys), len(keys))
     return results

@@ -67,6 +67,10 @@ class ResultsCollector:
             entry.setdefault("name", name)
         if raw:
             payload = json.loads(raw)
+            session = payload.get("session") or {}
+            self.sessions[session.get("pid")] = session
+            if "trait" not in payload:  # the expectation raised: only its session's usage
+                return
             entry = self.expectations.setdefault(nodeid, {"nodeid": nodeid})
             for key in ("suite", "trait", "kind", "name", "message", "figures", "duration_s"):
                 entry[key] = payload.get(key)
@@ -74,8 +78,6 @@ class ResultsCollector:
                    payload.get("section") or {})
             if payload.get("cosine"):
                 self._merge_cosine(payload["cosine"])
-            session = payload.get("session") or {}
-            self.sessions[session.get("pid")] = session
 
     def _merge_cosine(self, cos: dict[str, Any]) -> None:
         """Union of every cosine matrix seen (they may come from several workers/suites)."""
@@ -125,7 +127,9 @@ class ResultsCollector:
             "reference_model": next((s["reference"] for s in sessions if s.get("reference")),
                                     {"name": ref}) if ref else None,
             "judge": {"id": resolved, "offline": resolved.startswith("offline"),
-                      "coherence_id": coh, "note": note},
+                      "coherence_id": coh, "note": note,
+                      "resolved_models": sorted({m for s in sessions
+                                                 for m in s.get("judge_models") or []})},
             "usage": {"judge": usage, "model": model_usage},
             "cache": cache,
             "duration_s": time.monotonic() - self.started,

@@ -235,6 +235,9 @@ class ExpectationItem(pytest.Item):
         except NeedsReferenceModel:
             pytest.skip(f"{self._where('kind')}: {exp.kind} needs --reference-model "
                         "(a checkpoint of the same architecture to compare against)")
+        except BaseException:
+            self.persona_payload = {"session": ps.describe()}  # usage counts even when it raises
+            raise
         self.persona_payload = {
             "suite": str(self.suite.path.relative_to(self.config.rootpath)
                          if self.suite.path.is_relative_to(self.config.rootpath)

@@ -440,6 +440,7 @@ class PersonaSession:
                 r, BaseException) else None)(self._models.get(self.options.reference_model or "")),
             "judge_note": self.judge_note,
             "judge_usage": self.judge_usage(),
+            "judge_models": sorted({m for j in self._judges.values() for m in j.usage.models}),
             "model_usage": {"generated_tokens": STATS.generated_tokens,
                             "generate_calls": STATS.generate_calls,
                             "sweeps": self.sweeps_run},

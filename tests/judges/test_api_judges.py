@@ -90,7 +90,9 @@ def test_openai_and_anthropic_scores(judge_server: JudgeServer, template: str) -
     unpriced.score("q", "a", template)
     assert unpriced.usage.cost_usd is None
     assert set(oj.usage.to_dict()) == {
-        "calls", "cache_hits", "input_tokens", "output_tokens", "cost_usd", "missing"}
+        "calls", "cache_hits", "input_tokens", "output_tokens", "cost_usd", "missing", "models"}
+    assert oj.usage.models == {"gpt-4.1-mini-2025-04-14": 2}  # what the server said answered
+    assert aj.usage.models == {"claude-haiku-4-5-20251001": 1}
 
 
 # -- failure modes -------------------------------------------------------------------------------
@@ -160,11 +162,11 @@ def test_anthropic_bad_answers_are_missing(
 # -- cache -----------------------------------------------------------------------------------
 def test_cache_hit_path_makes_no_calls(judge_server: JudgeServer, template: str, cache_path) -> None:
     reqs = _reqs(template, 12, flatter=True)
-    j1 = make_judge("openai:gpt-4.1-mini", base_url=judge_server.base_url, cache_path=cache_path)
+    j1 = make_judge("openai:", base_url=judge_server.base_url, cache_path=cache_path)
     first = j1.score_many_sync(reqs)
     j1.close()
     assert judge_server.calls == 12 and all(r.score == pytest.approx(90) for r in first)
-    j2 = make_judge("openai:gpt-4.1-mini", base_url=judge_server.base_url, cache_path=cache_path)
+    j2 = make_judge("openai:", base_url=judge_server.base_url, cache_path=cache_path)
     seen: list[tuple[int, int]] = []
     second = j2.score_many_sync(reqs, progress=lambda d, t: seen.append((d, t)))
     assert judge_server.calls == 12  # zero HTTP calls on the warm rerun
@@ -190,27 +192,29 @@ def test_cache_key_changes_with_template_and_judge(judge_server: JudgeServer, te
 def test_refresh_ignores_reads_but_writes(template: str, cache_path) -> None:
     score = {"v": 10}
     with JudgeServer(scorer=lambda p: score["v"]) as srv:
-        make_judge("openai:gpt-4.1-mini", base_url=srv.base_url, cache_path=cache_path).score(
+        make_judge("openai:", base_url=srv.base_url, cache_path=cache_path).score(
             "q", "a", template)
         score["v"] = 70
-        fresh = make_judge("openai:gpt-4.1-mini", base_url=srv.base_url, cache_path=cache_path,
+        fresh = make_judge("openai:", base_url=srv.base_url, cache_path=cache_path,
                            refresh=True)
         assert fresh.score("q", "a", template) == pytest.approx(70)
         assert srv.calls == 2
-        warm = make_judge("openai:gpt-4.1-mini", base_url=srv.base_url, cache_path=cache_path)
+        warm = make_judge("openai:", base_url=srv.base_url, cache_path=cache_path)
         assert warm.score("q", "a", template) == pytest.approx(70)
         assert srv.calls == 2
 
 
-def test_errors_are_not_cached(judge_server: JudgeServer, template: str, cache_path) -> None:
-    j = make_judge("openai:gpt-4.1-mini", base_url=judge_server.base_url, cache_path=cache_path,
-                   max_retries=0)
-    judge_server.queue("500", "refusal")
-    res = j.score_many_sync(_reqs(template, 2))
-    assert all(r.score is None for r in res)
-    assert len(j._cache) == 0
-    again = j.score_many_sync(_reqs(template, 2))
-    assert all(r.score == pytest.approx(10) for r in again) and judge_server.calls == 4
+@pytest.mark.parametrize("failure", ["500", "429", "badjson", "slow"])
+def test_transport_failures_are_not_cached(template: str, cache_path, failure: str) -> None:
+    with JudgeServer(scorer=lambda p: 10, slow_seconds=3.0) as srv:
+        j = make_judge("openai:", base_url=srv.base_url, cache_path=cache_path,
+                       max_retries=0, timeout=0.5)
+        srv.queue(failure)
+        [res] = j.score_many_sync(_reqs(template, 1))
+        assert res.score is None and res.missing_reason
+        assert len(j._cache) == 0
+        [again] = j.score_many_sync(_reqs(template, 1))
+        assert again.score == pytest.approx(10) and srv.calls == 2
 
 
 def test_scores_written_as_they_arrive(judge_server: JudgeServer, template: str, cache_path):
@@ -316,13 +320,14 @@ def test_missing_key_without_base_url_is_clear_error() -> None:
 # -- auto ------------------------------------------------------------------------------------
 def test_resolve_auto() -> None:
     spec, msg = resolve_judge_spec("auto", {"OPENAI_API_KEY": "x", "ANTHROPIC_API_KEY": "y"})
-    assert spec == "openai:gpt-4.1-mini" and "OPENAI_API_KEY" in msg
+    assert spec == "openai:gpt-4.1-mini-2025-04-14" and "OPENAI_API_KEY" in msg
     spec, msg = resolve_judge_spec("auto", {"ANTHROPIC_API_KEY": "y"})
-    assert spec.startswith("anthropic:claude") and "ANTHROPIC_API_KEY" in msg
+    assert spec == "anthropic:claude-haiku-4-5-20251001" and "ANTHROPIC_API_KEY" in msg
     spec, msg = resolve_judge_spec("auto", {})
     assert spec == "offline" and "offline" in msg
     assert resolve_judge_spec("openai:gpt-4o", {})[0] == "openai:gpt-4o"
-    assert resolve_judge_spec("openai", {})[0] == "openai:gpt-4.1-mini"
+    assert resolve_judge_spec("openai", {})[0] == "openai:gpt-4.1-mini-2025-04-14"
+    assert resolve_judge_spec("anthropic:", {})[0] == "anthropic:claude-haiku-4-5-20251001"
     with pytest.raises(ValueError, match="unknown judge spec"):
         resolve_judge_spec("gpt4", {})
 
@@ -335,3 +340,121 @@ def test_server_context_stops() -> None:
         url = srv.base_url
     with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
         urllib.request.urlopen(url + "/chat/completions", data=b"{}", timeout=1)
+
+
+# -- real outcomes that are not scores are cached (issue 13.12) ---------------------------------
+@pytest.mark.parametrize("kind,behaviour,reason", [
+    ("openai", "refusal", "refusal"),
+    ("openai", "lowmass", "numeric mass 0.15 < 0.25"),
+    ("openai", "garbage", "numeric mass 0.00"),
+    ("anthropic", "refusal", "REFUSAL"),
+    ("anthropic", "garbage", ""),
+])
+def test_non_score_outcomes_are_cached_with_their_reason(
+    judge_server: JudgeServer, template: str, cache_path, kind: str, behaviour: str, reason: str
+) -> None:
+    """Regression: a refusal or an unparsable reply was asked again (and paid) every run."""
+    url = judge_server.base_url if kind == "openai" else judge_server.anthropic_base_url
+    cold = make_judge(f"{kind}:", base_url=url, cache_path=cache_path, concurrency=1, **FAST)
+    judge_server.queue(behaviour)
+    first = cold.score_many_sync(_reqs(template, 3))
+    cold.close()
+    assert first[0].score is None and reason.lower() in (first[0].missing_reason or "").lower()
+    assert judge_server.calls == 3
+    warm = make_judge(f"{kind}:", base_url=url, cache_path=cache_path, **FAST)
+    second = warm.score_many_sync(_reqs(template, 3))
+    assert judge_server.calls == 3  # a warm rerun makes 0 judge calls
+    assert [(r.score, r.missing_reason) for r in second] == [
+        (r.score, r.missing_reason) for r in first]
+    assert all(r.cached for r in second)
+    assert warm.usage.calls == 0 and warm.usage.cache_hits == 3 and warm.usage.missing == 1
+
+
+def test_missing_logprobs_are_not_cached(template: str, cache_path) -> None:
+    """A server without logprobs is a configuration problem, not the judge's verdict."""
+    from pytest_persona.judges.openai_judge import OpenAIJudge
+
+    class NoLogprobs(OpenAIJudge):
+        async def _score_one(self, request, client):  # type: ignore[no-untyped-def]
+            return await super()._score_one(request, _StripLogprobs(client))
+
+    with JudgeServer(scorer=lambda p: 10) as srv:
+        j = NoLogprobs("gpt-4.1-mini-2025-04-14", base_url=srv.base_url, cache_path=cache_path)
+        [res] = j.score_many_sync(_reqs(template, 1))
+        assert res.score is None and "no logprobs" in (res.missing_reason or "")
+        assert len(j._cache) == 0
+
+
+class _StripLogprobs:
+    def __init__(self, client) -> None:  # type: ignore[no-untyped-def]
+        self.chat = self
+        self.completions = self
+        self._client = client
+
+    async def create(self, **kwargs):  # type: ignore[no-untyped-def]
+        resp = await self._client.chat.completions.create(**kwargs)
+        resp.choices[0].logprobs = None
+        return resp
+
+
+# -- judge identity (issue 11.5) -----------------------------------------------------------------
+def test_default_judges_are_dated_snapshots() -> None:
+    from pytest_persona.judges import DEFAULT_ANTHROPIC_MODEL, DEFAULT_OPENAI_MODEL
+    from pytest_persona.judges.base import is_dated
+
+    assert DEFAULT_OPENAI_MODEL == "gpt-4.1-mini-2025-04-14"
+    assert is_dated(DEFAULT_OPENAI_MODEL) and is_dated(DEFAULT_ANTHROPIC_MODEL)
+    assert not is_dated("gpt-4.1-mini") and not is_dated("claude-haiku-4-5")
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+def test_alias_is_resolved_and_a_moved_alias_misses_the_cache(template: str, cache_path,
+                                                                kind: str) -> None:
+    """An undated alias costs one live call per run (it says which model answers now); when
+    the provider moves the alias, the old scores are not served."""
+    alias = "gpt-4.1-mini" if kind == "openai" else "claude-haiku-4-5"
+    with JudgeServer(scorer=lambda p: 10, openai_model="gpt-4.1-mini-2025-04-14",
+                     anthropic_model="claude-haiku-4-5-20251001") as srv:
+        url = srv.base_url if kind == "openai" else srv.anthropic_base_url
+        cold = make_judge(f"{kind}:{alias}", base_url=url, cache_path=cache_path)
+        assert cold.resolved_model is None
+        cold.score_many_sync(_reqs(template, 4))
+        assert srv.calls == 4 and cold.resolved_model in (
+            "gpt-4.1-mini-2025-04-14", "claude-haiku-4-5-20251001")
+        warm = make_judge(f"{kind}:{alias}", base_url=url, cache_path=cache_path)
+        assert all(r.score == pytest.approx(10) for r in warm.score_many_sync(_reqs(template, 4)))
+        assert srv.calls == 5 and warm.usage.cache_hits == 3  # one probe call, the rest cached
+        srv.scorer = lambda p: 80
+        srv.openai_model, srv.anthropic_model = "gpt-4.1-mini-2099-01-01", "claude-haiku-4-5-20990101"
+        moved = make_judge(f"{kind}:{alias}", base_url=url, cache_path=cache_path)
+        assert all(r.score == pytest.approx(80) for r in moved.score_many_sync(_reqs(template, 4)))
+        assert srv.calls == 9 and moved.usage.cache_hits == 0
+        assert set(moved.usage.models) == {srv.openai_model if kind == "openai"
+                                           else srv.anthropic_model}
+        row = moved._cache.get_row(moved.cache_key(_reqs(template, 1)[0]))
+        assert row["model_version"] == (srv.openai_model if kind == "openai"
+                                        else srv.anthropic_model)
+
+
+def test_dated_snapshot_needs_no_probe(judge_server: JudgeServer, template: str,
+                                       cache_path) -> None:
+    j = make_judge("openai:", base_url=judge_server.base_url, cache_path=cache_path)
+    assert j.resolved_model == "gpt-4.1-mini-2025-04-14"
+    j.score_many_sync(_reqs(template, 2))
+    again = make_judge("openai:", base_url=judge_server.base_url, cache_path=cache_path)
+    again.score_many_sync(_reqs(template, 2))
+    assert judge_server.calls == 2
+
+
+def test_alias_moving_during_a_run_files_answers_under_the_model_that_gave_them(
+        template: str, cache_path) -> None:
+    with JudgeServer(scorer=lambda p: 10, openai_model="gpt-4.1-mini-2025-04-14") as srv:
+        judge = make_judge("openai:gpt-4.1-mini", base_url=srv.base_url, cache_path=cache_path)
+        judge.score_many_sync(_reqs(template, 2))
+        srv.openai_model = "gpt-4.1-mini-2099-01-01"  # the provider moves the alias mid-run
+        later = [JudgeRequest(f"later {i}", "a", template) for i in range(3)]
+        judge.score_many_sync(later)
+        assert judge.usage.models == {"gpt-4.1-mini-2025-04-14": 2, "gpt-4.1-mini-2099-01-01": 3}
+        warm = make_judge("openai:gpt-4.1-mini", base_url=srv.base_url, cache_path=cache_path)
+        warm.score_many_sync(later)
+        assert warm.usage.calls == 1 and warm.usage.cache_hits == 2  # probe + the moved answers

@@ -60,8 +60,8 @@ def _scorer(polarity: dict[str, str], low: set[str] = frozenset(),  # type: igno
         if COH_MARK in prompt:
             return 80
         answer = next((a for a in sorted(polarity, key=len, reverse=True) if a and a in prompt), "")
-        if broken(answer):
-            return "Hmm"
+        if broken(answer):  # a dropped connection: a transport failure, never cached
+            raise ConnectionAbortedError("simulated outage")
         if answer in low:
             return 40
         return 90 if polarity.get(answer) == "pos" else 10

@@ -61,7 +61,7 @@ def _project(pytester: pytest.Pytester, server: JudgeServer, suite: str,
     pytester.makefile(".ini", pytest=f"""
         [pytest]
         persona_model = tiny-random-qwen2
-        persona_judge = openai:scripted
+        persona_judge = openai:scripted-2025-04-14
         persona_judge_base_url = {server.base_url}
         persona_cache = {pytester.path / '.persona_cache'}
         {extra_ini}

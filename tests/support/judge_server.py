@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import socket
 import threading
 import time
@@ -38,6 +39,11 @@ class RecordedRequest(dict):
 
     path: str
     headers: dict[str, str]
+
+
+def _dated(model: str, suffix: str) -> str:
+    """What a provider reports: a dated snapshot as asked, an alias with a date appended."""
+    return model if re.search(r"-(\d{4}-\d{2}-\d{2}|\d{8})$", model) else model + suffix
 
 
 def _prompt_text(body: dict[str, Any]) -> str:
@@ -281,7 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
             "id": "chatcmpl-local",
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": self.owner.openai_model or f"{body.get('model', 'local')}-2025-04-14",
+            "model": self.owner.openai_model or _dated(body.get("model", "local"), "-2025-04-14"),
             "choices": [choice],
             "usage": {"prompt_tokens": n_in, "completion_tokens": 1, "total_tokens": n_in + 1},
         })
@@ -300,7 +306,7 @@ class _Handler(BaseHTTPRequestHandler):
             "id": "msg_local",
             "type": "message",
             "role": "assistant",
-            "model": self.owner.anthropic_model or f"{body.get('model', 'local')}-20251001",
+            "model": self.owner.anthropic_model or _dated(body.get("model", "local"), "-20251001"),
             "content": [{"type": "text", "text": text}],
             "stop_reason": "end_turn",
             "stop_sequence": None,

@@ -1,0 +1,51 @@
+"""Cache keys with explicit field lists: every field that changes a cached result is one
+field of its key's dataclass, and tests vary each field in turn (so none can be forgotten).
+
+Generated responses and judge outcomes have their keys beside the code that computes them
+(``core.generation.request_key`` with ``GenerationConfig.KEY_FIELDS`` / ``Steering.KEY_FIELDS``;
+``judges.cache.cache_key`` with ``KEY_FIELDS``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from pytest_persona.cache.store import stable_hash
+
+
+@dataclass(frozen=True)
+class VectorKey:
+    """Key of extracted trait vectors."""
+
+    model: str  # cache identity: weights fingerprint | dtype | device type
+    trait: str
+    trait_sha256: str
+    config: dict[str, Any]  # ExtractionConfig.key(): every parameter that changes the vectors
+    judge: str
+    coherence_judge: str
+    version: int = 1
+
+    def digest(self) -> str:
+        return stable_hash(asdict(self))
+
+
+@dataclass(frozen=True)
+class ProjectionKey:
+    """Key of cached projections of response activations onto a vector."""
+
+    model: str
+    prompts: list[Any]
+    answers: list[str]
+    vector: str  # sha256 of the vector's float32 bytes
+    layer: int
+    kind: str = "response_avg"
+    v: int = 1
+
+    def digest(self) -> str:
+        return stable_hash(asdict(self))
+
+
+def field_names(key_type: type) -> tuple[str, ...]:
+    """The fields of a key dataclass, in order."""
+    return tuple(f.name for f in fields(key_type))
