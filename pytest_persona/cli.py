@@ -74,11 +74,18 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+USAGE_EXIT = 4  # as pytest's usage errors: the input cannot be evaluated
+
+
 def _report(args: argparse.Namespace) -> int:
     from pytest_persona._util.atomic import write_text
-    from pytest_persona.report import load_results, render_report
+    from pytest_persona.report import ResultsError, load_results, render_report
 
-    results = load_results(args.results)
+    try:
+        results = load_results(args.results)
+    except ResultsError as exc:
+        print(f"persona report: error: {exc}", file=sys.stderr)
+        return USAGE_EXIT
     write_text(args.output, render_report(results))
     print(f"report written to {args.output}")
     return 0
@@ -86,14 +93,23 @@ def _report(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from pytest_persona._util.atomic import write_text
-    from pytest_persona.report import compare_results, load_results, render_comparison
+    from pytest_persona.report import ResultsError, compare_results, load_results
+    from pytest_persona.report.compare import CompareUsageError
+    from pytest_persona.report.html import render_comparison
 
-    a, b = load_results(args.baseline), load_results(args.candidate)
     rules = args.fail or []
-    write_text(args.output, render_comparison(a, b, rules))
-    comparison = compare_results(b, a, rules, baseline_path=args.baseline)
-    for reg in comparison.regressions:
-        print(f"REGRESSION {reg.message}")
+    try:
+        a, b = load_results(args.baseline), load_results(args.candidate)
+        comparison = compare_results(b, a, rules, baseline_path=args.baseline,
+                                     correction=args.correction)
+    except (ResultsError, CompareUsageError) as exc:
+        print(f"persona compare: error: {exc}", file=sys.stderr)
+        return USAGE_EXIT
+    write_text(args.output, render_comparison(a, b, rules, correction=args.correction))
+    for check in comparison.checks:
+        print(f"{'REGRESSION' if check.failed else 'ok'} {check.message}")
+    for note in comparison.notes:
+        print(f"note: {note}")
     print(f"comparison written to {args.output}")
     return 1 if comparison.regressions else 0
 
@@ -135,6 +151,8 @@ def parser() -> argparse.ArgumentParser:
     cmp_.add_argument("candidate")
     cmp_.add_argument("-o", "--output", default="reports/persona-compare.html")
     cmp_.add_argument("--fail", action="append", help="rule such as baseline_score:+5")
+    cmp_.add_argument("--correction", default="holm", choices=("holm", "bonferroni", "none"),
+                      help="multiple-comparison correction across the rule checks")
     cmp_.set_defaults(func=_compare)
     return p
 

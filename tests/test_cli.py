@@ -74,3 +74,36 @@ def test_report_and_compare_commands(tmp_path: Path) -> None:
                  "--fail", "baseline_score:+5"]) == 1
     assert main(["compare", str(pa), str(pa), "-o", str(tmp_path / "c2.html"),
                  "--fail", "baseline_score:+5"]) == 0
+
+
+def test_report_and_compare_refuse_bad_input_with_exit_4(tmp_path: Path, capsys) -> None:
+    """Issue 13.9 / 13.1: a malformed comparison section or an unknown rule is exit 4."""
+    from tests.report.synthetic import make_results
+
+    a = make_results()
+    pa = tmp_path / "a.json"
+    pa.write_text(json.dumps(a))
+    bad = dict(a, comparison={"regressions": [1]})
+    pb = tmp_path / "bad.json"
+    pb.write_text(json.dumps(bad))
+    assert main(["report", str(pb), "-o", str(tmp_path / "r.html")]) == 4
+    assert "comparison.regressions[0]: expected object" in capsys.readouterr().err
+    assert main(["compare", str(pa), str(pa), "-o", str(tmp_path / "c.html"),
+                 "--fail", "baseline_scroe:+5"]) == 4
+    assert "unknown metric 'baseline_scroe'" in capsys.readouterr().err
+
+
+def test_compare_prints_each_check_with_its_interval(tmp_path: Path, capsys) -> None:
+    from tests.report.test_compare import _noisy_pair
+
+    base, cur = _noisy_pair(shift=12.0, noise=2.0)
+    pa, pb = tmp_path / "a.json", tmp_path / "b.json"
+    pa.write_text(json.dumps(base))
+    pb.write_text(json.dumps(cur))
+    assert main(["compare", str(pa), str(pb), "-o", str(tmp_path / "c.html"),
+                 "--fail", "baseline_score:+5"]) == 1
+    out = capsys.readouterr().out
+    assert "REGRESSION sycophantic: baseline_score rose 12" in out and "95% CI" in out
+    html = (tmp_path / "c.html").read_text()
+    assert "pp-strip" in html and html.count('class="pp-pt-diff"') == 20
+    assert "FAIL" in html

@@ -49,6 +49,9 @@ OPTIONS: list[tuple[str, str, str, str, Any]] = [
      "string", ""),
     ("--persona-compare", "persona_compare", "compare this run with a baseline results file",
      "string", ""),
+    ("--persona-compare-correction", "persona_compare_correction",
+     "multiple-comparison correction across the paired rule checks: holm, bonferroni, none",
+     "string", "holm"),
 ]
 
 
