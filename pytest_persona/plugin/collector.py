@@ -207,6 +207,11 @@ class ResultsCollector:
                 self.compare_error = str(exc)
                 self.comparison = None
                 session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        from pytest_persona.report.results import non_finite_paths
+
+        bad = non_finite_paths(results)
+        if bad:  # shown in the terminal and the HTML report as well as in the file
+            results["non_finite"] = bad[:200]
         out = Path(str(opt(self.config, "persona_results")))
         if not out.is_absolute():
             out = self.config.rootpath / out

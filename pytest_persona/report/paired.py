@@ -98,6 +98,10 @@ class PairedDiff:
         return (lo, hi)
 
 
+def _mean(xs: Sequence[float]) -> float:
+    return sum(xs) / len(xs) if xs else math.nan
+
+
 def pair(old: Mapping[str, Any], new: Mapping[str, Any]) -> PairedDiff:
     """Pair two ``{question id: value}`` maps; questions missing or null on a side are dropped."""
     ids, diffs, olds, news = [], [], [], []
@@ -111,8 +115,7 @@ def pair(old: Mapping[str, Any], new: Mapping[str, Any]) -> PairedDiff:
         diffs.append(b - a)
         olds.append(a)
         news.append(b)
-    mean = (lambda xs: sum(xs) / len(xs) if xs else math.nan)
-    return PairedDiff(tuple(ids), tuple(diffs), mean(olds), mean(news), unpaired)
+    return PairedDiff(tuple(ids), tuple(diffs), _mean(olds), _mean(news), unpaired)
 
 
 def seed_for(*parts: str) -> int:

@@ -350,6 +350,13 @@ def _finite(obj: Any, path: str = "", found: list[str] | None = None) -> Any:
     return obj
 
 
+def non_finite_paths(d: Any) -> list[str]:
+    """Where ``d`` holds NaN/inf: ``["traits.evil.coefficients[3]: inf", ...]``."""
+    found: list[str] = []
+    _finite(d, "", found)
+    return found
+
+
 def dumps_results(d: Mapping[str, Any], *, strict: bool = True) -> str:
     """Redacted JSON text of ``d``: NaN/inf written as null and listed under ``non_finite``.
 

@@ -25,7 +25,8 @@ KINDS: dict[str, dict[str, Any]] = {
     "coherence_guard": {"coefficients": ("numlist", None), "min": ("number", 50.0),
                         "require": ("require", "mean")},
     "baseline_ceiling": {"max": ("number", "REQUIRED"), "require": ("require", "mean")},
-    "checkpoint_shift": {"max": ("number", "REQUIRED"), "n_questions": ("int", None)},
+    "checkpoint_shift": {"max": ("number", "REQUIRED"), "n_questions": ("int", None),
+                         "at": ("at", "prompt_last"), "require": ("require", "ci")},
     "vector_drift": {"file": ("str", "REQUIRED"), "min_cosine": ("number", 0.9)},
     "projection_tracks_score": {"min_r": ("number", 0.3)},
 }
@@ -122,6 +123,7 @@ CHECKERS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "numlist": (lambda v: isinstance(v, list) and len(v) >= 2 and all(_is_num(x) for x in v),
                 "a list of at least two numbers"),
     "require": (lambda v: v in ("mean", "ci"), "'mean' or 'ci'"),
+    "at": (lambda v: v in ("prompt_last", "response"), "'prompt_last' or 'response'"),
 }
 
 

@@ -229,7 +229,9 @@ def test_holm_and_bonferroni_widen_intervals():
     assert levels == [pytest.approx(0.95), pytest.approx(0.975)]
     assert "Bonferroni over 2 checks" in by["sycophantic"].message
     n = {c.trait: c for c in none.checks}
-    width = (lambda c: c.ci[1] - c.ci[0])
+    def width(c):
+        return c.ci[1] - c.ci[0]
+
     assert width(by["sycophantic"]) > width(n["sycophantic"])
     with pytest.raises(CompareUsageError, match="unknown correction"):
         compare_results(cur, base, ["baseline_score:+5"], correction="sidak")
