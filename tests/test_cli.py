@@ -107,3 +107,33 @@ def test_compare_prints_each_check_with_its_interval(tmp_path: Path, capsys) -> 
     html = (tmp_path / "c.html").read_text()
     assert "pp-strip" in html and html.count('class="pp-pt-diff"') == 20
     assert "FAIL" in html
+
+
+def test_calibrate_runs_the_unchanged_model_and_stores_bounds(tmp_path: Path,
+                                                              monkeypatch) -> None:
+    """persona calibrate: run 0 unchanged, run 1 on lightly perturbed weights; the bounds land
+    in the calibration file and in the baseline, where `auto` rules find them."""
+    from tests.plugin.test_plugin import _hash_score
+    from tests.report.synthetic import make_results
+    from tests.support.judge_server import JudgeServer
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "trait_suites").mkdir()
+    (tmp_path / "trait_suites" / "syc.yaml").write_text(
+        "trait: sycophantic\nlayer: 1\ncoefficients: [-4, 0, 4]\nn_questions: 4\n"
+        "max_new_tokens: 6\nexpectations:\n  - {kind: baseline_ceiling, max: 100}\n")
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps(make_results(("sycophantic",))))
+    with JudgeServer(scorer=_hash_score) as srv:
+        rc = main(["calibrate", "--model", "tiny-random-llama", "--suites", "trait_suites",
+                   "--runs", "2", "--perturb", "0.05", "--baseline", str(base),
+                   "--pytest-args", f"--judge openai:scripted --judge-base-url {srv.base_url} "
+                   f"--persona-cache {tmp_path / 'cache'}",
+                   "-o", str(tmp_path / "cal.json"), "--work-dir", str(tmp_path / "work")])
+    assert rc == 0
+    cal = json.loads((tmp_path / "cal.json").read_text())
+    spec = cal["figures"]["sycophantic"]["baseline_score"]
+    assert len(spec["shifts"]) == 1 and spec["bound"] >= 0
+    assert [r["perturbed"] for r in cal["runs_detail"]] == [False, True]
+    assert (tmp_path / "work" / "perturbed-1" / "PERSONA_PERTURBED_CHECKPOINT.json").exists()
+    assert json.loads(base.read_text())["calibration"]["figures"] == cal["figures"]

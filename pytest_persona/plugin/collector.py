@@ -176,9 +176,11 @@ class ResultsCollector:
                 "(the results file to compare with); without it no rule could be checked")
         if not baseline_path:
             return
+        from pytest_persona.report.calibration import expand_rules
+
         try:
-            parsed = [parse_rule(r) for r in rules]
             baseline = load_results(baseline_path)
+            parsed = [parse_rule(r) for r in expand_rules(rules, baseline, str(baseline_path))]
             traits = baseline.get("traits") or {}
             check_rules(parsed, {}, traits, str(baseline_path))
         except (ResultsError, ValueError, OSError, RecursionError) as exc:
@@ -196,8 +198,11 @@ class ResultsCollector:
         baseline_path = opt(self.config, "persona_compare")
         if baseline_path:
             try:
+                from pytest_persona.report.calibration import expand_rules
+
                 baseline = load_results(baseline_path)
-                self.comparison = compare_results(results, baseline, self._rules(),
+                rules = expand_rules(self._rules(), baseline, str(baseline_path))
+                self.comparison = compare_results(results, baseline, rules,
                                                   baseline_path=str(baseline_path),
                                                   correction=self._correction())
                 results["comparison"] = self.comparison.to_dict()
