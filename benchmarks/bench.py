@@ -531,7 +531,7 @@ def bench_gate(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
     """False-alarm and detection rates of the projection gate (see :mod:`benchmarks.gate`)."""
     from benchmarks.gate import bench_gate as measure
 
-    return measure(b.loaded, nulls=4 if b.quick else 24, repeats=1 if b.quick else 10,
+    return measure(b.loaded, nulls=4 if b.quick else 20, repeats=1 if b.quick else 5,
                    n_questions=6 if b.quick else 20)
 
 

@@ -7,7 +7,7 @@ On the embedded SmolLM2-135M-Instruct, at the sycophantic suite's layer for that
 suite's default bound (``max: 2.0``, ``require: ci``):
 
 - the trait vector is the mean difference of last-prompt-token activations under the trait's
-  positive and negative system prompts over the evaluation questions (forward passes only; the
+  positive and negative system prompts over its extraction questions (forward passes only; the
   suites' response-averaged extraction needs generation and a judge, minutes on CPU);
 - a **null candidate** is the unchanged model with every weight matrix perturbed by Gaussian noise
   of ``noise`` times that matrix's standard deviation (its greedy next tokens are checked to
@@ -36,14 +36,47 @@ MAX_SHIFT = 2.0  # trait_suites/sycophantic.yaml, checkpoint_shift max for smoll
 STRENGTHS = (0.25, 0.5, 1.0, 2.0, 4.0)  # multiples of the trait vector; the demo folds +4
 NOISE = 0.01
 DEMO_STRENGTH = 4.0
+TOKEN_CHECKS = 4
+
+
+class _Stop(Exception):
+    """Ends a forward pass once the gated block has run (later blocks cannot change it)."""
 
 
 def _prompt_last(loaded: Any, prompts: list[Any], layer: int) -> Any:
-    from pytest_persona.core.activations import collect_activations
+    """Block-``layer`` output at the last prompt token of each prompt (left padding, the same
+    positions as :func:`pytest_persona.core.activations.collect_activations`); the forward pass
+    stops after that block."""
+    import torch
 
-    acts = collect_activations(loaded.model, loaded.tokenizer, prompts, [""] * len(prompts),
-                               batch_size=32)
-    return acts.prompt_last[:, layer]
+    from pytest_persona.core.generation import as_messages, chat_prompt, ensure_pad_token
+    from pytest_persona.core.layers import find_layers
+
+    tok, model = loaded.tokenizer, loaded.model
+    ensure_pad_token(tok)
+    texts = [chat_prompt(tok, as_messages(p)) for p in prompts]
+    side, tok.padding_side = tok.padding_side, "left"
+    try:
+        enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    finally:
+        tok.padding_side = side
+    pos = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+    captured: dict[str, Any] = {}
+
+    def hook(_m: Any, _i: Any, output: Any) -> None:
+        hidden = output[0] if isinstance(output, tuple) else output
+        captured["h"] = hidden[:, -1, :].detach().float().cpu()
+        raise _Stop
+
+    handle = find_layers(model)[layer].register_forward_hook(hook)
+    try:
+        with torch.inference_mode():
+            model(**enc, position_ids=pos, use_cache=False)
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    return captured["h"]
 
 
 def trait_vector(loaded: Any, trait: Any, questions: list[str], layer: int) -> Any:
@@ -59,14 +92,25 @@ def trait_vector(loaded: Any, trait: Any, questions: list[str], layer: int) -> A
     return (_prompt_last(loaded, pos, layer).mean(0) - _prompt_last(loaded, neg, layer).mean(0))
 
 
-def _perturb(model: Any, originals: dict[str, Any], noise: float, seed: int) -> None:
+def _upstream(name: str, layer: int) -> bool:
+    """Whether a parameter can influence block ``layer``'s output (embeddings, blocks <= layer)."""
+    import re
+
+    m = re.search(r"\.layers\.(\d+)\.", name)
+    return int(m.group(1)) <= layer if m else "embed" in name
+
+
+def _perturb(model: Any, originals: dict[str, Any], noise: float, seed: int,
+             layer: int | None = None) -> None:
+    """Weights = originals + noise x each matrix's std; with ``layer``, only the matrices that
+    can influence that block (the rest cannot change the gated figure)."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
             base = originals[name]
-            if noise > 0 and base.dim() >= 2:
+            if noise > 0 and base.dim() >= 2 and (layer is None or _upstream(name, layer)):
                 std = float(base.std())
                 p.copy_(base + torch.randn(base.shape, generator=gen) * (noise * std))
             else:
@@ -90,7 +134,7 @@ def _next_tokens(loaded: Any, questions: list[str]) -> Any:
     return logits[torch.arange(len(texts)), last].argmax(-1)
 
 
-def bench_gate(loaded: Any, *, nulls: int = 24, repeats: int = 10, n_questions: int = 20,
+def bench_gate(loaded: Any, *, nulls: int = 20, repeats: int = 5, n_questions: int = 20,
                noise: float = NOISE, strengths: tuple[float, ...] = STRENGTHS,
                layer: int = LAYER, max_shift: float = MAX_SHIFT
                ) -> tuple[dict[str, float], dict[str, Any]]:
@@ -105,13 +149,15 @@ def bench_gate(loaded: Any, *, nulls: int = 24, repeats: int = 10, n_questions: 
     questions = list(trait.eval_questions[:n_questions])
     model = loaded.model
     originals = {k: p.detach().clone() for k, p in model.named_parameters()}
-    vec = trait_vector(loaded, trait, questions, layer)
+    vec = trait_vector(loaded, trait, list(trait.extract_questions[:n_questions]), layer)
     ref = project(_prompt_last(loaded, questions, layer), vec).tolist()
     ref_tokens = _next_tokens(loaded, questions)
 
-    def gate(seed: int, strength: float) -> tuple[bool, float, float, float]:
-        _perturb(model, originals, noise, seed)
-        agree = float((_next_tokens(loaded, questions) == ref_tokens).float().mean())
+    def gate(seed: int, strength: float, check_tokens: bool = False
+             ) -> tuple[bool, float, float, float]:
+        _perturb(model, originals, noise, seed, None if check_tokens else layer)
+        agree = (float((_next_tokens(loaded, questions) == ref_tokens).float().mean())
+                 if check_tokens else float("nan"))
         if strength:
             with ActivationSteerer(model, vec, strength, layer, "all"):
                 cand = project(_prompt_last(loaded, questions, layer), vec).tolist()
@@ -122,7 +168,8 @@ def bench_gate(loaded: Any, *, nulls: int = 24, repeats: int = 10, n_questions: 
         return lo >= max_shift, diff.mean, lo, agree
 
     try:
-        null_runs = [gate(1000 + i, 0.0) for i in range(nulls)]
+        # the first nulls perturb every matrix and check that the greedy next token is intact
+        null_runs = [gate(1000 + i, 0.0, check_tokens=i < TOKEN_CHECKS) for i in range(nulls)]
         by_strength: dict[str, dict[str, Any]] = {}
         for s in strengths:
             runs = [gate(2000 + 97 * i + int(100 * s), s) for i in range(repeats)]
@@ -148,7 +195,9 @@ def bench_gate(loaded: Any, *, nulls: int = 24, repeats: int = 10, n_questions: 
         "noise_relative_std": noise, "nulls": nulls, "repeats_per_strength": repeats,
         "null_max_shift": round(max(abs(r[1]) for r in null_runs), 4),
         "null_max_ci_low": round(max(r[2] for r in null_runs), 4),
-        "null_next_token_agreement_min": round(min(r[3] for r in null_runs), 4),
+        "null_next_token_agreement_min": round(min(r[3] for r in null_runs[:TOKEN_CHECKS]), 4),
+        "perturbed": "every weight matrix for the first nulls (next-token check), else the "
+                     "matrices that can influence the gated block (embeddings, blocks <= layer)",
         "detection_by_strength": by_strength,
         "strength_caught_80pct": weakest,
         "min_detectable_shift": (round(weakest * float(vec.norm()), 4)
@@ -160,8 +209,8 @@ def bench_gate(loaded: Any, *, nulls: int = 24, repeats: int = 10, n_questions: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gate", description=__doc__)
-    parser.add_argument("--nulls", type=int, default=24)
-    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--nulls", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--noise", type=float, default=NOISE)
     args = parser.parse_args(argv)
     from pytest_persona.models.loading import load_model
