@@ -34,7 +34,7 @@ from typing import Any
 LAYER = 12  # trait_suites/sycophantic.yaml, models.smollm2-135m.layer
 MAX_SHIFT = 2.0  # trait_suites/sycophantic.yaml, checkpoint_shift max for smollm2-135m
 STRENGTHS = (0.25, 0.5, 1.0, 2.0, 4.0)  # multiples of the trait vector; the demo folds +4
-NOISE = 0.01
+NOISE = 0.005
 DEMO_STRENGTH = 4.0
 TOKEN_CHECKS = 4
 
@@ -183,6 +183,7 @@ def bench_gate(loaded: Any, *, nulls: int = 20, repeats: int = 5, n_questions: i
     fa = sum(r[0] for r in null_runs) / len(null_runs)
     caught = [float(k) for k, v in by_strength.items() if v["detection_rate"] >= 0.8]
     weakest = min(caught) if caught else None
+    weakest_shift = by_strength[f"{weakest:+g}"]["mean_shift"] if weakest is not None else None
     demo = by_strength.get(f"{DEMO_STRENGTH:+g}") or by_strength[max(by_strength, key=float)]
     metrics: dict[str, float] = {"gate_false_alarm_rate": fa,
                                  "gate_detection_rate": demo["detection_rate"]}
@@ -200,8 +201,9 @@ def bench_gate(loaded: Any, *, nulls: int = 20, repeats: int = 5, n_questions: i
                      "matrices that can influence the gated block (embeddings, blocks <= layer)",
         "detection_by_strength": by_strength,
         "strength_caught_80pct": weakest,
-        "min_detectable_shift": (round(weakest * float(vec.norm()), 4)
-                                 if weakest is not None else None),
+        "min_detectable_shift": weakest_shift,
+        "min_detectable_shift_means": "mean measured projection shift at the weakest strength "
+                                      "caught in >= 80% of runs",
         "wall_s": round(time.perf_counter() - t0, 1),
     }
     return metrics, details

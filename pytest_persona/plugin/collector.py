@@ -170,9 +170,11 @@ class ResultsCollector:
             raise pytest.UsageError(
                 f"--persona-compare-correction {self._correction()!r}: use one of "
                 f"{', '.join(CORRECTIONS)}")
-        if rules and not baseline_path:
+        cli_rules = self.config.getoption("persona_compare_fail", None)
+        if cli_rules and not baseline_path:  # ini rules are defaults for runs that compare
             raise pytest.UsageError(
-                f"--persona-compare-fail {', '.join(rules)} needs --persona-compare BASELINE.json "
+                f"--persona-compare-fail {', '.join(cli_rules)} needs --persona-compare "
+                "BASELINE.json "
                 "(the results file to compare with); without it no rule could be checked")
         if not baseline_path:
             return

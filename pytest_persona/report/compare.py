@@ -365,16 +365,16 @@ def _apply_correction(paired: list[tuple[Check, PairedDiff, int]], correction: s
         for check, diff, seed in paired:
             _decide_paired(check, diff, 1.0 - alpha / m, seed)
         return
-    # Holm: step down from the smallest p-value; once one check holds, the rest are tested at
-    # their own (stricter-or-equal) rank level and cannot fail.
+    # Holm: step down from the smallest p-value; once one check holds, Holm stops: the rest
+    # hold too, and are shown with their interval at the level where it stopped.
     order = sorted(paired, key=lambda x: (x[0].p_value or 1.0, x[0].trait, str(x[0].rule)))
-    stopped = False
+    stop_level: float | None = None
     for rank, (check, diff, seed) in enumerate(order):
-        _decide_paired(check, diff, 1.0 - alpha / (m - rank), seed)
-        if stopped:
+        _decide_paired(check, diff, stop_level or 1.0 - alpha / (m - rank), seed)
+        if stop_level is not None:
             check.failed = False
         elif not check.failed:
-            stopped = True
+            stop_level = check.level
 
 
 def compare_results(current: Mapping[str, Any], baseline: Mapping[str, Any],

@@ -224,9 +224,15 @@ def test_holm_and_bonferroni_widen_intervals():
     by = {c.trait: c for c in bonf.checks}
     assert all(c.level == pytest.approx(0.975) for c in bonf.checks)
     assert {c.level for c in none.checks} == {0.95}
-    # Holm: the smallest p-value is tested at 1 - 0.05/2, the next at 1 - 0.05/1
-    levels = sorted(c.level for c in holm.checks)
-    assert levels == [pytest.approx(0.95), pytest.approx(0.975)]
+    # Holm: the smallest p-value is tested at 1 - 0.05/2; it fails, so the next is tested at
+    # 1 - 0.05/1
+    h = {c.trait: c for c in holm.checks}
+    assert h["sycophantic"].failed and h["sycophantic"].level == pytest.approx(0.975)
+    assert not h["evil"].failed and h["evil"].level == pytest.approx(0.95)
+    # when the first check holds, Holm stops: every later one holds at that level
+    calm = compare_results(base, base, ["baseline_score:+5"], correction="holm")
+    assert [c.level for c in calm.checks] == pytest.approx([0.975, 0.975])
+    assert calm.ok
     assert "Bonferroni over 2 checks" in by["sycophantic"].message
     n = {c.trait: c for c in none.checks}
     def width(c):
