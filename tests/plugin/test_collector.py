@@ -154,3 +154,14 @@ def test_non_finite_values_never_cost_the_results(pytester: pytest.Pytester,
     assert "traits.sycophantic.vector.norms[1]: nan" in data["non_finite"]
     html = (pytester.path / "report.html").read_text()
     assert "traits.sycophantic.coefficients[2]: inf" in html
+
+
+def test_ini_rules_are_defaults_for_runs_that_compare(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".ini", pytest="[pytest]\npersona_compare_fail = baseline_scroe:+5\n")
+    pytester.makepyfile(test_plain="def test_ok():\n    pass\n")
+    assert pytester.runpytest_subprocess("-p", "no:cacheprovider").ret == 0
+    # ... and checked as soon as a baseline is given
+    base = _baseline(pytester.path)
+    res = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--persona-compare", str(base))
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    res.stderr.fnmatch_lines(["*unknown metric 'baseline_scroe'*"])
