@@ -34,7 +34,7 @@ from typing import Any
 LAYER = 12  # trait_suites/sycophantic.yaml, models.smollm2-135m.layer
 MAX_SHIFT = 2.0  # trait_suites/sycophantic.yaml, checkpoint_shift max for smollm2-135m
 STRENGTHS = (0.25, 0.5, 1.0, 2.0, 4.0)  # multiples of the trait vector; the demo folds +4
-NOISE = 0.005
+NOISE = 0.002
 DEMO_STRENGTH = 4.0
 TOKEN_CHECKS = 4
 
