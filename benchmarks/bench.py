@@ -16,6 +16,9 @@ Metrics (targets are printed, never asserted):
 - ``judge_concurrency_speedup`` / ``judge_warm_calls``: :func:`benchmarks.judges.bench_judges`.
 - ``warm_rerun_speedup``: ``pytest trait_suites`` on a cold vs a warm persona cache (subprocesses,
   interpreter start included in both).
+- ``gate_false_alarm_rate`` / ``gate_detection_rate``: the projection gate's error rates over
+  perturbed null candidates and at the demo's +4 strength (every strength in the details):
+  :mod:`benchmarks.gate`.
 
 The steering vector is a fixed seeded random vector of norm 8 at layer 12 (timing only).
 """
@@ -58,6 +61,8 @@ TARGETS: dict[str, tuple[str, float] | None] = {
     "judge_concurrency_speedup": (">=", 8.0),
     "judge_warm_calls": ("==", 0.0),
     "warm_rerun_speedup": (">=", 20.0),
+    "gate_false_alarm_rate": ("<=", 0.05),
+    "gate_detection_rate": (">=", 0.95),
 }
 
 RESPONSES = (
@@ -521,6 +526,15 @@ def bench_warm_rerun(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
     return {"warm_rerun_speedup": _r(cold / warm, 2)}, details
 
 
+# -- 7. gate error rates ---------------------------------------------------------------------
+def bench_gate(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
+    """False-alarm and detection rates of the projection gate (see :mod:`benchmarks.gate`)."""
+    from benchmarks.gate import bench_gate as measure
+
+    return measure(b.loaded, nulls=4 if b.quick else 20, repeats=1 if b.quick else 5,
+                   n_questions=6 if b.quick else 20)
+
+
 # -- driver -----------------------------------------------------------------------------------
 GROUPS: list[tuple[tuple[str, ...], Callable[[Bench], tuple[dict[str, float], dict[str, Any]]],
                    str]] = [
@@ -530,6 +544,7 @@ GROUPS: list[tuple[tuple[str, ...], Callable[[Bench], tuple[dict[str, float], di
     (("extraction_speedup",), bench_extraction, "extraction"),
     (("judge_concurrency_speedup", "judge_warm_calls"), bench_judge, "judges"),
     (("warm_rerun_speedup",), bench_warm_rerun, "warm_rerun"),
+    (("gate_false_alarm_rate", "gate_detection_rate"), bench_gate, "gate"),
 ]
 ALL_METRICS = [name for names, _, _ in GROUPS for name in names]
 

@@ -1,4 +1,5 @@
-"""The ``persona`` console command: extract, vectors inspect, report, compare, results export."""
+"""The ``persona`` console command: extract, vectors inspect, report, compare, calibrate,
+cache export/import, results export."""
 
 from __future__ import annotations
 
@@ -77,11 +78,18 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+USAGE_EXIT = 4  # as pytest's usage errors: the input cannot be evaluated
+
+
 def _report(args: argparse.Namespace) -> int:
     from pytest_persona._util.atomic import write_text
-    from pytest_persona.report import load_results, render_report
+    from pytest_persona.report import ResultsError, load_results, render_report
 
-    results = load_results(args.results)
+    try:
+        results = load_results(args.results)
+    except ResultsError as exc:
+        print(f"persona report: error: {exc}", file=sys.stderr)
+        return USAGE_EXIT
     write_text(args.output, render_report(results))
     print(f"report written to {args.output}")
     return 0
@@ -89,14 +97,26 @@ def _report(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from pytest_persona._util.atomic import write_text
-    from pytest_persona.report import compare_results, load_results, render_comparison
+    from pytest_persona.report import ResultsError, compare_results, load_results
+    from pytest_persona.report.compare import CompareUsageError
+    from pytest_persona.report.html import render_comparison
 
-    a, b = load_results(args.baseline), load_results(args.candidate)
     rules = args.fail or []
-    write_text(args.output, render_comparison(a, b, rules))
-    comparison = compare_results(b, a, rules, baseline_path=args.baseline)
-    for reg in comparison.regressions:
-        print(f"REGRESSION {reg.message}")
+    try:
+        from pytest_persona.report.calibration import expand_rules
+
+        a, b = load_results(args.baseline), load_results(args.candidate)
+        rules = expand_rules(rules, a, args.baseline)
+        comparison = compare_results(b, a, rules, baseline_path=args.baseline,
+                                     correction=args.correction)
+    except (ResultsError, CompareUsageError) as exc:
+        print(f"persona compare: error: {exc}", file=sys.stderr)
+        return USAGE_EXIT
+    write_text(args.output, render_comparison(a, b, rules, correction=args.correction))
+    for check in comparison.checks:
+        print(f"{'REGRESSION' if check.failed else 'ok'} {check.message}")
+    for note in comparison.notes:
+        print(f"note: {note}")
     print(f"comparison written to {args.output}")
     return 1 if comparison.regressions else 0
 
@@ -123,6 +143,62 @@ def _results_export(args: argparse.Namespace) -> int:
 
     out = export(load(args.results), args.kind, csv=args.csv, parquet=args.parquet)
     print(f"{args.kind} written to {out}")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    import shlex
+    import subprocess
+
+    from pytest_persona._util.atomic import write_text
+    from pytest_persona.report import ResultsError, load_results, save_results
+    from pytest_persona.report.calibration import calibrate
+
+    work = Path(args.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    extra = shlex.split(args.pytest_args or "")
+    base = None
+    runs, how = [], []
+    for k in range(args.runs):
+        model, seed = args.model, args.seed + k
+        if args.perturb and k > 0:  # run 0 is the unchanged model itself
+            from pytest_persona.models.loading import load_model
+            from pytest_persona.pipeline.perturb import save_perturbed
+
+            base = base or load_model(args.model, device=args.device)
+            model = str(save_perturbed(base, args.perturb, seed, work / f"perturbed-{k}"))
+        out = work / f"run-{k}.json"
+        cmd = [sys.executable, "-m", "pytest", *args.suites, "-p", "no:cacheprovider", "-q",
+               "--model", model, "--persona-profile", args.profile or args.model,
+               "--seed", str(seed), "--persona-results", str(out), *extra]
+        print("$ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
+        rc = subprocess.call(cmd)
+        if rc not in (0, 1) or not out.exists():
+            print(f"persona calibrate: error: run {k} ended with pytest exit code {rc}",
+                  file=sys.stderr)
+            return USAGE_EXIT if rc == 4 else 2
+        runs.append(load_results(out))
+        how.append({"run": k, "model": model, "seed": seed,
+                    "perturbed": bool(args.perturb and k > 0)})
+    section = calibrate(runs, quantile=args.quantile, how={
+        "model": args.model, "perturb": args.perturb, "runs_detail": how,
+        "pytest_args": extra})
+    write_text(args.out, json.dumps(section, indent=2) + "\n")
+    for trait, metrics in section["figures"].items():
+        for metric, spec in metrics.items():
+            print(f"{trait}.{metric}: null shifts {spec['shifts']} -> bound "
+                  f"{spec['direction']}{spec['bound']:.4g}")
+    print(f"calibration written to {args.out}")
+    if args.baseline:
+        try:
+            baseline = load_results(args.baseline)
+        except ResultsError as exc:
+            print(f"persona calibrate: error: {exc}", file=sys.stderr)
+            return USAGE_EXIT
+        baseline["calibration"] = section
+        save_results(baseline, args.baseline)
+        print(f"calibration stored in the baseline {args.baseline}: use "
+              "--persona-compare-fail auto")
     return 0
 
 
@@ -177,6 +253,8 @@ def parser() -> argparse.ArgumentParser:
     cmp_.add_argument("candidate")
     cmp_.add_argument("-o", "--output", default="reports/persona-compare.html")
     cmp_.add_argument("--fail", action="append", help="rule such as baseline_score:+5")
+    cmp_.add_argument("--correction", default="holm", choices=("holm", "bonferroni", "none"),
+                      help="multiple-comparison correction across the rule checks")
     cmp_.set_defaults(func=_compare)
     cache = sub.add_parser("cache", help="move a persona cache between hosts")
     csub = cache.add_subparsers(dest="ccommand", required=True)
@@ -200,6 +278,23 @@ def parser() -> argparse.ArgumentParser:
     fmt.add_argument("--csv", metavar="OUT", help="write CSV")
     fmt.add_argument("--parquet", metavar="OUT", help="write Parquet (needs pyarrow)")
     rex.set_defaults(func=_results_export)
+    cal = sub.add_parser("calibrate", help="measure the gate's noise floor on an unchanged model")
+    cal.add_argument("--model", required=True)
+    cal.add_argument("--suites", nargs="+", default=["trait_suites/"])
+    cal.add_argument("--runs", type=int, default=5, help="runs of the unchanged model (>= 2)")
+    cal.add_argument("--seed", type=int, default=0, help="sampling seed of the first run")
+    cal.add_argument("--perturb", type=float, default=0.0, metavar="SCALE",
+                     help="runs after the first use weights with Gaussian noise of SCALE x each "
+                          "matrix's std (e.g. 0.002), behaviour intact")
+    cal.add_argument("--quantile", type=float, default=0.99)
+    cal.add_argument("--profile", default=None, help="suite profile (default: --model)")
+    cal.add_argument("--device", default=None)
+    cal.add_argument("--pytest-args", default="", help="more pytest options, one string")
+    cal.add_argument("--work-dir", default="reports/calibration")
+    cal.add_argument("-o", "--out", default="reports/calibration.json")
+    cal.add_argument("--baseline", default=None,
+                     help="store the calibration in this baseline file (for auto rules)")
+    cal.set_defaults(func=_calibrate)
     return p
 
 

@@ -107,3 +107,66 @@ def test_extract_template_and_threshold_flags(tmp_path: Path, monkeypatch: pytes
                  str(ref / "trait_data_eval" / "evil.json"), "--judge", "offline"]) == 2
     assert len(traits[0].extract_questions) == 20  # type: ignore[attr-defined]
     assert "stop here" in capsys.readouterr().err
+
+
+def test_report_and_compare_refuse_bad_input_with_exit_4(tmp_path: Path, capsys) -> None:
+    """Issue 13.9 / 13.1: a malformed comparison section or an unknown rule is exit 4."""
+    from tests.report.synthetic import make_results
+
+    a = make_results()
+    pa = tmp_path / "a.json"
+    pa.write_text(json.dumps(a))
+    bad = dict(a, comparison={"regressions": [1]})
+    pb = tmp_path / "bad.json"
+    pb.write_text(json.dumps(bad))
+    assert main(["report", str(pb), "-o", str(tmp_path / "r.html")]) == 4
+    assert "comparison.regressions[0]: expected object" in capsys.readouterr().err
+    assert main(["compare", str(pa), str(pa), "-o", str(tmp_path / "c.html"),
+                 "--fail", "baseline_scroe:+5"]) == 4
+    assert "unknown metric 'baseline_scroe'" in capsys.readouterr().err
+
+
+def test_compare_prints_each_check_with_its_interval(tmp_path: Path, capsys) -> None:
+    from tests.report.test_compare import _noisy_pair
+
+    base, cur = _noisy_pair(shift=12.0, noise=2.0)
+    pa, pb = tmp_path / "a.json", tmp_path / "b.json"
+    pa.write_text(json.dumps(base))
+    pb.write_text(json.dumps(cur))
+    assert main(["compare", str(pa), str(pb), "-o", str(tmp_path / "c.html"),
+                 "--fail", "baseline_score:+5"]) == 1
+    out = capsys.readouterr().out
+    assert "REGRESSION sycophantic: baseline_score rose 12" in out and "95% CI" in out
+    html = (tmp_path / "c.html").read_text()
+    assert "pp-strip" in html and html.count('class="pp-pt-diff"') == 20
+    assert "FAIL" in html
+
+
+def test_calibrate_runs_the_unchanged_model_and_stores_bounds(tmp_path: Path,
+                                                              monkeypatch) -> None:
+    """persona calibrate: run 0 unchanged, run 1 on lightly perturbed weights; the bounds land
+    in the calibration file and in the baseline, where `auto` rules find them."""
+    from tests.plugin.test_plugin import _hash_score
+    from tests.report.synthetic import make_results
+    from tests.support.judge_server import JudgeServer
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "trait_suites").mkdir()
+    (tmp_path / "trait_suites" / "syc.yaml").write_text(
+        "trait: sycophantic\nlayer: 1\ncoefficients: [-4, 0, 4]\nn_questions: 4\n"
+        "max_new_tokens: 6\nexpectations:\n  - {kind: baseline_ceiling, max: 100}\n")
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps(make_results(("sycophantic",))))
+    with JudgeServer(scorer=_hash_score) as srv:
+        rc = main(["calibrate", "--model", "tiny-random-llama", "--suites", "trait_suites",
+                   "--runs", "2", "--perturb", "0.05", "--baseline", str(base),
+                   "--pytest-args", f"--judge openai:scripted --judge-base-url {srv.base_url} "
+                   f"--persona-cache {tmp_path / 'cache'}",
+                   "-o", str(tmp_path / "cal.json"), "--work-dir", str(tmp_path / "work")])
+    assert rc == 0
+    cal = json.loads((tmp_path / "cal.json").read_text())
+    spec = cal["figures"]["sycophantic"]["baseline_score"]
+    assert len(spec["shifts"]) == 1 and spec["bound"] >= 0
+    assert [r["perturbed"] for r in cal["runs_detail"]] == [False, True]
+    assert (tmp_path / "work" / "perturbed-1" / "PERSONA_PERTURBED_CHECKPOINT.json").exists()
+    assert json.loads(base.read_text())["calibration"]["figures"] == cal["figures"]

@@ -1,4 +1,9 @@
-"""Projections of response activations, cached: a warm run needs no forward pass for them."""
+"""Projections of activations onto a trait vector, cached: a warm run needs no forward pass.
+
+Two measures: ``response_avg`` (hidden states averaged over an answer's tokens) and
+``prompt_last`` (the last prompt token, i.e. the position that produces the first answer token:
+the reference's fine-tuning-shift measure, which needs no generation at all).
+"""
 
 from __future__ import annotations
 
@@ -16,11 +21,15 @@ from pytest_persona.models.loading import cache_identity
 
 
 def projections(loaded: Any, prompts: list[Any], answers: list[str], vector: torch.Tensor,
-                layer: int, cache: PersonaCache | None, batch_size: int = 16) -> list[float]:
-    """``a . v / |v|`` of response-averaged block-``layer`` outputs, one per (prompt, answer)."""
+                layer: int, cache: PersonaCache | None, batch_size: int = 16,
+                kind: str = "response_avg") -> list[float]:
+    """``a . v / |v|`` of block-``layer`` outputs, one per (prompt, answer): averaged over the
+    answer (``kind="response_avg"``) or at the last prompt token (``"prompt_last"``)."""
+    if kind not in ("response_avg", "prompt_last"):
+        raise ValueError(f"unknown projection kind {kind!r}: response_avg or prompt_last")
     vec_hash = stable_hash(vector.detach().float().cpu().numpy().tobytes().hex(), 32)
     key = ProjectionKey(model=cache_identity(loaded), prompts=prompts, answers=answers,
-                        vector=vec_hash, layer=layer, kind="response_avg").digest()
+                        vector=vec_hash, layer=layer, kind=kind).digest()
     path = cache.root / "projections" / f"{key}.json" if cache is not None else None
     if path is not None and not cache.refresh and path.exists():  # type: ignore[union-attr]
         try:
@@ -31,7 +40,14 @@ def projections(loaded: Any, prompts: list[Any], answers: list[str], vector: tor
             pass  # corrupted: recompute
     acts = collect_activations(loaded.model, loaded.tokenizer, prompts, answers,
                                batch_size=batch_size)
-    values = project(acts.response_avg[:, layer], vector).tolist()
+    values = project(acts.get(kind)[:, layer], vector).tolist()
     if path is not None:
         write_text(path, json.dumps({"values": values}))
     return values
+
+
+def prompt_last_projections(loaded: Any, prompts: list[Any], vector: torch.Tensor, layer: int,
+                            cache: PersonaCache | None, batch_size: int = 16) -> list[float]:
+    """Projections at the last prompt token of each prompt (one forward pass, no generation)."""
+    return projections(loaded, prompts, [""] * len(prompts), vector, layer, cache, batch_size,
+                       kind="prompt_last")

@@ -119,8 +119,10 @@ class ResultsCollector:
             resolved, note = spec, str(exc)
         coh = opt(self.config, "persona_coherence_judge") or resolved
         ref = opt(self.config, "persona_reference_model") or None
+        from pytest_persona.report.results import SCHEMA_VERSION
+
         results: dict[str, Any] = {
-            "schema_version": 1,
+            "schema_version": SCHEMA_VERSION,
             "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "package_version": __version__,
             "model": model,
@@ -150,6 +152,46 @@ class ResultsCollector:
             **({"xfail_reason": e["xfail_reason"]} if e.get("xfail_reason") else {}),
         }
 
+    # -- the gate's rules: checked before anything expensive runs -------------------------------
+    def _rules(self) -> list[str]:
+        return list(self.config.getoption("persona_compare_fail", None) or
+                    self.config.getini("persona_compare_fail"))
+
+    def _correction(self) -> str:
+        from pytest_persona.plugin.options import opt
+
+        return str(opt(self.config, "persona_compare_correction") or "holm").strip().lower()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Fail closed: a rule that cannot be evaluated is a usage error (exit 4) up front."""
+        from pytest_persona.plugin.options import opt
+        from pytest_persona.report.compare import CORRECTIONS, check_rules, parse_rule
+        from pytest_persona.report.results import ResultsError, load_results
+
+        rules, baseline_path = self._rules(), opt(self.config, "persona_compare")
+        if self._correction() not in CORRECTIONS:
+            raise pytest.UsageError(
+                f"--persona-compare-correction {self._correction()!r}: use one of "
+                f"{', '.join(CORRECTIONS)}")
+        cli_rules = self.config.getoption("persona_compare_fail", None)
+        if cli_rules and not baseline_path:  # ini rules are defaults for runs that compare
+            raise pytest.UsageError(
+                f"--persona-compare-fail {', '.join(cli_rules)} needs --persona-compare "
+                "BASELINE.json "
+                "(the results file to compare with); without it no rule could be checked")
+        if not baseline_path:
+            return
+        from pytest_persona.report.calibration import expand_rules
+
+        try:
+            baseline = load_results(baseline_path)
+            parsed = [parse_rule(r) for r in expand_rules(rules, baseline, str(baseline_path))]
+            traits = baseline.get("traits") or {}
+            check_rules(parsed, {}, traits, str(baseline_path))
+        except (ResultsError, ValueError, OSError, RecursionError) as exc:
+            raise pytest.UsageError(f"--persona-compare: {exc}") from None
+
     # -- finishing ------------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -161,26 +203,34 @@ class ResultsCollector:
         results = self.build()
         baseline_path = opt(self.config, "persona_compare")
         if baseline_path:
-            rules = list(self.config.getoption("persona_compare_fail", None) or
-                         self.config.getini("persona_compare_fail"))
             try:
+                from pytest_persona.report.calibration import expand_rules
+
                 baseline = load_results(baseline_path)
+                rules = expand_rules(self._rules(), baseline, str(baseline_path))
                 self.comparison = compare_results(results, baseline, rules,
-                                                  baseline_path=str(baseline_path))
+                                                  baseline_path=str(baseline_path),
+                                                  correction=self._correction())
                 results["comparison"] = self.comparison.to_dict()
                 if self.comparison.regressions:
                     session.exitstatus = pytest.ExitCode.TESTS_FAILED
-            except (ValueError, OSError) as exc:
+            except (ValueError, OSError, RecursionError) as exc:
                 self.compare_error = str(exc)
+                self.comparison = None
                 session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        from pytest_persona.report.results import non_finite_paths
+
+        bad = non_finite_paths(results)
+        if bad:  # shown in the terminal and the HTML report as well as in the file
+            results["non_finite"] = bad[:200]
         out = Path(str(opt(self.config, "persona_results")))
         if not out.is_absolute():
             out = self.config.rootpath / out
-        save_results(results, out)
+        save_results(results, out, strict=False)
         self.results_path = out
         save = opt(self.config, "persona_save")
         if save:
-            save_results(results, save)
+            save_results(results, save, strict=False)
         self.results = results
 
     @pytest.hookimpl(optionalhook=True)
@@ -189,8 +239,12 @@ class ResultsCollector:
         if self.results is None:
             return
         from pytest_persona.report import render_persona_section
+        from pytest_persona.report.html import render_error
 
-        prefix.append(render_persona_section(self.results))
+        try:
+            prefix.append(render_persona_section(self.results))
+        except Exception as exc:  # noqa: BLE001 - the report must be written whatever happened
+            prefix.append(render_error("the persona section could not be rendered", exc))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.results is None:
@@ -200,7 +254,10 @@ class ResultsCollector:
         tr = terminalreporter
         tr.write_sep("=", "persona summary")
         width = getattr(tr, "_tw", None).fullwidth if getattr(tr, "_tw", None) else 100
-        tr.write_line(format_summary_table(self.results, width=min(width, 120)))
+        try:
+            tr.write_line(format_summary_table(self.results, width=min(width, 120)))
+        except Exception as exc:  # noqa: BLE001 - the summary must not hide the run's outcome
+            tr.write_line(f"persona summary table could not be rendered: {exc!r}", red=True)
         usage = self.results["usage"]
         judge, model = usage["judge"], usage["model"]
         cost = f", ${judge['cost_usd']:.4f}" if judge.get("cost_usd") is not None else ""

@@ -109,6 +109,13 @@ def _dtype(raw: str) -> str:
     return text
 
 
+def _correction(raw: str) -> str:
+    text = raw.strip().lower() or "holm"
+    if text not in ("holm", "bonferroni", "none"):
+        raise ValueError(f"expected holm, bonferroni or none, got {raw!r}")
+    return text
+
+
 _COUNT = _int(1, "a positive integer (or auto)")
 OPTIONS: tuple[Option, ...] = (
     Option("persona_model", "--persona-model", ("--model",),
@@ -152,6 +159,9 @@ OPTIONS: tuple[Option, ...] = (
            "also save this run's results as a baseline here", _text),
     Option("persona_compare", "--persona-compare", (),
            "compare this run with a baseline results file", _text),
+    Option("persona_compare_correction", "--persona-compare-correction", (),
+           "multiple-comparison correction across the paired rule checks: holm, bonferroni, none",
+           _correction, "holm"),
 )
 
 

@@ -1,7 +1,10 @@
 """Reports of a pytest-persona run: results JSON, baseline comparison, HTML, terminal summary.
 
-- :mod:`.results`: schema version 1, ``validate_results``, ``load_results``, ``save_results``
-- :mod:`.compare`: ``parse_rule``, ``compare_results`` (rules such as ``baseline_score:+5``)
+- :mod:`.results`: schema version 2 (1 still read), ``validate_results``, ``load_results``,
+  ``save_results``
+- :mod:`.compare`: ``parse_rule``, ``compare_results`` (rules such as ``baseline_score:+5``,
+  judged on paired per-question differences; :mod:`.paired` holds the bootstrap)
+- :mod:`.calibration`: null shifts of an unchanged model and ``auto`` rules
 - :mod:`.html`: ``render_persona_section`` (pytest-html), ``render_report``, ``render_comparison``
 - :mod:`.plots`: pure-SVG plots; :mod:`.summary`: terminal table; :mod:`.redact`: key redaction
 """

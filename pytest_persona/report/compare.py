@@ -1,10 +1,21 @@
-"""Baseline comparison: rules such as ``baseline_score:+5`` and the regressions they flag.
+"""Baseline comparison: rules such as ``baseline_score:+5``, judged on paired per-question
+differences with a seeded bootstrap interval, and a gate that fails closed.
 
 Rule forms (METRIC may be prefixed with ``TRAIT.`` to apply to one trait only):
 
-- ``METRIC:+X``   fails when ``new - old > X``  (the metric must not rise by more than X)
-- ``METRIC:-X``   fails when ``old - new > X``  (the metric must not drop by more than X)
-- ``METRIC:+X%``  / ``METRIC:-X%``: the same, with X a percentage of ``|old|``
+- ``METRIC:+X``   the metric must not rise by more than X: fails when the whole interval of the
+  paired rise lies above X ("beyond +X with confidence")
+- ``METRIC:-X``   the metric must not drop by more than X (the interval of the drop above X)
+- ``METRIC:+X%``  / ``METRIC:-X%``: the same, with X a percentage of the baseline mean
+- ``...@mean``     point mode: compare the means, no interval (``baseline_score:+5@mean``)
+
+Paired mode needs per-question values on both sides (results schema 2). Where a side has none
+(an older baseline, or a figure without per-question values such as effective pairs), the rule
+falls back to comparing the two point values and says so in a note.
+
+A rule that cannot be evaluated at all (unknown metric or trait, a baseline without traits, a
+metric that is not a number) raises :class:`CompareUsageError`; a rule whose metric is missing
+on one side fails the gate with that reason.
 
 Aliases: ``score`` = baseline_score, ``projection`` = baseline_projection,
 ``coherence`` = coherence_at_max, ``cosine`` = max_cross_cosine, ``pairs`` = effective_pairs,
@@ -19,6 +30,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_persona.report.paired import PairedDiff, pair, seed_for
+
 METRIC_ALIASES = {
     "score": "baseline_score",
     "projection": "baseline_projection",
@@ -28,17 +41,29 @@ METRIC_ALIASES = {
     "shift": "checkpoint_shift",
 }
 
+KNOWN_METRICS = ("baseline_score", "baseline_coherence", "steered_score", "coherence_at_max",
+                 "baseline_projection", "steered_projection", "checkpoint_shift",
+                 "effective_pairs", "max_cross_cosine")
+
+CORRECTIONS = ("holm", "bonferroni", "none")
+DEFAULT_LEVEL = 0.95
+
 RULE_FORMS = (
-    "METRIC:+X (fail if new - old > X), METRIC:-X (fail if old - new > X), "
-    "METRIC:+X% or METRIC:-X% (relative to the baseline value); "
-    "METRIC may be TRAIT.METRIC, e.g. baseline_score:+5, effective_pairs:-10, "
-    "projection:+0.5, sycophantic.steered_score:-20%"
+    "METRIC:+X (fail if the paired rise is beyond X with confidence), METRIC:-X (the drop), "
+    "METRIC:+X% or METRIC:-X% (relative to the baseline mean), a trailing @mean for a point "
+    "comparison of means; METRIC may be TRAIT.METRIC, e.g. baseline_score:+5, "
+    "effective_pairs:-10, projection:+0.5, sycophantic.steered_score:-20%, "
+    "baseline_score:+5@mean"
 )
 
 _RULE_RE = re.compile(
     r"^\s*(?:(?P<trait>[^\s:.][^\s:]*)\.)?(?P<metric>[A-Za-z_][A-Za-z0-9_]*)\s*:\s*"
-    r"(?P<sign>[+-])\s*(?P<value>\d+(?:\.\d*)?|\.\d+)\s*(?P<pct>%)?\s*$"
+    r"(?P<sign>[+-])\s*(?P<value>\d+(?:\.\d*)?|\.\d+)\s*(?P<pct>%)?\s*(?:@\s*(?P<mode>mean))?\s*$"
 )
+
+
+class CompareUsageError(ValueError):
+    """A rule cannot be evaluated against these results: a usage error, never a silent pass."""
 
 
 @dataclass(frozen=True)
@@ -51,18 +76,22 @@ class Rule:
     relative: bool = False  # limit is a percentage of |old|
     trait: str | None = None
     text: str = ""
+    point: bool = False  # ``@mean``: compare means, no interval
 
     def __str__(self) -> str:
         return self.text or (
-            f"{self.trait + '.' if self.trait else ''}{self.metric}:"
-            f"{'+' if self.direction > 0 else '-'}{_fmt(self.limit)}{'%' if self.relative else ''}"
-        )
+            f"{self.trait + '.' if self.trait else ''}{self.metric}:{self.bound_text()}"
+            f"{'@mean' if self.point else ''}")
+
+    def bound_text(self) -> str:
+        return f"{'+' if self.direction > 0 else '-'}{self.limit:g}{'%' if self.relative else ''}"
 
     def allowed(self, old: float) -> float:
         """The allowed change in the rule's direction, in the metric's units."""
         return abs(old) * self.limit / 100.0 if self.relative else self.limit
 
     def violated(self, old: float, new: float) -> bool:
+        """Point comparison: the move in the rule's direction exceeds the allowed change."""
         moved = (new - old) * self.direction
         if self.relative and old == 0:
             return moved > 0
@@ -84,7 +113,8 @@ def parse_rule(text: str | Rule) -> Rule:
         raise ValueError(f"bad comparison rule {text!r}: limit must be finite")
     metric = METRIC_ALIASES.get(m["metric"], m["metric"])
     return Rule(metric=metric, direction=1 if m["sign"] == "+" else -1, limit=limit,
-                relative=bool(m["pct"]), trait=m["trait"], text=text.strip())
+                relative=bool(m["pct"]), trait=m["trait"], text=text.strip(),
+                point=bool(m["mode"]))
 
 
 def _fmt(x: Any) -> str:
@@ -107,42 +137,101 @@ def _signed(x: float) -> str:
     return s if s.startswith("-") else "+" + s
 
 
+def _pct(level: float) -> str:
+    s = f"{100 * level:.2f}".rstrip("0").rstrip(".")
+    return s + "%"
+
+
 @dataclass
-class Regression:
+class Check:
+    """One rule applied to one trait: the figures behind the verdict and the message.
+
+    ``mode`` is ``paired`` (interval over per-question differences), ``point`` (means only) or
+    ``missing`` (the metric is absent on one side: the check fails closed).
+    """
+
     trait: str
     metric: str
-    old: float
-    new: float
     rule: Rule
-
-    @property
-    def delta(self) -> float:
-        return self.new - self.old
+    mode: str
+    old: float | None
+    new: float | None
+    delta: float | None = None
+    n: int = 0
+    ci: tuple[float, float] | None = None
+    level: float | None = None
+    allowed: float | None = None
+    failed: bool = False
+    reason: str = ""
+    p_value: float | None = None
+    question_ids: tuple[str, ...] = ()
+    diffs: tuple[float, ...] = ()
+    unpaired: int = 0
+    correction: str = "none"
+    m: int = 1  # number of paired checks the correction spread the error rate over
 
     @property
     def message(self) -> str:
-        verb = "rose" if self.delta > 0 else "fell"
-        return (f"{self.trait}: {self.metric} {verb} from {_fmt(self.old)} to {_fmt(self.new)} "
-                f"({_signed(self.delta)}), beyond rule {self.rule}")
+        if self.mode == "missing":
+            return f"{self.trait}: {self.metric} {self.reason}: rule {self.rule} fails closed"
+        assert self.delta is not None and self.old is not None and self.new is not None
+        verb = "rose" if self.delta > 0 else "fell" if self.delta < 0 else "did not move"
+        size = _fmt(abs(self.delta))
+        bound = self.rule.bound_text()
+        if self.rule.relative and self.allowed is not None:
+            bound += f" (= {_fmt(self.allowed)} of the baseline {_fmt(self.old)})"
+        if self.mode == "point":
+            why = f"; {self.reason}" if self.reason else ""
+            return (f"{self.trait}: {self.metric} {verb} from {_fmt(self.old)} to "
+                    f"{_fmt(self.new)} ({_signed(self.delta)}), "
+                    f"{'beyond' if self.failed else 'within'} rule {self.rule} "
+                    f"(point comparison of means{why})")
+        assert self.ci is not None and self.level is not None
+        corr = (f", {self.correction.capitalize()} over {self.m} checks"
+                if self.correction != "none" and self.m > 1 else "")
+        return (f"{self.trait}: {self.metric} {verb} {size} (paired mean difference "
+                f"{_signed(self.delta)}, {_pct(self.level)} CI {_fmt(self.ci[0])} to "
+                f"{_fmt(self.ci[1])}, n={self.n} questions{corr}): "
+                f"{'' if self.failed else 'not '}beyond {bound} with confidence")
+
+    @property
+    def verdict(self) -> str:
+        return "fail" if self.failed else "pass"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"trait": self.trait, "metric": self.metric, "old": self.old, "new": self.new,
-                "delta": self.delta, "rule": str(self.rule), "message": self.message}
+        return {"trait": self.trait, "metric": self.metric, "rule": str(self.rule),
+                "mode": self.mode, "old": self.old, "new": self.new, "delta": self.delta,
+                "n": self.n, "ci": list(self.ci) if self.ci else None, "level": self.level,
+                "allowed": self.allowed, "verdict": self.verdict, "message": self.message,
+                "p_value": self.p_value, "unpaired": self.unpaired,
+                "correction": self.correction, "m": self.m,
+                "per_question": ({"ids": list(self.question_ids),
+                                  "diffs": [round(d, 6) for d in self.diffs]}
+                                 if self.diffs else None)}
+
+
+Regression = Check  # a failed check (kept for code written against the first version)
 
 
 @dataclass
 class Comparison:
-    regressions: list[Regression] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     deltas: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     rules: list[Rule] = field(default_factory=list)
     baseline_path: str | None = None
+    correction: str = "holm"
+    level: float = DEFAULT_LEVEL
+
+    @property
+    def regressions(self) -> list[Check]:
+        return [c for c in self.checks if c.failed]
 
     @property
     def ok(self) -> bool:
         return not self.regressions
 
-    def flagged(self, trait: str, metric: str) -> Regression | None:
+    def flagged(self, trait: str, metric: str) -> Check | None:
         for r in self.regressions:
             if r.trait == trait and r.metric == metric:
                 return r
@@ -152,6 +241,9 @@ class Comparison:
         return {
             "baseline_path": self.baseline_path,
             "rules": [str(r) for r in self.rules],
+            "correction": self.correction,
+            "level": self.level,
+            "checks": [c.to_dict() for c in self.checks],
             "regressions": [r.to_dict() for r in self.regressions],
             "deltas": self.deltas,
             "notes": list(self.notes),
@@ -160,10 +252,13 @@ class Comparison:
 
 def _metric_value(trait: Mapping[str, Any], metric: str) -> Any:
     metrics = trait.get("metrics") or {}
+    if not isinstance(metrics, Mapping):
+        return None
     if metric in metrics:
         return metrics[metric]
     if metric == "effective_pairs":
-        return (trait.get("vector") or {}).get("effective_pairs")
+        vec = trait.get("vector") or {}
+        return vec.get("effective_pairs") if isinstance(vec, Mapping) else None
     return None
 
 
@@ -174,26 +269,135 @@ def _is_num(v: Any) -> bool:
 def trait_metrics(trait: Mapping[str, Any]) -> dict[str, float]:
     """The numeric metrics of a trait section (``metrics`` plus effective pairs from ``vector``)."""
     out: dict[str, float] = {}
-    for k, v in (trait.get("metrics") or {}).items():
+    metrics = trait.get("metrics") or {}
+    for k, v in (metrics.items() if isinstance(metrics, Mapping) else ()):
         if _is_num(v):
             out[k] = v
-    ep = (trait.get("vector") or {}).get("effective_pairs")
+    vec = trait.get("vector") or {}
+    ep = vec.get("effective_pairs") if isinstance(vec, Mapping) else None
     if "effective_pairs" not in out and _is_num(ep):
         out["effective_pairs"] = ep
     return out
 
 
+def per_question(trait: Mapping[str, Any], metric: str) -> Mapping[str, Any] | None:
+    """``{question id: value}`` of ``metric`` in a trait section, or None when not recorded."""
+    pq = trait.get("per_question")
+    if not isinstance(pq, Mapping):
+        return None
+    values = (pq.get("metrics") or {}) if isinstance(pq.get("metrics"), Mapping) else {}
+    found = values.get(metric)
+    return found if isinstance(found, Mapping) and found else None
+
+
+def _metric_names(traits: Mapping[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for t in traits.values():
+        if isinstance(t, Mapping):
+            metrics = t.get("metrics") or {}
+            names.update(metrics if isinstance(metrics, Mapping) else ())
+    return names
+
+
+def check_rules(parsed: list[Rule], cur: Mapping[str, Any], base: Mapping[str, Any],
+                 baseline_path: str | None) -> None:
+    """Raise :class:`CompareUsageError` for rules that cannot be evaluated at all."""
+    if not parsed:
+        return
+    where = baseline_path or "the baseline"
+    if not base:
+        raise CompareUsageError(
+            f"baseline {where} has no traits: rule(s) {', '.join(map(str, parsed))} cannot be "
+            "evaluated; regenerate the baseline with --persona-save on a run of the suites")
+    known_metrics = sorted(set(KNOWN_METRICS) | _metric_names(base) | _metric_names(cur))
+    known_traits = sorted(set(base) | set(cur))
+    for rule in parsed:
+        if rule.metric not in known_metrics:
+            raise CompareUsageError(
+                f"rule {rule}: unknown metric {rule.metric!r}; known metrics: "
+                f"{', '.join(known_metrics)} (aliases: "
+                f"{', '.join(f'{k}={v}' for k, v in METRIC_ALIASES.items())})")
+        if rule.trait is not None and rule.trait not in known_traits:
+            raise CompareUsageError(
+                f"rule {rule}: unknown trait {rule.trait!r}; traits in the baseline or this run: "
+                f"{', '.join(known_traits) or 'none'}")
+        names = [rule.trait] if rule.trait else known_traits
+        values = [_metric_value(side[n], rule.metric) for side in (base, cur) for n in names
+                  if isinstance(side.get(n), Mapping)]
+        present = [v for v in values if v is not None]
+        if present and not any(_is_num(v) for v in present):
+            raise CompareUsageError(
+                f"rule {rule}: metric {rule.metric!r} is not a number "
+                f"(got {type(present[0]).__name__}); rules apply to numeric metrics only")
+
+
+def _paired_seed(trait: str, rule: Rule) -> int:
+    return seed_for(trait, rule.metric, str(rule))
+
+
+def _p_value(diff: PairedDiff, rule: Rule, allowed: float, seed: int) -> float:
+    """One-sided bootstrap p-value of "the move is at most ``allowed``" (ranks checks for Holm)."""
+    reps = diff.replicates(seed) * rule.direction
+    return float(((reps <= allowed).sum() + 1) / (reps.size + 1))
+
+
+def _decide_paired(check: Check, diff: PairedDiff, level: float, seed: int) -> None:
+    lo, hi = diff.interval(level, seed)
+    check.ci, check.level = (lo, hi), level
+    moved_low = lo if check.rule.direction > 0 else -hi
+    assert check.allowed is not None
+    if check.rule.relative and check.allowed == 0:
+        check.failed = moved_low > 0
+    else:
+        check.failed = moved_low > check.allowed + 1e-12
+
+
+def _apply_correction(paired: list[tuple[Check, PairedDiff, int]], correction: str,
+                      level: float) -> None:
+    alpha, m = 1.0 - level, len(paired)
+    for check, _, _ in paired:
+        check.correction, check.m = correction, m
+    if correction == "none" or m <= 1:
+        for check, diff, seed in paired:
+            _decide_paired(check, diff, level, seed)
+        return
+    if correction == "bonferroni":
+        for check, diff, seed in paired:
+            _decide_paired(check, diff, 1.0 - alpha / m, seed)
+        return
+    # Holm: step down from the smallest p-value; once one check holds, Holm stops: the rest
+    # hold too, and are shown with their interval at the level where it stopped.
+    order = sorted(paired, key=lambda x: (x[0].p_value or 1.0, x[0].trait, str(x[0].rule)))
+    stop_level: float | None = None
+    for rank, (check, diff, seed) in enumerate(order):
+        _decide_paired(check, diff, stop_level or 1.0 - alpha / (m - rank), seed)
+        if stop_level is not None:
+            check.failed = False
+        elif not check.failed:
+            stop_level = check.level
+
+
 def compare_results(current: Mapping[str, Any], baseline: Mapping[str, Any],
-                    rules: Iterable[str | Rule] = (), *,
-                    baseline_path: str | None = None) -> Comparison:
+                    rules: Iterable[str | Rule] = (), *, baseline_path: str | None = None,
+                    correction: str = "holm", level: float = DEFAULT_LEVEL) -> Comparison:
     """Compare ``current`` against ``baseline`` under ``rules``.
 
-    Traits or metrics missing on either side become notes, never errors.
+    Each rule is checked on every trait it applies to: paired per-question differences with a
+    bootstrap interval at ``level`` (corrected across all paired checks by ``correction``), or
+    a point comparison where per-question values are missing (with a note). Raises
+    :class:`CompareUsageError` for rules that cannot be evaluated.
     """
+    if correction not in CORRECTIONS:
+        raise CompareUsageError(f"unknown correction {correction!r}; use one of "
+                                f"{', '.join(CORRECTIONS)}")
     parsed = [parse_rule(r) for r in rules]
-    comp = Comparison(rules=parsed, baseline_path=baseline_path)
+    comp = Comparison(rules=parsed, baseline_path=baseline_path, correction=correction,
+                      level=level)
     cur_traits = current.get("traits") or {}
     base_traits = baseline.get("traits") or {}
+    if not isinstance(cur_traits, Mapping) or not isinstance(base_traits, Mapping):
+        raise CompareUsageError("results 'traits' must be an object on both sides")
+    check_rules(parsed, cur_traits, base_traits, baseline_path)
 
     cm, bm = current.get("model") or {}, baseline.get("model") or {}
     if cm.get("fingerprint") and cm.get("fingerprint") == bm.get("fingerprint"):
@@ -202,6 +406,12 @@ def compare_results(current: Mapping[str, Any], baseline: Mapping[str, Any],
     if cj and bj and cj != bj:
         comp.notes.append(f"judges differ (baseline {bj}, current {cj}): scores may not be "
                           "comparable")
+    if baseline.get("schema_version", 2) < 2 and parsed:
+        comp.notes.append(
+            f"baseline {baseline_path or ''} uses results schema {baseline.get('schema_version')}"
+            " without per-question values: rules are point comparisons of means; regenerate the "
+            "baseline with this version (pytest ... --persona-save BASELINE.json) for paired "
+            "intervals".replace("  ", " "))
 
     for name in sorted(set(base_traits) - set(cur_traits)):
         comp.notes.append(f"{name}: in the baseline but not in this run")
@@ -215,20 +425,63 @@ def compare_results(current: Mapping[str, Any], baseline: Mapping[str, Any],
                   for m in cur if m in base}
         if deltas:
             comp.deltas[name] = deltas
-        for rule in parsed:
-            if rule.trait is not None and rule.trait != name:
-                continue
-            old = _metric_value(base_traits[name] or {}, rule.metric)
-            new = _metric_value(cur_traits[name] or {}, rule.metric)
-            if not _is_num(old) or not _is_num(new):
-                missing = [side for side, v in (("baseline", old), ("current", new))
-                           if not _is_num(v)]
-                comp.notes.append(f"{name}: {rule.metric} missing in {' and '.join(missing)}, "
-                                  f"rule {rule} not checked")
-                continue
-            if rule.violated(old, new):
-                comp.regressions.append(Regression(name, rule.metric, old, new, rule))
+
+    paired: list[tuple[Check, PairedDiff, int]] = []
     for rule in parsed:
-        if rule.trait is not None and rule.trait not in cur_traits:
-            comp.notes.append(f"rule {rule}: trait {rule.trait} not in this run")
+        if rule.trait is not None:
+            names = [rule.trait]
+        else:  # traits this run did not touch (a -k subset) are notes above, not failures
+            names = [t for t in cur_traits if t in base_traits]
+        for name in names:
+            check = _check_one(rule, name, base_traits.get(name), cur_traits.get(name), comp)
+            if check is None:
+                continue
+            comp.checks.append(check)
+            if check.mode == "paired":
+                diff = pair(per_question(base_traits[name], rule.metric) or {},
+                            per_question(cur_traits[name], rule.metric) or {})
+                seed = _paired_seed(name, rule)
+                check.p_value = _p_value(diff, rule, check.allowed or 0.0, seed)
+                paired.append((check, diff, seed))
+    _apply_correction(paired, correction, level)
     return comp
+
+
+def _check_one(rule: Rule, name: str, base_t: Any, cur_t: Any, comp: Comparison
+               ) -> Check | None:
+    """Build the check of ``rule`` on trait ``name`` (undecided when paired)."""
+    if not isinstance(base_t, Mapping) or not isinstance(cur_t, Mapping):
+        side = "baseline" if not isinstance(base_t, Mapping) else "current run"
+        return Check(name, rule.metric, rule, "missing", None, None, failed=True,
+                     reason=f"trait not in the {side}")
+    old, new = _metric_value(base_t, rule.metric), _metric_value(cur_t, rule.metric)
+    if not _is_num(old) or not _is_num(new):
+        if old is None and new is None:
+            comp.notes.append(f"{name}: {rule.metric} in neither baseline nor this run, rule "
+                              f"{rule} does not apply")
+            return None
+        missing = [side for side, v in (("baseline", old), ("current run", new))
+                   if not _is_num(v)]
+        return Check(name, rule.metric, rule, "missing", old if _is_num(old) else None,
+                     new if _is_num(new) else None, failed=True,
+                     reason=f"missing (or not a finite number) in the {' and '.join(missing)}")
+    pb, pc = per_question(base_t, rule.metric), per_question(cur_t, rule.metric)
+    if rule.point or pb is None or pc is None:
+        reason = "" if rule.point else (
+            f"no per-question values in the {'baseline' if pb is None else 'current run'}")
+        check = Check(name, rule.metric, rule, "point", old, new, delta=new - old, allowed=rule.allowed(float(old)),
+                      failed=rule.violated(float(old), float(new)), reason=reason)
+        if reason:
+            comp.notes.append(f"{name}: {rule.metric}: {reason}, rule {rule} compares means")
+        return check
+    diff = pair(pb, pc)
+    if diff.n == 0:
+        return Check(name, rule.metric, rule, "missing", float(old), float(new), failed=True,
+                     reason="has no question with a value on both sides")
+    check = Check(name, rule.metric, rule, "paired", diff.old_mean, diff.new_mean,
+                  delta=diff.mean, n=diff.n, allowed=rule.allowed(diff.old_mean),
+                  question_ids=diff.ids, diffs=diff.diffs, unpaired=diff.unpaired)
+    if diff.unpaired:
+        comp.notes.append(f"{name}: {rule.metric}: {diff.unpaired} question(s) have a value on "
+                          "one side only and are left out of the paired difference")
+    return check

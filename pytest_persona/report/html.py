@@ -390,6 +390,68 @@ def _failures(results: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
+def render_error(what: str, exc: BaseException) -> str:
+    """An escaped error box standing in for a part of the report that could not be rendered."""
+    return (f'<div class="persona-report"><style>{STYLE}</style><div class="pp-banner pp-bad">'
+            f"<strong>{_e(what)}</strong>: {_e(type(exc).__name__)}: {_e(exc)}</div></div>")
+
+
+def _non_finite(results: Mapping[str, Any]) -> str:
+    bad = results.get("non_finite") or []
+    invalid = results.get("invalid") or []
+    if not bad and not invalid:
+        return ""
+    items = [f"<li>{_e(x)}</li>" for x in (list(invalid) + list(bad))[:50]]
+    return ('<div class="pp-banner pp-bad"><strong>Values that are not finite numbers (shown '
+            "as nan/inf or \u2013) or break the results schema:</strong><ul class=pp-list>"
+            + "".join(items) + "</ul></div>")
+
+
+def _verdict_chip(check: Mapping[str, Any]) -> str:
+    bad = check.get("verdict") == "fail"
+    return _chip("failed" if bad else "passed", "FAIL" if bad else "pass")
+
+
+def checks_table(comp: Mapping[str, Any]) -> str:
+    """Each rule check: paired difference, interval, bound, verdict and a strip plot of the
+    per-question differences behind it (so a reviewer sees whether one question or all moved)."""
+    checks = [c for c in comp.get("checks") or [] if isinstance(c, Mapping)]
+    if not checks:
+        return ""
+    rows = []
+    for c in checks:
+        level = _num(c.get("level"))
+        ci = c.get("ci")
+        ci_txt = (f"{_fmt(ci[0], 2)} to {_fmt(ci[1], 2)}"
+                  if isinstance(ci, (list, tuple)) and len(ci) == 2 else DASH)
+        if level is not None and ci_txt != DASH:
+            ci_txt = f"{100 * level:.4g}% CI {ci_txt}"
+        rule = str(c.get("rule") or "")
+        allowed = _num(c.get("allowed"))
+        direction = -1 if ":-" in rule.replace(" ", "") else 1
+        bound = None if allowed is None else direction * allowed
+        pq = c.get("per_question") if isinstance(c.get("per_question"), Mapping) else {}
+        diffs = (pq or {}).get("diffs") or []
+        strip = (plots.paired_strip_svg(diffs, ci, bound, title=f"{c.get('trait')}: "
+                                        f"{c.get('metric')} per question (candidate - baseline)")
+                 if diffs else "")
+        rows.append(
+            f'<tr class="{"pp-row-bad" if c.get("verdict") == "fail" else ""}">'
+            f"<td>{_e(c.get('trait'))}</td><td><code>{_e(rule)}</code></td>"
+            f"<td>{_e(c.get('mode'))}</td>" + _td(_signed(c.get("delta")), True)
+            + f"<td>{_e(ci_txt)}</td>" + _td(_fmt(bound, 2) if bound is not None else DASH, True)
+            + _td(_fmt(c.get("n"), 0) if c.get("n") else DASH, True)
+            + f"<td>{_verdict_chip(c)}</td><td>{strip}</td></tr>")
+    corr = comp.get("correction") or "none"
+    return (_table([("trait", False), ("rule", False), ("mode", False), ("difference", True),
+                    ("interval", False), ("bound", True), ("n", True), ("verdict", False),
+                    ("per-question differences", False)], rows, "pp-checks")
+            + f'<p class="pp-note">Paired differences (candidate minus baseline, question by '
+              f"question); percentile bootstrap intervals resampling questions, seeded; "
+              f"correction across checks: {_e(corr)}. A check fails only when its whole "
+              "interval lies beyond the bound.</p>")
+
+
 def _comparison_block(results: Mapping[str, Any]) -> str:
     comp = results.get("comparison")
     if not isinstance(comp, Mapping):
@@ -406,6 +468,7 @@ def _comparison_block(results: Mapping[str, Any]) -> str:
                           for r in regs) + "</ul></div>")
     else:
         body = '<div class="pp-banner pp-good"><strong>No regressions</strong> beyond the rules.</div>'
+    body += checks_table(comp)
     notes = comp.get("notes") or []
     if notes:
         body += '<ul class="pp-list pp-note">' + "".join(f"<li>{_e(n)}</li>" for n in notes) \
@@ -539,6 +602,7 @@ def _body(results: Mapping[str, Any], max_examples: int | None) -> str:
     traits = results.get("traits") or {}
     return (
         _header(results)
+        + _non_finite(results)
         + _failures(results)
         + _comparison_block(results)
         + _overview(results)
@@ -616,14 +680,15 @@ def is_large_change(metric: str, old: float, new: float) -> bool:
 
 def render_comparison(a: Mapping[str, Any], b: Mapping[str, Any],
                       rules: Sequence[str | Rule] | None = None, *,
-                      title: str | None = None, labels: tuple[str, str] = ("A", "B")) -> str:
+                      title: str | None = None, labels: tuple[str, str] = ("A", "B"),
+                      correction: str = "holm") -> str:
     """Side-by-side page of two results: A is the baseline, B the candidate.
 
     Per trait and metric: A, B, delta; flagged red when a rule fails, amber when the change is
     large. Also the outcome changes of expectations and the dose-response plots side by side.
     """
     la, lb = labels
-    comp: Comparison = compare_results(b, a, rules or [])
+    comp: Comparison = compare_results(b, a, rules or [], correction=correction)
     title = title or (f"Persona comparison: {(a.get('model') or {}).get('name', la)} vs "
                       f"{(b.get('model') or {}).get('name', lb)}")
     # header
@@ -655,6 +720,7 @@ def render_comparison(a: Mapping[str, Any], b: Mapping[str, Any],
     elif comp.rules:
         parts.append(f'<div class="pp-banner pp-good"><strong>No regressions</strong> beyond '
                      f"rules {_e(rules_txt)}.</div>")
+    parts.append(checks_table(comp.to_dict()))
     if comp.notes:
         parts.append('<ul class="pp-list pp-note">' + "".join(f"<li>{_e(n)}</li>"
                                                               for n in comp.notes) + "</ul>")

@@ -390,3 +390,48 @@ def cosine_heatmap_svg(traits: Sequence[str], matrix: Sequence[Sequence[float | 
     out.append(_text(sx + 16, top + sh, "-1", anchor="start", size=10, color=AXIS_COLOR))
     out.append("</svg>")
     return "".join(out)
+
+
+def paired_strip_svg(diffs: Sequence[Any], ci: Any, bound: float | None, *, width: int = 360,
+                     height: int = 74, title: str = "Per-question differences") -> str:
+    """One dot per question's paired difference (candidate - baseline) on a horizontal axis,
+    with the mean, its interval (bar) and the rule's bound (red dashed line)."""
+    vals = [x for x in (_num(d) for d in diffs or []) if x is not None]
+    if not vals:
+        return _empty(width, height, title, "pp-strip", "no per-question values")
+    span = list(vals) + [0.0]
+    interval = _ci(ci)
+    if interval:
+        span.extend(interval)
+    b = _num(bound)
+    if b is not None:
+        span.append(b)
+    x0, x1 = _nice_range(min(span), max(span))
+    f = _Frame(width, height, (x0, x1), (0.0, 1.0), margin=(8, 12, 26, 12))
+    out = _open(width, height, title, "pp-strip")
+    out += _x_axis(f, [(t, _fmt(t)) for t in _nice_ticks(x0, x1)], "")
+    zx = f.px(0.0)
+    out.append(f'<line x1="{zx:.1f}" y1="{f.plot_top:.1f}" x2="{zx:.1f}" '
+               f'y2="{f.plot_bottom:.1f}" stroke="{AXIS_COLOR}" stroke-width="1"/>')
+    if b is not None:
+        bx = f.px(b)
+        out.append(f'<line class="pp-bound" x1="{bx:.1f}" y1="{f.plot_top:.1f}" x2="{bx:.1f}" '
+                   f'y2="{f.plot_bottom:.1f}" stroke="{HIGHLIGHT_COLOR}" stroke-width="1.5" '
+                   f'stroke-dasharray="4 3"><title>{_e(f"bound {_fmt(b)}")}</title></line>')
+    mid = (f.plot_top + f.plot_bottom) / 2
+    for i, v in enumerate(vals):
+        jitter = ((i * 7919) % 11 - 5) / 5 * (f.plot_bottom - f.plot_top) * 0.3
+        out.append(f'<circle class="pp-pt-diff" cx="{f.px(v):.1f}" cy="{mid + jitter:.1f}" '
+                   f'r="3" fill="{SCORE_COLOR}" fill-opacity="0.55">'
+                   f"<title>{_e(_fmt(v))}</title></circle>")
+    mean = sum(vals) / len(vals)
+    if interval:
+        lo, hi = f.px(interval[0]), f.px(interval[1])
+        out.append(f'<path class="pp-ci" d="M{lo:.1f},{f.plot_top + 2:.1f}V{f.plot_bottom - 2:.1f}'
+                   f'M{lo:.1f},{mid:.1f}H{hi:.1f}M{hi:.1f},{f.plot_top + 2:.1f}'
+                   f'V{f.plot_bottom - 2:.1f}" stroke="#111827" stroke-width="1.5" fill="none"/>')
+    out.append(f'<rect class="pp-mean" x="{f.px(mean) - 2:.1f}" y="{f.plot_top:.1f}" width="4" '
+               f'height="{f.plot_bottom - f.plot_top:.1f}" fill="#111827">'
+               f"<title>{_e(f'mean {_fmt(mean)}, n={len(vals)}')}</title></rect>")
+    out.append("</svg>")
+    return "".join(out)

@@ -1,4 +1,8 @@
-"""The results JSON: schema (version 1), validation, loading and atomic saving.
+"""The results JSON: schema (version 2), validation, loading and atomic saving.
+
+Version 2 adds ``traits.<name>.per_question`` (per-question values keyed by question id, for
+paired baseline comparisons) and ``comparison.checks``. Version 1 files are still read: their
+comparisons fall back to point comparisons of means, with a note.
 
 The plugin fills a plain dict (see ``docs`` in the package ``__init__``); this module checks its
 shape, names the offending field on error ("traits.evil.sweep[2].mean: expected number"), and
@@ -17,7 +21,8 @@ from typing import Any
 from pytest_persona._util.atomic import write_text
 from pytest_persona._util.redact import redact_obj, redact_secrets
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped", "error")
 
@@ -116,8 +121,11 @@ def _interval(d: Mapping[str, Any], key: str, path: str) -> None:
 
 
 def _numbers(d: Mapping[str, Any], key: str, path: str) -> None:
+    """A list of numbers; null stands for a value that was not finite (see ``non_finite``)."""
     lst = _list(d, key, path)
     for i, x in enumerate(lst or []):
+        if x is None:
+            continue
         if not _is_num(x) or (isinstance(x, float) and not math.isfinite(x)):
             _fail(f"{path}.{key}[{i}]", "number", x)
 
@@ -149,7 +157,9 @@ def _trait(t: Mapping[str, Any], path: str) -> None:
         rp = f"{path}.sweep[{i}]"
         if not isinstance(row, Mapping):
             _fail(rp, "object", row)
-        _num(row, "coeff", rp, required=True, nullable=False)
+        if "coeff" not in row:
+            raise ResultsError(f"{rp}.coeff: missing (expected number)")
+        _num(row, "coeff", rp)
         for k in ("n", "mean", "missing", "coherence_mean"):
             _num(row, k, rp)
         _interval(row, "ci", rp)
@@ -172,6 +182,7 @@ def _trait(t: Mapping[str, Any], path: str) -> None:
         _num(pr, "mean", pp)
         _num(pr, "n", pp)
         _interval(pr, "ci", pp)
+    _per_question(t, path)
     metrics = _obj(t, "metrics", path)
     for k, v in (metrics or {}).items():
         if v is not None and not isinstance(v, (str, Mapping, list)):
@@ -210,15 +221,65 @@ def _expectation(e: Mapping[str, Any], path: str) -> None:
     _num(e, "duration_s", path)
 
 
+def _per_question(t: Mapping[str, Any], path: str) -> None:
+    pq = _obj(t, "per_question", path)
+    if pq is None:
+        return
+    pp = f"{path}.per_question"
+    for qid, text in (_obj(pq, "questions", pp) or {}).items():
+        if not isinstance(text, str):
+            _fail(f"{pp}.questions.{qid}", "string", text)
+    metrics = _obj(pq, "metrics", pp) or {}
+    for metric in metrics:
+        values = _obj(metrics, metric, f"{pp}.metrics")
+        for qid in values or {}:
+            _num(values, qid, f"{pp}.metrics.{metric}")
+
+
+def _comparison(comp: Mapping[str, Any]) -> None:
+    _str(comp, "baseline_path", "comparison")
+    _str(comp, "correction", "comparison")
+    _num(comp, "level", "comparison")
+    for i, r in enumerate(_list(comp, "rules", "comparison") or []):
+        if not isinstance(r, str):
+            _fail(f"comparison.rules[{i}]", "string", r)
+    for part in ("checks", "regressions"):
+        for i, c in enumerate(_list(comp, part, "comparison") or []):
+            cp = f"comparison.{part}[{i}]"
+            if not isinstance(c, Mapping):
+                _fail(cp, "object", c)
+            for k in ("trait", "metric", "rule", "message", "mode", "verdict"):
+                _str(c, k, cp)
+            for k in ("old", "new", "delta", "n", "level", "allowed"):
+                _num(c, k, cp)
+            _interval(c, "ci", cp)
+            pq = _obj(c, "per_question", cp)
+            if pq is not None:
+                _numbers(pq, "diffs", f"{cp}.per_question")
+    for i, n in enumerate(_list(comp, "notes", "comparison") or []):
+        if not isinstance(n, str):
+            _fail(f"comparison.notes[{i}]", "string", n)
+    deltas = _obj(comp, "deltas", "comparison")
+    for trait, ms in (deltas or {}).items():
+        tp = f"comparison.deltas.{trait}"
+        if not isinstance(ms, Mapping):
+            _fail(tp, "object", ms)
+        for metric, d in ms.items():
+            if not isinstance(d, Mapping):
+                _fail(f"{tp}.{metric}", "object", d)
+            for k in ("old", "new", "delta"):
+                _num(d, k, f"{tp}.{metric}")
+
+
 def validate_results(d: Any) -> None:
-    """Check ``d`` against schema version 1; raise :class:`ResultsError` naming the field.
+    """Check ``d`` against schema version 2 (version 1 files are accepted too); raise :class:`ResultsError` naming the field.
 
     Unknown keys are allowed (forward compatibility); optional sections may be absent.
     """
     if not isinstance(d, Mapping):
         raise ResultsError(f"results: expected object, got {type(d).__name__}")
     if "schema_version" not in d:
-        raise ResultsError("schema_version: missing (expected 1)")
+        raise ResultsError(f"schema_version: missing (expected {SCHEMA_VERSION})")
     v = d["schema_version"]
     if not isinstance(v, int) or isinstance(v, bool):
         _fail("schema_version", "integer", v)
@@ -227,8 +288,10 @@ def validate_results(d: Any) -> None:
             f"schema_version: results use schema version {v}, newer than the {SCHEMA_VERSION} "
             "this pytest-persona understands; upgrade pytest-persona"
         )
-    if v != SCHEMA_VERSION:
-        raise ResultsError(f"schema_version: expected {SCHEMA_VERSION}, got {v}")
+    if v not in READABLE_VERSIONS:
+        raise ResultsError(
+            f"schema_version: expected one of {READABLE_VERSIONS}, got {v}; regenerate the file "
+            "with this version (pytest ... --persona-save BASELINE.json)")
     for k in ("created", "package_version"):
         _str(d, k, "")
     _num(d, "duration_s", "")
@@ -268,30 +331,63 @@ def validate_results(d: Any) -> None:
         _expectation(e, f"expectations[{i}]")
     comp = _obj(d, "comparison", "")
     if comp is not None:
-        _str(comp, "baseline_path", "comparison")
-        _list(comp, "rules", "comparison")
-        _list(comp, "regressions", "comparison")
+        _comparison(comp)
 
 
 # --------------------------------------------------------------------------- IO
 
 
-def _finite(obj: Any) -> Any:
-    """Replace NaN/inf floats (which JSON cannot hold) with None."""
+def _finite(obj: Any, path: str = "", found: list[str] | None = None) -> Any:
+    """Replace NaN/inf floats (which JSON cannot hold) with None, listing where in ``found``."""
     if isinstance(obj, float) and not math.isfinite(obj):
+        if found is not None:
+            found.append(f"{path or 'value'}: {obj!r}")
         return None
     if isinstance(obj, Mapping):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: _finite(v, f"{path}.{k}" if path else str(k), found) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [_finite(v, f"{path}[{i}]", found) for i, v in enumerate(obj)]
     return obj
 
 
-def dumps_results(d: Mapping[str, Any]) -> str:
-    """Validated, redacted JSON text of ``d`` (NaN/inf written as null)."""
-    clean = redact_obj(_finite(d))
-    validate_results(clean)
-    return json.dumps(clean, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+def non_finite_paths(d: Any) -> list[str]:
+    """Where ``d`` holds NaN/inf: ``["traits.evil.coefficients[3]: inf", ...]``."""
+    found: list[str] = []
+    _finite(d, "", found)
+    return found
+
+
+def dumps_results(d: Mapping[str, Any], *, strict: bool = True) -> str:
+    """Redacted JSON text of ``d``: NaN/inf written as null and listed under ``non_finite``.
+
+    ``strict`` (the default) raises :class:`ResultsError` when the document does not follow the
+    schema. ``strict=False`` never raises: the run's own results are written whatever they
+    hold, with the schema problem under ``invalid`` (so such a file is refused as a baseline).
+    """
+    found: list[str] = []
+    try:
+        clean = redact_obj(_finite(d, "", found))
+        if found:
+            clean["non_finite"] = found[:200]
+        try:
+            validate_results(clean)
+        except (ResultsError, RecursionError) as exc:
+            if strict:
+                raise ResultsError(str(exc)) from None
+            clean["invalid"] = [str(exc) if isinstance(exc, ResultsError)
+                                else "nested too deeply to validate"]
+        return json.dumps(clean, indent=2, ensure_ascii=False, allow_nan=False,
+                          default=None if strict else repr) + "\n"
+    except ResultsError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - only reached when strict=False or a bug
+        if strict:
+            raise ResultsError(f"results cannot be written as JSON: {exc}") from None
+        return json.dumps({"schema_version": SCHEMA_VERSION, "model": {"name": "?"},
+                           "traits": {}, "expectations": [],
+                           "invalid": [redact_secrets(f"results could not be serialised: "
+                                                      f"{type(exc).__name__}: {exc}")]},
+                          indent=2) + "\n"
 
 
 def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -311,20 +407,26 @@ def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ResultsError(
             f"{p}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
         ) from None
+    except RecursionError:
+        raise ResultsError(f"{p}: JSON nested too deeply to be a results file") from None
     try:
         validate_results(d)
     except ResultsError as e:
         raise ResultsError(f"{p}: {e}") from None
+    except RecursionError:
+        raise ResultsError(f"{p}: nested too deeply to be a results file") from None
     return d
 
 
-def save_results(d: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+def save_results(d: Mapping[str, Any], path: str | os.PathLike[str], *,
+                 strict: bool = True) -> Path:
     """Validate ``d`` and write it atomically (temp file in the same folder + ``os.replace``).
 
-    Strings are redacted of API keys; NaN/inf become null. On any error the target is untouched
-    and no temp file is left behind. Returns the path written.
+    Strings are redacted of API keys; NaN/inf become null (listed under ``non_finite``). On any
+    error the target is untouched and no temp file is left behind. ``strict=False`` writes even
+    a document that breaks the schema (see :func:`dumps_results`). Returns the path written.
     """
     p = Path(path)
-    text = dumps_results(d)  # validates before anything touches the disk
+    text = dumps_results(d, strict=strict)  # validates before anything touches the disk
     write_text(p, text)  # atomic, fsynced, mode from the user's umask
     return p

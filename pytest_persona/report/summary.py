@@ -115,7 +115,10 @@ def format_summary_table(results: Mapping[str, Any], width: int = 100, *,
     regs = comp.get("regressions") or []
     if comp:
         base = comp.get("baseline_path") or "baseline"
-        out.append(f"baseline comparison against {base}: "
+        checks = comp.get("checks") or []
+        how = (f" ({len(checks)} check(s), correction {comp.get('correction') or 'none'})"
+               if checks else "")
+        out.append(f"baseline comparison against {base}{how}: "
                    + (f"{len(regs)} regression(s)" if regs else "no regressions"))
         for r in regs:
             msg = r.get("message") if isinstance(r, Mapping) else str(r)

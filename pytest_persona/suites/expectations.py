@@ -16,6 +16,8 @@ from pytest_persona.core.projection import cosine, cosine_matrix, pearson, spear
 from pytest_persona.core.stats import Summary, summarize
 from pytest_persona.core.steering import ActivationSteerer
 from pytest_persona.core.vectors import TraitVectors
+from pytest_persona.pipeline.projections import prompt_last_projections
+from pytest_persona.report.paired import pair, per_question_means, record_per_question, seed_for
 from pytest_persona.suites.schema import Expectation, ResolvedSuite
 from pytest_persona.suites.session import PersonaSession
 from pytest_persona.traits.loader import TraitData
@@ -220,6 +222,14 @@ def coeff_zero_matches_baseline(ps: PersonaSession, rs: ResolvedSuite, exp: Expe
 
 def checkpoint_shift(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
                      ) -> Outcome:
+    """Paired per-question projection shift of the model under test against the reference.
+
+    ``at: prompt_last`` (default; the reference's measure) projects the last prompt token of
+    each evaluation question: forward passes only, no generation, deterministic. ``at:
+    response`` projects each model's own unsteered answers. With ``require: ci`` (default) the
+    expectation fails when the whole 95% bootstrap interval of the paired shift (questions
+    resampled) lies at or above ``max``; with ``require: mean``, when the mean does.
+    """
     ref = ps.reference
     if ref is None:
         raise NeedsReferenceModel()
@@ -229,24 +239,42 @@ def checkpoint_shift(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t:
             f"checkpoint_shift needs two checkpoints of one architecture: {test.name} is "
             f"[{test.n_layers} layers, d={test.d_model}], reference {ref.name} is "
             f"[{ref.n_layers}, d={ref.d_model}]")
+    at, req, limit = exp.params.get("at", "prompt_last"), exp.params.get("require", "ci"), \
+        exp.params["max"]
     vec = ps.vectors(t, rs.suite.extraction, reference=True).vectors[rs.layer]
     questions = ps.eval_questions(rs, t)
     if exp.params.get("n_questions"):
         questions = questions[: exp.params["n_questions"]]
-    test_ans = ps.unsteered_answers(test, rs, questions)
-    ref_ans = ps.unsteered_answers(ref, rs, questions)
-    test_p = ps.response_projections(test, questions, test_ans, vec, rs.layer)
-    ref_p = ps.response_projections(ref, questions, ref_ans, vec, rs.layer)
-    ts, rf = summarize(test_p), summarize(ref_p)
-    shift = ts.mean - rf.mean
-    ok = shift < exp.params["max"]
-    ps.section(t.name)["metrics"]["checkpoint_shift"] = shift
+    batch = ps.options.batch_size or 16
+    if at == "prompt_last":
+        test_p = prompt_last_projections(test, questions, vec, rs.layer, ps.cache, batch)
+        ref_p = prompt_last_projections(ref, questions, vec, rs.layer, ps.cache, batch)
+        where = "last prompt token, no generation"
+    else:
+        test_ans = ps.unsteered_answers(test, rs, questions)
+        ref_ans = ps.unsteered_answers(ref, rs, questions)
+        test_p = ps.response_projections(test, questions, test_ans, vec, rs.layer)
+        ref_p = ps.response_projections(ref, questions, ref_ans, vec, rs.layer)
+        where = "response-averaged, own unsteered answers"
+    diff = pair(per_question_means(questions, ref_p), per_question_means(questions, test_p))
+    lo, hi = diff.interval(0.95, seed_for(t.name, "checkpoint_shift", at))
+    shift = diff.mean
+    value = shift if req == "mean" else lo
+    ok = math.isfinite(value) and value < limit
+    section = ps.section(t.name)
+    section["metrics"]["checkpoint_shift"] = shift
+    record_per_question(section, "checkpoint_shift", questions,
+                        [a - b for a, b in zip(test_p, ref_p)])
+    what = "mean" if req == "mean" else "95% CI lower bound"
     msg = (f"{t.name} projection shift of {test.name} vs reference {ref.name} at layer "
-           f"{rs.layer}: {ts.mean:.3f} - {rf.mean:.3f} = {shift:+.3f}; must stay below "
-           f"{exp.params['max']:g}")
-    return Outcome(ok, msg, {"shift": round(shift, 4), "test_mean": round(ts.mean, 4),
-                             "reference_mean": round(rf.mean, 4), "max": exp.params["max"],
-                             "n": ts.n, "reference_fingerprint": ref.fingerprint})
+           f"{rs.layer} (at {at}: {where}): paired mean {shift:+.3f} (95% CI {lo:+.3f} to "
+           f"{hi:+.3f}, n={diff.n} questions; {diff.new_mean:.3f} - {diff.old_mean:.3f}); "
+           f"{what} {value:+.3f} must stay below {limit:g}")
+    return Outcome(ok, msg, {"shift": round(shift, 4), "ci_low": round(lo, 4),
+                             "ci_high": round(hi, 4), "test_mean": round(diff.new_mean, 4),
+                             "reference_mean": round(diff.old_mean, 4), "max": limit,
+                             "require": req, "at": at, "n": diff.n,
+                             "reference_fingerprint": ref.fingerprint})
 
 
 def vector_drift(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData

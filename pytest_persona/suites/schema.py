@@ -275,6 +275,7 @@ CHECKERS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "require": (lambda v: v in ("mean", "ci"), "'mean' or 'ci'"),
     "temperature": (lambda v: _is_num(v) and v >= 0, "a number >= 0 (0: greedy)"),
     "top_p": (lambda v: _is_num(v) and 0 < v <= 1, "a number in (0, 1]"),
+    "at": (lambda v: v in ("prompt_last", "response"), "'prompt_last' or 'response'"),
 }
 
 

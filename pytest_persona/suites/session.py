@@ -20,6 +20,7 @@ from pytest_persona.models.loading import LazyLoadedModel, LoadedModel, load_mod
 from pytest_persona.pipeline.extraction import ExtractionConfig, ExtractionResult, extract_vectors
 from pytest_persona.pipeline.projections import projections as cached_projections
 from pytest_persona.pipeline.responses import generate_cached
+from pytest_persona.report.paired import record_per_question
 from pytest_persona.suites.schema import ResolvedSuite
 from pytest_persona.traits.loader import TraitData, load_trait, load_trait_pair
 
@@ -106,6 +107,17 @@ class Sweep:
 
 def _finite(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def _record_run_per_question(section: dict[str, Any], base: CoeffRun, top: CoeffRun | None
+                             ) -> None:
+    """Per-question values of the sweep's figures, for paired baseline comparisons."""
+    record_per_question(section, "baseline_score", base.questions, base.scores)
+    record_per_question(section, "baseline_coherence", base.questions, base.coherence)
+    section["metrics"]["baseline_coherence"] = _finite(base.coherence_summary().mean)
+    if top is not None:
+        record_per_question(section, "steered_score", top.questions, top.scores)
+        record_per_question(section, "coherence_at_max", top.questions, top.coherence)
 
 
 class PersonaSession:
@@ -341,6 +353,7 @@ class PersonaSession:
         top = max(rs.coefficients)
         metrics["steered_score"] = _finite(sweep.at(top).score_summary().mean)
         metrics["coherence_at_max"] = _finite(sweep.at(top).coherence_summary().mean)
+        _record_run_per_question(section, sweep.at(0.0), sweep.at(top))
 
     def baseline(self, rs: ResolvedSuite, trait: TraitData) -> CoeffRun:
         """Unsteered answers to the eval questions, judged: needs no vector (checkpoint gates).
@@ -380,6 +393,7 @@ class PersonaSession:
         self._sweeps[key] = sweep
         metrics = self.section(trait.name).setdefault("metrics", {})
         metrics["baseline_score"] = _finite(run.score_summary().mean)
+        _record_run_per_question(self.section(trait.name), run, None)
         return run
 
     # -- projections ----------------------------------------------------------------------------
@@ -420,6 +434,8 @@ class PersonaSession:
                                             "samples_per_question": s.samples_per_question}
         section["metrics"]["baseline_projection"] = section["projections"]["baseline"]["mean"]
         section["metrics"]["steered_projection"] = section["projections"]["steered"]["mean"]
+        record_per_question(section, "baseline_projection", list(rows.questions), out["baseline"])
+        record_per_question(section, "steered_projection", list(rows.questions), out["steered"])
         return out
 
     def response_projections(self, loaded: LoadedModel, prompts: list[Any], answers: list[str],

@@ -80,3 +80,38 @@ def test_escaped_titles_in_plots():
     svg = plots.dose_response_svg([{"coeff": 1, "mean": 5}], title=XSS_IMG)
     _parse(svg)
     assert "<img" not in svg
+
+
+def test_paired_strip_plot_marks_each_question_the_interval_and_the_bound():
+    svg = plots.paired_strip_svg([1.0, -2.0, 3.5, float("nan"), None], [-1.0, 3.0], 5.0,
+                                 title=XSS_SCRIPT)
+    root = _parse(svg)
+    assert len(_cls(root, "pp-pt-diff")) == 3  # non-finite values are left out
+    assert len(_cls(root, "pp-bound")) == 1 and len(_cls(root, "pp-ci")) == 1
+    assert "<script>" not in svg
+    assert "no per-question values" in plots.paired_strip_svg([], None, None)
+
+
+def test_report_comparison_block_lists_each_check():
+    from pytest_persona.report import render_persona_section
+    from pytest_persona.report.compare import compare_results
+    from tests.report.test_compare import _noisy_pair
+
+    base, cur = _noisy_pair(shift=12.0, noise=2.0)
+    cur["comparison"] = compare_results(cur, base, ["baseline_score:+5"],
+                                        baseline_path="b.json").to_dict()
+    html = render_persona_section(cur)
+    assert "pp-checks" in html and "95% CI" in html and "FAIL" in html
+    assert html.count('class="pp-pt-diff"') == 20
+
+
+def test_comparison_checks_escape_hostile_trait_names():
+    from pytest_persona.report.html import render_comparison
+    from tests.report.test_compare import _pq_results
+
+    name = "evil" + XSS_IMG + XSS_SCRIPT
+    base = _pq_results({name: [10.0 + i for i in range(8)]})
+    cur = _pq_results({name: [30.0 + i for i in range(8)]})
+    html = render_comparison(base, cur, ["baseline_score:+5"])
+    assert "pp-checks" in html and "pp-strip" in html
+    assert XSS_SCRIPT not in html and "<img" not in html

@@ -110,3 +110,17 @@ def test_summary_partial_and_comparison():
     assert "other" in out and "1 error" in out
     assert "1 regression(s)" in out and "beyond rule baseline_score:+5" in out
     assert projection_order({}) == "-"
+
+
+def test_summary_counts_the_checks_and_names_the_correction():
+    from pytest_persona.report import format_summary_table
+    from pytest_persona.report.compare import compare_results
+    from tests.report.test_compare import _noisy_pair
+
+    base, cur = _noisy_pair(shift=12.0, noise=2.0)
+    cur["comparison"] = compare_results(cur, base, ["baseline_score:+5"],
+                                        baseline_path="b.json").to_dict()
+    text = format_summary_table(cur)
+    assert "baseline comparison against b.json (1 check(s), correction holm): 1 regression(s)" \
+        in text
+    assert "REGRESSION sycophantic: baseline_score rose 12" in text

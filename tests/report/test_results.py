@@ -3,6 +3,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 
 import pytest
 
@@ -30,7 +31,7 @@ def test_synthetic_results_are_valid():
         (lambda d: d["traits"]["evil"]["sweep"][1].pop("coeff"), "traits.evil.sweep[1].coeff"),
         (lambda d: d["traits"]["evil"]["sweep"][0].__setitem__("ci", [1]),
          "traits.evil.sweep[0].ci"),
-        (lambda d: d["traits"]["evil"]["vector"]["norms"].__setitem__(3, None),
+        (lambda d: d["traits"]["evil"]["vector"]["norms"].__setitem__(3, "x"),
          "traits.evil.vector.norms[3]"),
         (lambda d: d["traits"]["evil"]["sweep"][0]["examples"][1].__setitem__("answer", 3),
          "traits.evil.sweep[0].examples[1].answer: expected string"),
@@ -47,8 +48,8 @@ def test_synthetic_results_are_valid():
         (lambda d: d["cosine"]["matrix"].pop(), "cosine.matrix: expected 2 rows"),
         (lambda d: d["judge"].__setitem__("offline", "yes"), "judge.offline: expected boolean"),
         (lambda d: d.__setitem__("duration_s", float("nan")), "duration_s: expected finite"),
-        (lambda d: d.__setitem__("schema_version", 2), "newer than"),
-        (lambda d: d.__setitem__("schema_version", 0), "schema_version: expected 1"),
+        (lambda d: d.__setitem__("schema_version", 3), "newer than"),
+        (lambda d: d.__setitem__("schema_version", 0), "schema_version: expected one of (1, 2)"),
         (lambda d: d.pop("schema_version"), "schema_version: missing"),
     ],
 )
@@ -77,7 +78,7 @@ def test_round_trip(tmp_path):
     d = make_results(("sycophantic", "evil", "hallucinating"), payload=True)
     p = save_results(d, tmp_path / "sub" / "persona-results.json")
     assert load_results(p) == json.loads(json.dumps(d))
-    assert SCHEMA_VERSION == 1
+    assert SCHEMA_VERSION == 2
 
 
 def test_save_writes_nan_as_null(tmp_path):
@@ -142,3 +143,56 @@ def test_save_does_not_mutate_input(tmp_path):
     snapshot = copy.deepcopy(d)
     save_results(d, tmp_path / "r.json")
     assert d == snapshot
+
+
+def test_non_finite_values_anywhere_are_written_and_shown(tmp_path):
+    """Issue 13.2: whatever an item produced, the results file and the report are written."""
+    from pytest_persona.report import render_persona_section, render_report
+
+    d = make_results(("sycophantic", "evil"))
+    t = d["traits"]["evil"]
+    t["coefficients"] = [-4.0, 0.0, 4.0, float("inf")]
+    t["sweep"][0]["coeff"] = float("nan")
+    t["sweep"][1]["mean"] = float("-inf")
+    t["vector"]["norms"][2] = float("nan")  # a NaN vector
+    t["projections"]["baseline"]["mean"] = float("nan")
+    d["expectations"][0]["figures"]["mean"] = float("nan")
+    p = save_results(d, tmp_path / "r.json")
+    loaded = load_results(p)
+    assert loaded["traits"]["evil"]["coefficients"] == [-4.0, 0.0, 4.0, None]
+    bad = loaded["non_finite"]
+    assert "traits.evil.coefficients[3]: inf" in bad
+    assert "traits.evil.sweep[0].coeff: nan" in bad
+    assert "traits.evil.vector.norms[2]: nan" in bad
+    html = render_report(loaded)
+    assert "traits.evil.coefficients[3]: inf" in html
+    assert "nan" in render_persona_section(d)  # the raw document renders too
+
+
+def test_lenient_save_writes_what_breaks_the_schema(tmp_path):
+    bad = make_results()
+    bad["expectations"] = "nope"
+    p = save_results(bad, tmp_path / "r.json", strict=False)
+    written = json.loads(p.read_text())
+    assert written["invalid"] == ["expectations: expected list, got 'nope'"]
+
+
+def test_deeply_nested_results_file_is_a_clear_error(tmp_path):
+    """Issue 13.9: a deeply nested baseline is a ResultsError, not a RecursionError."""
+    p = tmp_path / "deep.json"
+    p.write_text('{"schema_version": 2, "traits": ' + "[" * 200000 + "]" * 200000 + "}")
+    with pytest.raises(ResultsError, match="nested too deeply"):
+        load_results(p)
+
+
+@pytest.mark.parametrize("comparison, field", [
+    ({"regressions": [1]}, "comparison.regressions[0]: expected object"),
+    ({"rules": "baseline_score:+5"}, "comparison.rules: expected list"),
+    ({"deltas": {"evil": [1]}}, "comparison.deltas.evil: expected object"),
+    ({"checks": [{"ci": "wide"}]}, "comparison.checks[0].ci"),
+])
+def test_malformed_comparison_is_located(comparison, field):
+    d = make_results()
+    d["comparison"] = comparison
+    with pytest.raises(ResultsError, match=re.escape(field)):
+        validate_results(d)
