@@ -79,20 +79,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--persona-results", str(reports / "persona-results.json"),
         "--persona-save", str(reports / "baseline.json"), "-rxXs", *extra,
     ])
-    gate_rc = None
+    gate_rc = null_rc = None
+    gate_rules = ["--persona-compare", str(reports / "baseline.json"),
+                  "--persona-compare-fail", "baseline_score:+5"]
     if not args.skip_gate:
         _say(f"2/3 making a modified checkpoint for the demo: {DEMO_MODEL} with +{GATE_COEFF:g} x "
              f"its {GATE_TRAIT} vector folded into an MLP bias")
         checkpoint, layer = build_checkpoint(root, cache, extra)
         print(f"demo checkpoint (made for the demo, not a real fine-tune): {checkpoint}")
-        _say("3/3 gating that checkpoint against the reference model and the saved baseline")
+        _say("3/3 gating that checkpoint against the reference model and the saved baseline, "
+             "and the unchanged model the same way (it must pass)")
         gate_rc = _pytest([
             GATE_SUITE, "-p", "no:cacheprovider", "-k", "checkpoint_shift or baseline_ceiling",
             "--model", str(checkpoint), "--reference-model", DEMO_MODEL,
-            "--persona-results", str(reports / "gate-results.json"),
-            "--persona-compare", str(reports / "baseline.json"),
-            "--persona-compare-fail", "baseline_score:+5",
+            "--persona-results", str(reports / "gate-results.json"), *gate_rules,
             "--html", str(reports / "gate-report.html"), "--self-contained-html", *extra,
+        ])
+        null_rc = _pytest([
+            GATE_SUITE, "-p", "no:cacheprovider", "-k", "checkpoint_shift or baseline_ceiling",
+            "--model", DEMO_MODEL, "--reference-model", DEMO_MODEL,
+            "--persona-results", str(reports / "gate-unchanged-results.json"), *gate_rules,
+            *extra,
         ])
     minutes = (time.monotonic() - started) / 60
     _say(f"demo finished in {minutes:.1f} min")
@@ -104,7 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         caught = gate_rc == 1
         print(f"  gate on the modified checkpoint: {'CAUGHT (exit 1), as it should be' if caught else f'NOT caught (exit {gate_rc})'}"
               f"; gate report: {reports / 'gate-report.html'}")
-        ok = ok and caught
+        passed = null_rc == 0
+        print(f"  gate on the unchanged {DEMO_MODEL}: {'passed (exit 0), as it should' if passed else f'FLAGGED (exit {null_rc})'}"
+              f"; results: {reports / 'gate-unchanged-results.json'}")
+        ok = ok and caught and passed
     return 0 if ok else 1
 
 
