@@ -28,6 +28,9 @@ KINDS: dict[str, dict[str, Any]] = {
     "checkpoint_shift": {"max": ("number", "REQUIRED"), "n_questions": ("int", None)},
     "vector_drift": {"file": ("str", "REQUIRED"), "min_cosine": ("number", 0.9)},
     "projection_tracks_score": {"min_r": ("number", 0.3)},
+    "dataset_screen": {"file": ("str", "REQUIRED"), "max_mean_difference": ("number", None),
+                       "max_flagged_fraction": ("number", None), "threshold": ("number", None),
+                       "baseline": ("baseline", "generate"), "require": ("require", "mean")},
 }
 COMMON_FIELDS = {"kind", "name", "xfail", "skip"}
 SUITE_FIELDS = {"trait", "trait_file", "layer", "positions", "coefficients", "n_questions",
@@ -122,6 +125,7 @@ CHECKERS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "numlist": (lambda v: isinstance(v, list) and len(v) >= 2 and all(_is_num(x) for x in v),
                 "a list of at least two numbers"),
     "require": (lambda v: v in ("mean", "ci"), "'mean' or 'ci'"),
+    "baseline": (lambda v: v in ("generate", "none"), "'generate' or 'none'"),
 }
 
 
@@ -225,6 +229,8 @@ def expectation_id(kind: str, params: dict[str, Any]) -> str:
         return f"{kind}[coeff={_fmt_num(params['coeff'])}]"
     if kind == "cross_trait_cosine":
         return f"{kind}[{','.join(params['traits'])}]"
+    if kind == "dataset_screen" and params.get("file"):
+        return f"{kind}[{Path(str(params['file'])).name}]"
     if kind in ("monotonic", "coherence_guard") and params.get("coefficients"):
         cs = params["coefficients"]
         return f"{kind}[{_fmt_num(min(cs))}..{_fmt_num(max(cs))}]"
@@ -291,12 +297,27 @@ def _parse_expectation(loc: Located, i: int, raw: Any, model: str | None = None)
             params[name] = default
     if kind in ("steering_raises", "steering_lowers") and params["coeff"] is None:
         raise loc.error((*where, "coeff"), f"missing required field for {kind}")
+    if kind == "dataset_screen":
+        _check_dataset_screen(loc, where, params)
     ident = raw.get("name") or expectation_id(kind, params)
     if not isinstance(ident, str):
         raise loc.error((*where, "name"), "must be a string")
     return Expectation(kind, ident, params, loc.line(where), i,
                        _model_map(loc, (*where, "xfail"), raw.get("xfail")),
                        _model_map(loc, (*where, "skip"), raw.get("skip")), absent)
+
+
+def _check_dataset_screen(loc: Located, where: Path_, params: dict[str, Any]) -> None:
+    """A dataset screen needs a bound, and a flagged fraction needs its threshold."""
+    if params["max_mean_difference"] is None and params["max_flagged_fraction"] is None:
+        raise loc.error(where, "dataset_screen needs max_mean_difference or "
+                        "max_flagged_fraction (with threshold)")
+    if params["max_flagged_fraction"] is not None and params["threshold"] is None:
+        raise loc.error((*where, "max_flagged_fraction"), "needs 'threshold' (the per-sample "
+                        "score above which a sample counts as flagged)")
+    frac = params["max_flagged_fraction"]
+    if frac is not None and not 0 <= frac <= 1:
+        raise loc.error((*where, "max_flagged_fraction"), f"must be between 0 and 1, got {frac}")
 
 
 def suite_model_names(loc: Located) -> set[str]:

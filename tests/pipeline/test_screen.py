@@ -12,7 +12,6 @@ import torch
 from pytest_persona.cache.store import PersonaCache
 from pytest_persona.core.activations import collect_activations
 from pytest_persona.core.generation import GenerationConfig, Messages
-from pytest_persona.core.projection import project
 from pytest_persona.models.loading import LoadedModel, load_model
 from pytest_persona.pipeline.responses import generate_cached
 from pytest_persona.pipeline.screen import (
