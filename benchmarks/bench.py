@@ -16,6 +16,9 @@ Metrics (targets are printed, never asserted):
 - ``judge_concurrency_speedup`` / ``judge_warm_calls``: :func:`benchmarks.judges.bench_judges`.
 - ``warm_rerun_speedup``: ``pytest trait_suites`` on a cold vs a warm persona cache (subprocesses,
   interpreter start included in both).
+- ``screen_samples_per_s`` / ``screen_generate_samples_per_s``: ``persona screen`` throughput
+  on a cold cache (prompt/response JSONL of the extraction pairs, batch 16): raw projection only
+  (``--baseline none``) and with the model's own 32-token greedy response (``generate``).
 
 The steering vector is a fixed seeded random vector of norm 8 at layer 12 (timing only).
 """
@@ -58,6 +61,8 @@ TARGETS: dict[str, tuple[str, float] | None] = {
     "judge_concurrency_speedup": (">=", 8.0),
     "judge_warm_calls": ("==", 0.0),
     "warm_rerun_speedup": (">=", 20.0),
+    "screen_samples_per_s": None,
+    "screen_generate_samples_per_s": None,
 }
 
 RESPONSES = (
@@ -522,6 +527,36 @@ def bench_warm_rerun(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
 
 
 # -- driver -----------------------------------------------------------------------------------
+# -- 7. dataset screen ------------------------------------------------------------------------
+def bench_screen(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
+    from pytest_persona.cache.store import PersonaCache
+    from pytest_persona.pipeline.screen import ModelProjector, screen
+
+    n_none, n_gen = (16, 8) if b.quick else (160, 48)
+    prompts, responses = _pairs(b, n_none)
+    metrics: dict[str, float] = {}
+    details: dict[str, Any] = {"batch_size": 16, "own_response_tokens": 32, "layer": LAYER}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "train.jsonl"
+        data.write_text("".join(json.dumps({"prompt": p, "response": r}) + "\n"
+                                for p, r in zip(prompts, responses)))
+        small = Path(tmp) / "train-small.jsonl"
+        small.write_text("".join(data.read_text().splitlines(keepends=True)[:n_gen]))
+        for name, baseline, path, n in (("screen_samples_per_s", "none", data, n_none),
+                                        ("screen_generate_samples_per_s", "generate", small,
+                                         n_gen)):
+            cache = PersonaCache(Path(tmp) / f"cache-{baseline}")
+            projector = ModelProjector(b.loaded, {"bench": b.vector()}, LAYER, cache,
+                                       max_new_tokens=32, batch_size=16)
+            _log(f"screen: {n} samples, baseline={baseline}")
+            t0 = time.perf_counter()
+            result = screen(path, projector, baseline=baseline, batch_size=16, cache=cache)
+            wall = time.perf_counter() - t0
+            metrics[name] = _r(result.n_samples / wall, 2)
+            details[baseline] = {"samples": result.n_samples, "wall_s": _r(wall)}
+    return metrics, details
+
+
 GROUPS: list[tuple[tuple[str, ...], Callable[[Bench], tuple[dict[str, float], dict[str, Any]]],
                    str]] = [
     (("sweep_speedup",), bench_sweep, "sweep"),
@@ -530,6 +565,7 @@ GROUPS: list[tuple[tuple[str, ...], Callable[[Bench], tuple[dict[str, float], di
     (("extraction_speedup",), bench_extraction, "extraction"),
     (("judge_concurrency_speedup", "judge_warm_calls"), bench_judge, "judges"),
     (("warm_rerun_speedup",), bench_warm_rerun, "warm_rerun"),
+    (("screen_samples_per_s", "screen_generate_samples_per_s"), bench_screen, "screen"),
 ]
 ALL_METRICS = [name for names, _, _ in GROUPS for name in names]
 

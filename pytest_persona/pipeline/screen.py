@@ -25,6 +25,7 @@ import heapq
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -406,6 +407,16 @@ def _clip(text: str) -> str:
     return text if len(text) <= TEXT_LIMIT else text[:TEXT_LIMIT] + " [...]"
 
 
+def _top_entry(row: ScreenRow, sample: Sample, trait: str, own_text: str | None
+               ) -> dict[str, Any]:
+    return {"line": sample.line, "id": sample.id, "score": row.score(trait),
+            "projection": row.projection[trait],
+            "own_projection": row.own[trait] if row.own is not None else None,
+            "prompt": [{"role": m["role"], "content": _clip(m["content"])} for m in sample.prompt],
+            "response": _clip(sample.response),
+            "own_response": _clip(own_text) if own_text is not None else None}
+
+
 def _batch_path(cache: PersonaCache, key: str) -> Path:
     return cache.root / "screen" / key[:2] / f"{key}.json"
 
@@ -501,15 +512,9 @@ def screen(
             stats[t].add_block(number, scores)
             hists[t].add(scores)
             for i, (row, sample) in enumerate(zip(rows, batch)):
-                tops[t].offer(row.score(t), row.line, lambda r=row, s=sample, i=i: {
-                    "line": s.line, "id": s.id, "score": r.score(t),
-                    "projection": r.projection[t],
-                    "own_projection": r.own[t] if r.own is not None else None,
-                    "prompt": [{"role": m["role"], "content": _clip(m["content"])}
-                               for m in s.prompt],
-                    "response": _clip(s.response),
-                    "own_response": _clip(found["own_text"][i]) if "own_text" in found
-                    else None})
+                own_text = found["own_text"][i] if "own_text" in found else None
+                tops[t].offer(row.score(t), row.line,
+                              partial(_top_entry, row, sample, t, own_text))
         n += len(batch)
         if sink is not None:
             sink(rows)

@@ -140,10 +140,10 @@ def trait_block(name: str, t: Mapping[str, Any], *, baseline: str, measure: str,
     """Summary line, distribution and top samples of one trait."""
     threshold = _n(t.get("threshold"))
     ci = t.get("ci") or [None, None]
-    frac = t.get("fraction_above")
-    above = (f"; {_e(t.get('above'))} of {_e(t.get('n'))} samples ({_f(frac * 100 if _n(frac) is not None else None, 1)}%) "
-             f"above the threshold {_f(threshold)}" if threshold is not None else
-             "; no threshold given")
+    frac = _n(t.get("fraction_above"))
+    percent = _f(frac * 100 if frac is not None else None, 1)
+    above = (f"; {_e(t.get('above'))} of {_e(t.get('n'))} samples ({percent}%) above the "
+             f"threshold {_f(threshold)}" if threshold is not None else "; no threshold given")
     summary = (f"n = {_e(t.get('n'))}; mean {_e(MEASURE_LABELS.get(measure, measure))} "
                f"{_f(t.get('mean'))} (95% CI {_f(ci[0])} to {_f(ci[1])}, Poisson bootstrap)"
                f"{above}")
