@@ -87,7 +87,32 @@ def build_dataset(loaded: LoadedModel, cfg: ValidationConfig, cache: PersonaCach
     return labels
 
 
-def run(cfg: ValidationConfig, out: Path, cache_dir: Path) -> dict[str, Any]:
+def auc_by_layer(loaded: LoadedModel, cfg: ValidationConfig, cache: PersonaCache, data: Path,
+                 labels: list[int], vec: TraitVectors) -> dict[str, list[float]]:
+    """Diagnostic: AUC of the difference and of the raw projection at every layer (the layer is
+    chosen by steering, not on this set; this shows how much a screening layer could gain)."""
+    from pytest_persona.core.activations import collect_activations
+    from pytest_persona.core.projection import project
+
+    rows = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
+    prompts = [[{"role": "user", "content": r["prompt"]}] for r in rows]
+    own = generate_cached(loaded, prompts, GenerationConfig(max_new_tokens=cfg.max_new_tokens,
+                                                            batch_size=cfg.batch_size), cache)
+    train = collect_activations(loaded.model, loaded.tokenizer, prompts,
+                                [r["response"] for r in rows], batch_size=cfg.batch_size)
+    mine = collect_activations(loaded.model, loaded.tokenizer, prompts, own,
+                               batch_size=cfg.batch_size)
+    diff, raw = [], []
+    for layer in range(vec.n_layers):
+        p = project(train.response_avg[:, layer], vec[layer])
+        o = project(mine.response_avg[:, layer], vec[layer])
+        diff.append(round(auc((p - o).tolist(), labels), 3))
+        raw.append(round(auc(p.tolist(), labels), 3))
+    return {"generate": diff, "none": raw}
+
+
+def run(cfg: ValidationConfig, out: Path, cache_dir: Path, by_layer: bool = False
+        ) -> dict[str, Any]:
     cache = PersonaCache(cache_dir)
     loaded = load_model(cfg.model, device="cpu", dtype="float32")
     data = out / f"screen-validation-{cfg.trait}.jsonl"
@@ -110,6 +135,12 @@ def run(cfg: ValidationConfig, out: Path, cache_dir: Path) -> dict[str, Any]:
                             "batches_cached": result.batches_cached}
         print(f"{cfg.trait} baseline={baseline}: AUC {report[baseline]['auc']:.3f} "
               f"(n={len(labels)}, {sum(labels)} poisoned)", flush=True)
+    if by_layer:
+        report["auc_by_layer"] = auc_by_layer(loaded, cfg, cache, data, labels, vec)
+        for baseline, values in report["auc_by_layer"].items():
+            best = max(range(len(values)), key=values.__getitem__)
+            print(f"{cfg.trait} baseline={baseline}: AUC by layer {values}; best layer {best} "
+                  f"({values[best]:.3f})", flush=True)
     write_text(out / f"screen-validation-{cfg.trait}.json", json.dumps(report, indent=2))
     return report
 
@@ -119,11 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, default in ValidationConfig().__dict__.items():
         p.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
     p.add_argument("--out", default="reports")
+    p.add_argument("--by-layer", action="store_true", help="also report AUC at every layer")
     p.add_argument("--cache", default=".persona_cache")
     args = vars(p.parse_args(argv))
     out, cache = Path(args.pop("out")), Path(args.pop("cache"))
+    by_layer = bool(args.pop("by_layer"))
     out.mkdir(parents=True, exist_ok=True)
-    run(ValidationConfig(**args), out, cache)
+    run(ValidationConfig(**args), out, cache, by_layer)
     return 0
 
 

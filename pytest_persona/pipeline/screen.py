@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -362,6 +363,8 @@ class _Histogram:
 
     def add(self, values: Sequence[float]) -> None:
         for v in values:
+            if not math.isfinite(v):
+                continue
             if self.lo is None:
                 self.lo, self.width = v - 0.5, 1.0 / self.bins
             while v < self.lo:

@@ -9,10 +9,11 @@ import pytest
 
 from benchmarks.screen_validation import ValidationConfig, auc, run
 
-# Measured (README, "Screen training data"): evil AUC 0.xx with --baseline generate, 0.xx without.
-# The assertions sit below the measured values, so noise does not flake them but a real
-# regression (a sign flip, a wrong layer, the wrong tokens averaged) does.
-MIN_AUC = {"generate": 0.0, "none": 0.0}
+# Measured (README, "Screen training data"; layer 12, 200 samples, 20 poisoned, 48 tokens):
+# evil AUC 0.674 with --baseline generate and 0.674 with --baseline none. The floors sit below
+# the measured values, so sampling noise does not flake them, but a real regression (a sign
+# flip, the prompt tokens averaged instead of the response's, chance-level ranking) does.
+MIN_AUC = {"generate": 0.6, "none": 0.6}
 
 
 def test_auc_is_the_mann_whitney_statistic() -> None:

@@ -205,3 +205,17 @@ def test_streams_100k_lines_in_bounded_memory(tmp_path: Path) -> None:
     small, large = peak(5_000), peak(100_000)  # the large file is ~9 MB
     assert large < 2 * small + 500_000, (small, large)  # 20x the data, not 20x the memory
     assert large < 8 * 2**20
+
+
+def test_histogram_widens_to_cover_every_value() -> None:
+    from pytest_persona.pipeline.screen import _Histogram
+
+    hist = _Histogram(bins=8)
+    values = [0.1, 0.2, 5.0, -3.0, 40.0, float("nan"), 0.15]
+    hist.add(values)
+    out = hist.to_dict()
+    assert sum(out["counts"]) == 6 and len(out["edges"]) == 9
+    assert out["edges"][0] <= -3.0 and out["edges"][-1] > 40.0
+    width = out["edges"][1] - out["edges"][0]
+    for v in (0.1, -3.0, 40.0):
+        assert out["counts"][int((v - out["edges"][0]) // width)] >= 1
