@@ -19,6 +19,9 @@ Metrics (targets are printed, never asserted):
 - ``gate_false_alarm_rate`` / ``gate_detection_rate``: the projection gate's error rates over
   perturbed null candidates and at the demo's +4 strength (every strength in the details):
   :mod:`benchmarks.gate`.
+- ``screen_samples_per_s`` / ``screen_generate_samples_per_s``: ``persona screen`` throughput
+  on a cold cache (prompt/response JSONL of the extraction pairs, batch 16): raw projection only
+  (``--baseline none``) and with the model's own 32-token greedy response (``generate``).
 
 The steering vector is a fixed seeded random vector of norm 8 at layer 12 (timing only).
 """
@@ -63,6 +66,8 @@ TARGETS: dict[str, tuple[str, float] | None] = {
     "warm_rerun_speedup": (">=", 20.0),
     "gate_false_alarm_rate": ("<=", 0.05),
     "gate_detection_rate": (">=", 0.95),
+    "screen_samples_per_s": None,
+    "screen_generate_samples_per_s": None,
 }
 
 RESPONSES = (
@@ -535,6 +540,36 @@ def bench_gate(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
                    n_questions=6 if b.quick else 20)
 
 
+# -- 8. dataset screen ------------------------------------------------------------------------
+def bench_screen(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
+    from pytest_persona.cache.store import PersonaCache
+    from pytest_persona.pipeline.screen import ModelProjector, screen
+
+    n_none, n_gen = (16, 8) if b.quick else (160, 48)
+    prompts, responses = _pairs(b, n_none)
+    metrics: dict[str, float] = {}
+    details: dict[str, Any] = {"batch_size": 16, "own_response_tokens": 32, "layer": LAYER}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "train.jsonl"
+        data.write_text("".join(json.dumps({"prompt": p, "response": r}) + "\n"
+                                for p, r in zip(prompts, responses)))
+        small = Path(tmp) / "train-small.jsonl"
+        small.write_text("".join(data.read_text().splitlines(keepends=True)[:n_gen]))
+        for name, baseline, path, n in (("screen_samples_per_s", "none", data, n_none),
+                                        ("screen_generate_samples_per_s", "generate", small,
+                                         n_gen)):
+            cache = PersonaCache(Path(tmp) / f"cache-{baseline}")
+            projector = ModelProjector(b.loaded, {"bench": b.vector()}, LAYER, cache,
+                                       max_new_tokens=32, batch_size=16)
+            _log(f"screen: {n} samples, baseline={baseline}")
+            t0 = time.perf_counter()
+            result = screen(path, projector, baseline=baseline, batch_size=16, cache=cache)
+            wall = time.perf_counter() - t0
+            metrics[name] = _r(result.n_samples / wall, 2)
+            details[baseline] = {"samples": result.n_samples, "wall_s": _r(wall)}
+    return metrics, details
+
+
 # -- driver -----------------------------------------------------------------------------------
 GROUPS: list[tuple[tuple[str, ...], Callable[[Bench], tuple[dict[str, float], dict[str, Any]]],
                    str]] = [
@@ -545,6 +580,7 @@ GROUPS: list[tuple[tuple[str, ...], Callable[[Bench], tuple[dict[str, float], di
     (("judge_concurrency_speedup", "judge_warm_calls"), bench_judge, "judges"),
     (("warm_rerun_speedup",), bench_warm_rerun, "warm_rerun"),
     (("gate_false_alarm_rate", "gate_detection_rate"), bench_gate, "gate"),
+    (("screen_samples_per_s", "screen_generate_samples_per_s"), bench_screen, "screen"),
 ]
 ALL_METRICS = [name for names, _, _ in GROUPS for name in names]
 

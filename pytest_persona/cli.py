@@ -1,5 +1,5 @@
 """The ``persona`` console command: extract, vectors inspect, report, compare, calibrate,
-cache export/import, results export."""
+screen, cache export/import, results export."""
 
 from __future__ import annotations
 
@@ -202,6 +202,125 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _screen_vectors(args: argparse.Namespace, loaded: object, cache: object) -> dict[str, object]:
+    """Each trait's vectors: a .safetensors path, ``--vectors`` (file or folder), or extracted
+    through the cache with ``--judge``."""
+    from pytest_persona.core.vectors import TraitVectors
+
+    names = [t.strip() for t in args.trait.split(",") if t.strip()]
+    if not names:
+        raise ValueError("--trait needs at least one trait name or vector file")
+    found: dict[str, object] = {}
+    for name in names:
+        candidates = [Path(name)] if name.endswith(".safetensors") else []
+        if args.vectors:
+            root = Path(args.vectors)
+            candidates += [root] if root.is_file() and len(names) == 1 else [
+                root / f"{name}.safetensors", root / f"{name}-{args.model}.safetensors"]
+        path = next((c for c in candidates if c.is_file()), None)
+        if path is not None:
+            vectors = TraitVectors.load(path)
+            label = vectors.trait or Path(name).stem
+            found[label] = vectors
+            print(f"{label}: vectors from {path}", file=sys.stderr)
+            continue
+        if name.endswith(".safetensors"):
+            raise ValueError(f"{name}: no such vector file")
+        from pytest_persona._util.progress import ProgressPrinter
+        from pytest_persona.judges import make_judge, resolve_judge_spec
+        from pytest_persona.pipeline.extraction import ExtractionConfig, extract_vectors
+        from pytest_persona.traits.loader import load_trait
+
+        spec, note = resolve_judge_spec(args.judge)
+        print(f"{name}: no vector file given; extracting (cached). {note}", file=sys.stderr)
+        trait = load_trait(name)
+        judge = make_judge(spec, cache_path=cache.judge_path)  # type: ignore[attr-defined]
+        try:
+            result = extract_vectors(loaded, trait, judge, None, ExtractionConfig(), cache,
+                                     ProgressPrinter())
+        finally:
+            judge.close()
+        found[trait.name] = result.vectors
+    return found
+
+
+def _screen(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from pytest_persona._util.atomic import write_text
+    from pytest_persona._util.progress import ProgressPrinter, bind
+    from pytest_persona.cache.store import PersonaCache
+    from pytest_persona.models.loading import load_model
+    from pytest_persona.pipeline.screen import ModelProjector, ScreenRow, screen
+    from pytest_persona.report.screen_html import render_screen
+
+    data = Path(args.data)
+    if not data.is_file():
+        raise ValueError(f"{data}: no such data file")
+    cache = PersonaCache(args.cache, refresh=args.refresh)
+    loaded = load_model(args.model, device=args.device, dtype=args.dtype)
+    vectors = _screen_vectors(args, loaded, cache)
+    for name, vec in vectors.items():
+        vec.check_model(loaded.n_layers, loaded.d_model, name)  # type: ignore[attr-defined]
+    layer = args.layer
+    if layer is None:
+        first = next(iter(vectors.values()))
+        best = (first.metadata.get("layer_sweep") or {}).get("best_layer")  # type: ignore[attr-defined]
+        layer = int(best) if best is not None else loaded.n_layers * 2 // 3
+        why = "the vectors' layer sweep" if best is not None else "2/3 of the depth"
+        print(f"layer {layer} ({why}; set --layer to choose)", file=sys.stderr)
+    projector = ModelProjector(loaded, {n: v[layer] for n, v in vectors.items()},  # type: ignore[index]
+                               layer, cache, max_new_tokens=args.max_new_tokens,
+                               batch_size=args.batch_size)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, parquet_path = out / "screen-samples.csv", out / "screen-samples.parquet"
+    tmp_csv = out / ".screen-samples.csv.partial"
+    tmp_csv.unlink(missing_ok=True)
+    parquet: list[object] = []
+    try:
+        import pyarrow as pa  # type: ignore[import-not-found]
+        import pyarrow.parquet as pq  # type: ignore[import-not-found]
+    except ImportError:
+        pa = pq = None
+
+    def sink(rows: list[ScreenRow]) -> None:
+        frame = pd.DataFrame([r.flat() for r in rows])
+        frame.to_csv(tmp_csv, mode="a", header=not tmp_csv.exists(), index=False)
+        if pq is not None:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if not parquet:
+                parquet.append(pq.ParquetWriter(str(parquet_path) + ".partial", table.schema))
+            parquet[0].write_table(table)  # type: ignore[attr-defined]
+
+    result = screen(data, projector, baseline=args.baseline, threshold=args.threshold,
+                    batch_size=args.batch_size, cache=cache, on_bad_line=args.on_bad_line,
+                    top_k=args.top, progress=bind(ProgressPrinter(), f"screen {data.name}"),
+                    sink=sink)
+    if tmp_csv.exists():
+        tmp_csv.replace(csv_path)
+    if parquet:
+        parquet[0].close()  # type: ignore[attr-defined]
+        Path(str(parquet_path) + ".partial").replace(parquet_path)
+    payload = result.to_dict()
+    write_text(out / "screen.json", json.dumps(payload, indent=2, ensure_ascii=False))
+    write_text(out / "screen.html", render_screen(payload))
+    print(f"screened {result.n_samples} samples of {data} at layer {layer} "
+          f"({result.batches_cached} batches cached, {result.batches_computed} computed)")
+    if result.skipped.count:
+        print(f"skipped {result.skipped.count} bad line(s); first: {result.skipped.examples[0]}")
+    for name, t in payload["traits"].items():
+        lo, hi = t["ci"]
+        above = (f"; {t['above']}/{t['n']} ({100 * (t['fraction_above'] or 0):.1f}%) above "
+                 f"{args.threshold:g}" if args.threshold is not None else "")
+        print(f"{name}: mean {payload['measure'].replace('_', ' ')} {t['mean']:.3f} "
+              f"(95% CI {lo:.3f} to {hi:.3f}, n={t['n']}){above}")
+    written = [out / "screen.json", csv_path, out / "screen.html"] + (
+        [parquet_path] if parquet else [])
+    print("written: " + ", ".join(str(p) for p in written))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     from pytest_persona.traits.loader import (
         DEFAULT_NEG_SYSTEM_TEMPLATE,
@@ -295,6 +414,32 @@ def parser() -> argparse.ArgumentParser:
     cal.add_argument("--baseline", default=None,
                      help="store the calibration in this baseline file (for auto rules)")
     cal.set_defaults(func=_calibrate)
+    scr = sub.add_parser("screen", help="screen a training set (JSONL) along trait vectors "
+                         "before fine-tuning")
+    scr.add_argument("data", help="JSONL: a 'messages' list per line, or 'prompt'/'response'")
+    scr.add_argument("--model", required=True)
+    scr.add_argument("--trait", required=True, metavar="T[,T2...]",
+                     help="trait names (vectors from --vectors, else extracted) or .safetensors")
+    scr.add_argument("--vectors", default=None,
+                     help="a vector file, or a folder with TRAIT.safetensors files")
+    scr.add_argument("--layer", type=int, default=None, help="0-based decoder block")
+    scr.add_argument("--baseline", choices=("generate", "none"), default="generate",
+                     help="generate: minus the model's own greedy response (the paper's "
+                          "measure); none: raw projection only, no generation")
+    scr.add_argument("--threshold", type=float, default=None,
+                     help="report the fraction of samples whose score exceeds this")
+    scr.add_argument("--out", default="reports/screen")
+    scr.add_argument("--on-bad-line", choices=("fail", "skip"), default="fail")
+    scr.add_argument("--batch-size", type=int, default=16)
+    scr.add_argument("--max-new-tokens", type=int, default=64,
+                     help="length of the model's own responses (--baseline generate)")
+    scr.add_argument("--top", type=int, default=20, help="top samples kept per trait")
+    scr.add_argument("--judge", default="auto", help="judge for extraction when no vector file")
+    scr.add_argument("--cache", default=".persona_cache")
+    scr.add_argument("--refresh", action="store_true")
+    scr.add_argument("--device", default=None)
+    scr.add_argument("--dtype", default="auto")
+    scr.set_defaults(func=_screen)
     return p
 
 

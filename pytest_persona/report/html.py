@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pytest_persona._util.redact import redact_secrets
-from pytest_persona.report import plots
+from pytest_persona.report import plots, screen_html
 from pytest_persona.report.compare import Comparison, Rule, compare_results, trait_metrics
 from pytest_persona.report.summary import outcome_counts, projection_order
 
@@ -591,6 +591,8 @@ def _trait_section(name: str, t: Mapping[str, Any], results: Mapping[str, Any],
             note = (f" <span class=pp-note>(up to {max_examples} per coefficient)</span>"
                     if max_examples is not None else "")
             parts.append(f'<h4 class="pp-h4">Example responses{note}</h4>{ex}')
+    for screen in (t.get("screens") or {}).values():  # dataset_screen expectations
+        parts.append(screen_html.report_block(screen))
     parts.append("</section>")
     return "".join(parts)
 

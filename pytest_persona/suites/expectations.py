@@ -318,3 +318,61 @@ def projection_tracks_score(ps: PersonaSession, rs: ResolvedSuite, exp: Expectat
            f"{exp.params['min_r']:g}")
     return Outcome(ok, msg, {"pearson_r": round(r, 4), "n": len(scores),
                              "min_r": exp.params["min_r"]})
+
+
+def dataset_screen(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
+                   ) -> Outcome:
+    """Screen a training file along the trait vector: the mean projection difference (or its
+    95% CI upper bound) and the fraction of samples above ``threshold`` must stay in bounds."""
+    from pytest_persona._util.progress import bind
+    from pytest_persona.pipeline.screen import ModelProjector, screen
+
+    p = exp.params
+    path = Path(p["file"])
+    if not path.is_absolute():
+        path = rs.suite.path.parent / path
+    vec = ps.vectors(t, rs.suite.extraction).vectors[rs.layer]
+    projector = ModelProjector(ps.model, {t.name: vec}, rs.layer, ps.cache,
+                               max_new_tokens=rs.max_new_tokens,
+                               batch_size=ps.options.batch_size or 16)
+    result = screen(path, projector, baseline=p["baseline"], threshold=p["threshold"],
+                    cache=ps.cache, top_k=10,
+                    progress=bind(ps.progress, f"screen {path.name} ({t.name})"))
+    s = result.traits[t.name].summary
+    measure = "projection difference" if p["baseline"] == "generate" else "raw projection"
+    checks, ok = [], True
+    if p["max_mean_difference"] is not None:
+        value = s.mean if p["require"] == "mean" else s.ci_high
+        good = value <= p["max_mean_difference"]
+        ok &= good
+        what = "mean" if p["require"] == "mean" else "95% CI upper bound"
+        checks.append(f"{what} {value:.3f} must be at most {p['max_mean_difference']:g}"
+                      + ("" if good else " (exceeded)"))
+    if p["max_flagged_fraction"] is not None:
+        good = s.fraction_above <= p["max_flagged_fraction"]
+        ok &= good
+        checks.append(f"{s.above} of {s.n} samples ({100 * s.fraction_above:.1f}%) above "
+                      f"{p['threshold']:g}, at most {100 * p['max_flagged_fraction']:g}% allowed"
+                      + ("" if good else " (exceeded)"))
+    ok &= s.n > 0
+    msg = (f"{t.name} {measure} of {path.name} at layer {rs.layer}: mean {s.mean:.3f} "
+           f"(95% CI {s.ci_low:.3f} to {s.ci_high:.3f}, n={s.n}"
+           + (f", {result.skipped.count} bad lines skipped" if result.skipped.count else "")
+           + "); " + "; ".join(checks))
+    payload = result.to_dict()
+    ps.section(t.name).setdefault("screens", {})[exp.id] = {
+        "data": str(p["file"]), "baseline": p["baseline"], "measure": payload["measure"],
+        "layer": rs.layer, "interval": payload["interval"],
+        "trait_summary": payload["traits"][t.name],
+        "histogram": payload["histograms"][t.name]}
+    figures = {"n": s.n, "mean": round(s.mean, 4), "ci_low": round(s.ci_low, 4),
+               "ci_high": round(s.ci_high, 4), "baseline": p["baseline"],
+               "require": p["require"], "layer": rs.layer, "file": str(path)}
+    for key in ("max_mean_difference", "max_flagged_fraction", "threshold"):
+        if p[key] is not None:
+            figures[key] = p[key]
+    if p["threshold"] is not None:
+        figures["fraction_above"] = round(s.fraction_above, 4)
+    return Outcome(ok, msg, figures)
+
+

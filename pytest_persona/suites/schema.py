@@ -276,6 +276,7 @@ CHECKERS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "temperature": (lambda v: _is_num(v) and v >= 0, "a number >= 0 (0: greedy)"),
     "top_p": (lambda v: _is_num(v) and 0 < v <= 1, "a number in (0, 1]"),
     "at": (lambda v: v in ("prompt_last", "response"), "'prompt_last' or 'response'"),
+    "baseline": (lambda v: v in ("generate", "none"), "'generate' or 'none'"),
 }
 
 
@@ -394,6 +395,8 @@ def expectation_id(kind: str, params: dict[str, Any]) -> str:
         return f"{kind}[coeff={_fmt_num(params['coeff'])}]"
     if kind == "cross_trait_cosine":
         return f"{kind}[{','.join(params['traits'])}]"
+    if kind == "dataset_screen" and params.get("file"):
+        return f"{kind}[{Path(str(params['file'])).name}]"
     if kind in ("monotonic", "coherence_guard") and params.get("coefficients"):
         cs = params["coefficients"]
         return f"{kind}[{_fmt_num(min(cs))}..{_fmt_num(max(cs))}]"
@@ -466,6 +469,8 @@ def _parse_expectation(loc: Located, i: int, raw: Any, model: str | None = None,
     for name in kinds[kind].non_null:
         if params[name] is None:
             raise loc.error((*where, name), f"missing required field for {kind}")
+    if kind == "dataset_screen":
+        _check_dataset_screen(loc, where, params)
     ident = raw.get("name") or expectation_id(kind, params)
     if not isinstance(ident, str):
         raise loc.error((*where, "name"), "must be a string")
@@ -501,6 +506,19 @@ def _trait_file(loc: Located, value: Any) -> TraitFile:
         return (existing(("trait_file", "extract"), value["extract"]),
                 existing(("trait_file", "eval"), value["eval"]))
     return existing(("trait_file",), value)
+
+
+def _check_dataset_screen(loc: Located, where: Path_, params: dict[str, Any]) -> None:
+    """A dataset screen needs a bound, and a flagged fraction needs its threshold."""
+    if params["max_mean_difference"] is None and params["max_flagged_fraction"] is None:
+        raise loc.error(where, "dataset_screen needs max_mean_difference or "
+                        "max_flagged_fraction (with threshold)")
+    if params["max_flagged_fraction"] is not None and params["threshold"] is None:
+        raise loc.error((*where, "max_flagged_fraction"), "needs 'threshold' (the per-sample "
+                        "score above which a sample counts as flagged)")
+    frac = params["max_flagged_fraction"]
+    if frac is not None and not 0 <= frac <= 1:
+        raise loc.error((*where, "max_flagged_fraction"), f"must be between 0 and 1, got {frac}")
 
 
 def suite_model_names(loc: Located) -> set[str]:
