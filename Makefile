@@ -46,8 +46,10 @@ mutate: $(STAMP)
 	$(VENV)/bin/mutmut run $(MUTANTS); status=$$?; \
 	$(PY) -m tests.mutation.kill_rate; exit $$status
 
+# ruff, then mypy --strict (config and the few relaxed modules: pyproject.toml [tool.mypy]).
 lint: $(STAMP)
-	$(VENV)/bin/ruff check pytest_persona tests benchmarks trait_suites --select E,F,W --ignore E501
+	$(VENV)/bin/ruff check pytest_persona tests benchmarks trait_suites --select E,F,W,I --ignore E501
+	$(VENV)/bin/mypy pytest_persona
 
 clean:
 	rm -rf $(VENV) .persona_cache reports/*.html reports/*.json

@@ -108,7 +108,9 @@ class Results:
         else:
             raise ValueError(f"unknown frame kind {kind!r}; choose one of {', '.join(KINDS)}")
         extra = [c for r in rows for c in r if c not in columns]
-        return pd.DataFrame(rows, columns=list(dict.fromkeys([*columns, *extra])))
+        # pandas-stubs types this constructor call as Any; the annotation pins it
+        frame: pd.DataFrame = pd.DataFrame(rows, columns=list(dict.fromkeys([*columns, *extra])))
+        return frame
 
 
 def load(path: str | Path) -> Results:

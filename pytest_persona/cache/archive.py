@@ -22,6 +22,7 @@ import tempfile
 import time
 import zlib
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -324,6 +325,6 @@ def import_cache(archive: str | Path, root: str | Path) -> ArchiveSummary:
             elif dest.exists():
                 summary.count(summary.kept, _kind(name))
             else:
-                write_with(dest, lambda tmp_path, n=name: shutil.copyfile(staged / n, tmp_path))
+                write_with(dest, partial(shutil.copyfile, staged / name))
                 summary.count(summary.added, _kind(name))
     return summary

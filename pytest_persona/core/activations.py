@@ -31,7 +31,8 @@ class Activations:
     def get(self, kind: str) -> torch.Tensor:
         if kind not in KINDS:
             raise ValueError(f"unknown activation kind {kind!r}; use one of {', '.join(KINDS)}")
-        return getattr(self, kind)
+        return {"response_avg": self.response_avg, "prompt_avg": self.prompt_avg,
+                "prompt_last": self.prompt_last}[kind]
 
 
 def _tokenize_pair(tokenizer: Any, prompt: str, response: str) -> tuple[list[int], int]:

@@ -13,7 +13,7 @@ def project(activations: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
     norm = v.norm()
     if norm == 0:
         raise ValueError("cannot project onto a zero vector")
-    return activations.float() @ v / norm
+    return torch.div(torch.matmul(activations.float(), v), norm)
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> float:

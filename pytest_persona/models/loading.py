@@ -189,10 +189,12 @@ def _load_embedded(spec: ModelSpec, dtype: torch.dtype) -> tuple[nn.Module, Any,
         log.warning("converting %s to safetensors once (about 20 s)", gguf.name)
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model.hf_quantizer = None
+        # Dequantized on load: drop the quantizer marks so save_pretrained writes plain
+        # weights. transformers sets these at run time; the class does not declare them.
+        setattr(model, "hf_quantizer", None)
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        model.is_quantized = False
+        setattr(model, "is_quantized", False)
         tmp = converted.with_name(converted.name + f".tmp{os.getpid()}")
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
@@ -223,6 +225,8 @@ def load_model(
     torch_dtype = parse_dtype(dtype, device)
     kwargs: dict[str, Any] = {"dtype": torch_dtype, "trust_remote_code": trust_remote_code}
     on_gpu = device.startswith("cuda")
+    model: nn.Module
+    tok: Any  # a transformers tokenizer; its class depends on the model
     if spec.kind == "tiny":
         from pytest_persona.models.tiny import make_tiny_model
 
@@ -245,15 +249,15 @@ def load_model(
         try:
             if spec.kind == "peft":
                 try:
-                    from peft import AutoPeftModelForCausalLM  # type: ignore[import-not-found]
+                    from peft import AutoPeftModelForCausalLM
                 except ImportError as exc:
                     raise ModelLoadError(
                         f"{path} is a PEFT (LoRA) adapter; loading it needs the optional "
                         "'peft' package: pip install 'pytest-persona[peft]'") from exc
 
-                model = AutoPeftModelForCausalLM.from_pretrained(str(path), **kwargs)
-                base = model.peft_config["default"].base_model_name_or_path
-                tok = AutoTokenizer.from_pretrained(base)
+                adapted = AutoPeftModelForCausalLM.from_pretrained(str(path), **kwargs)
+                base = adapted.peft_config["default"].base_model_name_or_path
+                model, tok = adapted, AutoTokenizer.from_pretrained(base)
             else:
                 model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
                 tok = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)

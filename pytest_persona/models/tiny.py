@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig, PreTrainedTokenizerFast
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+)
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -125,13 +131,13 @@ def tiny_config(name: str) -> PretrainedConfig:
 
 def make_tiny_model(
     name: str = "tiny-random-qwen2", seed: int = 0, dtype: torch.dtype = torch.float32
-) -> tuple[torch.nn.Module, PreTrainedTokenizerFast]:
+) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
     """Build a tiny random model (deterministic by ``seed``) and its tokenizer."""
     config = tiny_config(name)
     config._attn_implementation = "eager"
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+        model: PreTrainedModel = AutoModelForCausalLM.from_config(config, dtype=dtype)
     model.eval()
     model.generation_config.pad_token_id = 0
     model.generation_config.eos_token_id = 3
