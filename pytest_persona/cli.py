@@ -8,6 +8,11 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pytest_persona.cache.store import PersonaCache
+    from pytest_persona.models.loading import LoadedModel
 
 
 def _extract(args: argparse.Namespace) -> int:
@@ -202,7 +207,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _screen_vectors(args: argparse.Namespace, loaded: object, cache: object) -> dict[str, object]:
+def _screen_vectors(args: argparse.Namespace, loaded: LoadedModel, cache: PersonaCache
+                    ) -> dict[str, object]:
     """Each trait's vectors: a .safetensors path, ``--vectors`` (file or folder), or extracted
     through the cache with ``--judge``."""
     from pytest_persona.core.vectors import TraitVectors
@@ -234,7 +240,7 @@ def _screen_vectors(args: argparse.Namespace, loaded: object, cache: object) -> 
         spec, note = resolve_judge_spec(args.judge)
         print(f"{name}: no vector file given; extracting (cached). {note}", file=sys.stderr)
         trait = load_trait(name)
-        judge = make_judge(spec, cache_path=cache.judge_path)  # type: ignore[attr-defined]
+        judge = make_judge(spec, cache_path=cache.judge_path)
         try:
             result = extract_vectors(loaded, trait, judge, None, ExtractionConfig(), cache,
                                      ProgressPrinter())
@@ -279,8 +285,8 @@ def _screen(args: argparse.Namespace) -> int:
     tmp_csv.unlink(missing_ok=True)
     parquet: list[object] = []
     try:
-        import pyarrow as pa  # type: ignore[import-not-found]
-        import pyarrow.parquet as pq  # type: ignore[import-not-found]
+        import pyarrow as pa
+        import pyarrow.parquet as pq
     except ImportError:
         pa = pq = None
 

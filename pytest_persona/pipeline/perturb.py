@@ -32,7 +32,7 @@ def save_perturbed(base: LoadedModel, scale: float, seed: int, out_dir: str | Pa
         perturb_weights(model, scale, seed)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(out)
+        model.save_pretrained(out)  # type: ignore[operator]  # typed nn.Module; a PreTrainedModel
         base.tokenizer.save_pretrained(out)
         (out / MARKER).write_text(json.dumps({
             "made_for": "pytest-persona calibration (a null candidate, not a real fine-tune)",

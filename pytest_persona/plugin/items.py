@@ -108,7 +108,7 @@ class SuiteFile(pytest.File):
         own = [p for p in (self.path.parent / "traits", self.path.parent) if p.is_dir()]
         self.config.stash.setdefault(SUITE_PATHS_KEY, []).extend(own)
         paths = _suite_trait_paths(self.config, self.path)
-        trait_ref: str | Path = suite.trait_file or suite.trait
+        trait_ref: str | Path | tuple[Path, Path] = suite.trait_file or suite.trait
         if suite.trait_file is None:
             error = _unknown_trait(located, ("trait",), suite.trait, paths)
             if error is not None:
@@ -195,7 +195,7 @@ class ExpectationItem(pytest.Item):
         self.expectation = expectation
         self.persona_payload: dict[str, Any] | None = None
         self.persona_fatal: str | None = None
-        self.trait_ref: str | Path = suite.trait_file or suite.trait
+        self.trait_ref: str | Path | tuple[Path, Path] = suite.trait_file or suite.trait
 
     def _where(self, field: str) -> str:
         exp = self.expectation

@@ -491,7 +491,7 @@ def _trait_file(loc: Located, value: Any) -> TraitFile:
     """``trait_file: x.json`` or ``trait_file: {extract: a.json, eval: b.json}``."""
     def existing(where: Path_, raw: Any) -> Path:
         _check(loc, where, raw, "str")
-        path = (loc.path.parent / raw).resolve()
+        path: Path = (loc.path.parent / str(raw)).resolve()
         if not path.is_file():
             raise loc.error(where, f"trait data file not found: {path}")
         return path
