@@ -66,6 +66,11 @@ def test_reduced_demo_gate_catches_the_modified_checkpoint(demo_run: tuple[Path,
     shift = [e for e in main["expectations"] if e["kind"] == "checkpoint_shift"][0]
     assert shift["outcome"] == "passed" and shift["figures"]["shift"] == 0.0
     assert "CAUGHT" in out
+    # the same gate on the unchanged model passes: no false alarm
+    unchanged = json.loads((reports / "gate-unchanged-results.json").read_text())
+    assert {e["outcome"] for e in unchanged["expectations"]} == {"passed"}, out[-3000:]
+    assert unchanged["comparison"]["regressions"] == []
+    assert "passed (exit 0), as it should" in out
 
 
 @pytest.mark.slow
