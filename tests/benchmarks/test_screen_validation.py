@@ -26,6 +26,7 @@ def test_auc_is_the_mann_whitney_statistic() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.validation
 def test_projection_difference_ranks_poisoned_samples(tmp_path: Path) -> None:
     cache = Path(os.environ.get("PERSONA_VALIDATION_CACHE", tmp_path / "cache"))
     report = run(ValidationConfig(trait="evil"), tmp_path, cache)

@@ -185,7 +185,7 @@ def test_bad_suites_are_located_and_others_still_run(pytester: pytest.Pytester,
     out = res.stdout.str()
     for _, needle in BAD.values():
         assert needle in out, needle
-    assert "unknown trait 'nonexistent_trait'; available:" in out
+    assert "unknown_trait.yaml:1: field 'trait': unknown trait 'nonexistent_trait'" in out
     assert "layer.yaml:2: field 'layer': layer 40 is out of range for tiny-random-qwen2" in out
     assert "ref.yaml:4: field 'expectations[0].kind': checkpoint_shift needs --reference-model" \
         in out

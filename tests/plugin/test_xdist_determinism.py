@@ -22,7 +22,8 @@ layer: 1
 coefficients: [-4, 0, 4]
 n_questions: 2
 max_new_tokens: 4
-extraction: {n_questions: @N@, n_instructions: 2, n_samples: 2, min_pairs: 1, max_new_tokens: 5}
+extraction: {n_questions: @N@, n_instructions: 2, n_samples: 2, min_pairs: 1, max_new_tokens: 5,
+             trait_threshold: 30}
 expectations:
   - {kind: steering_raises, coeff: 4, threshold: -1}
   - {kind: steering_lowers, coeff: -4, threshold: 101}
