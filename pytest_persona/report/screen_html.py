@@ -23,6 +23,7 @@ from pytest_persona.report.plots import (
     _x_axis,
     _y_axis,
 )
+from pytest_persona.report.summary import _num as _n  # the one finite-number filter
 
 MEASURE_LABELS = {"projection_difference": "projection difference (training - own response)",
                   "projection": "projection of the training response (no baseline)"}
@@ -44,12 +45,6 @@ details summary{cursor:pointer;color:#374151}
 
 def _e(v: Any) -> str:
     return _html.escape(redact_secrets("" if v is None else str(v)), quote=True)
-
-
-def _n(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        return None
-    return float(v)
 
 
 def _f(v: Any, digits: int = 3) -> str:
