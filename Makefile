@@ -11,7 +11,7 @@ DEMO_ARGS ?=
 # forward pass up to 25x slower (measured by the bench); passive waiting costs nothing alone.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: install demo test validate bench bench-gpu lint clean mutate
+.PHONY: install demo test test-slow validate bench bench-gpu lint clean mutate
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,15 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m benchmarks.demo $(DEMO_ARGS)
 
+# Two lanes, both in CI (.ci/run). `make test`: everything on tiny random models and stubs, on
+# every core (pytest-xdist, one worker per core; `make test XDIST=` runs it in one process).
+# `make test-slow`: the tests marked `slow` (the embedded SmolLM2, the reduced demo, the bench).
+XDIST ?= -n auto --dist loadfile
 test: $(STAMP)
-	$(PY) -m pytest tests/ -p no:cacheprovider -q -m "not validation" $(PYTEST_ARGS)
+	$(PY) -m pytest tests/ -p no:cacheprovider -q -m "not slow and not validation" $(XDIST) $(PYTEST_ARGS)
+
+test-slow: $(STAMP)
+	$(PY) -m pytest tests/ -p no:cacheprovider -q -m "slow and not validation" $(PYTEST_ARGS)
 
 # Measurements that take many minutes cold (the screening AUC on the embedded model): not in CI.
 validate: $(STAMP)

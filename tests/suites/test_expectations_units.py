@@ -4,6 +4,7 @@ others (the numbers a report and a gate show). Stub sessions: see test_expectati
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -16,7 +17,6 @@ from pytest_persona.suites import expectations as ev
 from pytest_persona.suites.schema import ResolvedSuite
 from tests.suites.test_expectations import (
     LAYER,
-    TRAIT,
     FakeSession,
     _exp,
 )
@@ -90,3 +90,369 @@ def test_coeff_zero_that_steers_is_caught(tmp_path: Path, tiny: tuple[Any, Any],
     assert out.figures["hidden_equal"] is False and out.figures["logits_equal"] is False
     assert out.figures["max_abs_diff"] > 1.0
     assert "logits equal: False" in out.message
+
+
+# -- dataset_screen with a stubbed screen ---------------------------------------------------
+
+class Screened:
+    """What pipeline.screen.screen returns, reduced to the fields dataset_screen reads."""
+
+    def __init__(self, n: int, mean: float, lo: float, hi: float, above: int = 0,
+                 skipped: int = 0) -> None:
+        self.summary = SimpleNamespace(n=n, mean=mean, ci_low=lo, ci_high=hi, above=above,
+                                       fraction_above=above / n if n else 0.0)
+        self.skipped = SimpleNamespace(count=skipped)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"measure": "projection_difference", "interval": "95% interval",
+                "traits": {"evil": {"n": self.summary.n}}, "histograms": {"evil": {"c": [1]}}}
+
+
+class ScreenStub:
+    def __init__(self, result: Screened) -> None:
+        self.result = result
+        self.projector: dict[str, Any] = {}
+        self.screen: dict[str, Any] = {}
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from pytest_persona.pipeline import screen as screen_mod
+
+        stub = self
+
+        class Projector:
+            def __init__(self, loaded: Any, vectors: Any, layer: int, cache: Any,
+                         max_new_tokens: int, batch_size: int) -> None:
+                stub.projector = {"loaded": loaded, "vectors": vectors, "layer": layer,
+                                  "cache": cache, "max_new_tokens": max_new_tokens,
+                                  "batch_size": batch_size}
+
+        def screen(path: Path, projector: Any, **kw: Any) -> Any:
+            stub.screen = {"path": path, "projector": projector, **kw}
+            return SimpleNamespace(traits={"evil": stub.result}, skipped=stub.result.skipped,
+                                   to_dict=stub.result.to_dict)
+
+        monkeypatch.setattr(screen_mod, "ModelProjector", Projector)
+        monkeypatch.setattr(screen_mod, "screen", screen)
+
+
+def _screen_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, result: Screened,
+                batch_size: int | None = None, **params: Any) -> tuple[ev.Outcome, Any,
+                                                                       ScreenStub]:
+    from tests.suites.test_expectations import _run
+
+    stub = ScreenStub(result)
+    stub.install(monkeypatch)
+    ps = FakeSession(tmp_path, vecs={"evil": [1.0, 0.0, 0.0, 0.0]})
+    ps.options.batch_size = batch_size
+    rs = _zero_rs(tmp_path, "all")
+    params.setdefault("file", "data.jsonl")
+    out = _run("dataset_screen", ps, rs, **params)
+    return out, ps, stub
+
+
+@pytest.mark.parametrize("mean, ok", [(0.5, True), (0.5 + 1e-6, False), (0.4, True)])
+def test_dataset_screen_mean_is_inclusive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          mean: float, ok: bool) -> None:
+    out, _, _ = _screen_run(tmp_path, monkeypatch, Screened(20, mean, -9.0, 9.0),
+                            max_mean_difference=0.5)
+    assert out.passed is ok
+    assert ("(exceeded)" in out.message) is not ok
+
+
+@pytest.mark.parametrize("hi, ok", [(0.5, True), (0.5 + 1e-6, False)])
+def test_dataset_screen_ci_uses_the_upper_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                hi: float, ok: bool) -> None:
+    out, _, _ = _screen_run(tmp_path, monkeypatch, Screened(20, 9.0, -9.0, hi),
+                            max_mean_difference=0.5, require="ci")
+    assert out.passed is ok
+    assert "95% CI upper bound" in out.message
+
+
+@pytest.mark.parametrize("above, ok", [(2, True), (3, False), (0, True)])
+def test_dataset_screen_flagged_fraction_is_inclusive(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      above: int, ok: bool) -> None:
+    out, _, _ = _screen_run(tmp_path, monkeypatch, Screened(20, 9.0, 8.0, 10.0, above=above),
+                            max_flagged_fraction=0.1, threshold=2.0)
+    assert out.passed is ok
+    assert out.figures["fraction_above"] == round(above / 20, 4)
+
+
+def test_dataset_screen_message_figures_and_section(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    out, ps, stub = _screen_run(
+        tmp_path, monkeypatch, Screened(40, 0.123456, 0.1, 0.15, above=5, skipped=2),
+        batch_size=8, max_mean_difference=0.2, max_flagged_fraction=0.1, threshold=1.5,
+        require="ci")
+    assert not out.passed  # 12.5% above, 10% allowed
+    assert out.message == (
+        "evil projection difference of data.jsonl at layer 1: mean 0.123 (95% CI 0.100 to "
+        "0.150, n=40, 2 bad lines skipped); 95% CI upper bound 0.150 must be at most 0.2; 5 "
+        "of 40 samples (12.5%) above 1.5, at most 10% allowed (exceeded)")
+    path = tmp_path / "data.jsonl"  # relative to the suite file's folder
+    assert out.figures == {"n": 40, "mean": 0.1235, "ci_low": 0.1, "ci_high": 0.15,
+                           "baseline": "generate", "require": "ci", "layer": LAYER,
+                           "file": str(path), "max_mean_difference": 0.2,
+                           "max_flagged_fraction": 0.1, "threshold": 1.5,
+                           "fraction_above": 0.125}
+    assert ps.section("evil")["screens"]["dataset_screen"] == {
+        "data": "data.jsonl", "baseline": "generate", "measure": "projection_difference",
+        "layer": LAYER, "interval": "95% interval", "trait_summary": {"n": 40},
+        "histogram": {"c": [1]}}
+    assert stub.projector["layer"] == LAYER and stub.projector["batch_size"] == 8
+    assert stub.projector["max_new_tokens"] == 4 and stub.projector["cache"] is ps.cache
+    assert stub.projector["loaded"] is ps.model
+    assert list(stub.projector["vectors"]) == ["evil"]
+    assert stub.projector["vectors"]["evil"].tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert stub.screen["path"] == path and stub.screen["baseline"] == "generate"
+    assert stub.screen["threshold"] == 1.5 and stub.screen["top_k"] == 10
+    assert stub.screen["cache"] is ps.cache and stub.screen["progress"] is None
+
+
+def test_dataset_screen_raw_projection_without_bounds(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    absolute = tmp_path / "elsewhere" / "d.jsonl"
+    out, _, stub = _screen_run(tmp_path, monkeypatch, Screened(3, 2.0, 1.0, 3.0),
+                               file=str(absolute), baseline="none")
+    assert out.passed  # no bound given: only a non-empty screen is required
+    assert out.message == ("evil raw projection of d.jsonl at layer 1: mean 2.000 (95% CI "
+                           "1.000 to 3.000, n=3); ")
+    assert stub.screen["path"] == absolute and stub.screen["threshold"] is None
+    assert stub.projector["batch_size"] == 16  # the default when --batch-size is not given
+    assert out.figures == {"n": 3, "mean": 2.0, "ci_low": 1.0, "ci_high": 3.0,
+                           "baseline": "none", "require": "mean", "layer": LAYER,
+                           "file": str(absolute)}
+
+
+def test_dataset_screen_of_nothing_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                         ) -> None:
+    out, _, _ = _screen_run(tmp_path, monkeypatch, Screened(0, 0.0, 0.0, 0.0),
+                            max_mean_difference=1.0, max_flagged_fraction=1.0, threshold=0.0)
+    assert not out.passed
+    assert "mean 0.000 must be at most 1; 0 of 0 samples (0.0%) above 0, at most 100% " \
+           "allowed" in out.message
+    assert "(exceeded)" not in out.message
+
+
+def test_dataset_screen_passes_progress_through(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.suites.test_expectations import _run
+
+    stub = ScreenStub(Screened(3, 2.0, 1.0, 3.0))
+    stub.install(monkeypatch)
+    seen: list[tuple[str, int, int]] = []
+    ps = FakeSession(tmp_path, vecs={"evil": [1.0, 0.0, 0.0, 0.0]})
+    ps.progress = lambda stage, done, total: seen.append((stage, done, total))
+    _run("dataset_screen", ps, _zero_rs(tmp_path, "all"), file="d.jsonl")
+    stub.screen["progress"](1, 2)
+    assert seen == [("screen d.jsonl (evil)", 1, 2)]
+
+
+# -- exact messages and figures (what a report and a junit property show) ---------------------
+
+def _s(mean: float, lo: float, hi: float, n: int = 10) -> Any:
+    from pytest_persona.core.stats import Summary
+
+    return Summary(n, mean, lo, hi, missing=1, n_questions=5, samples_per_question=2)
+
+
+def _std_rs(tmp_path: Path) -> ResolvedSuite:
+    """The suite of test_expectations.py's ``rs`` fixture: layer 1, coefficients -2, 0, 1, 2."""
+    suite = SimpleNamespace(path=tmp_path / "suite.yaml", extraction={}, expectations=[])
+    return ResolvedSuite(suite=suite, layer=LAYER, positions="all",  # type: ignore[arg-type]
+                         coefficients=[-2.0, 0.0, 1.0, 2.0], n_questions=4, max_new_tokens=8)
+
+
+def _run_kind(kind: str, ps: FakeSession, tmp_path: Path, **params: Any) -> ev.Outcome:
+    from tests.suites.test_expectations import _run
+
+    return _run(kind, ps, _std_rs(tmp_path), **params)
+
+
+def _summary_figs(s: Any) -> dict[str, Any]:
+    return {"n": s.n, "n_questions": 5, "samples_per_question": 2, "mean": round(s.mean, 3),
+            "ci_low": round(s.ci_low, 3), "ci_high": round(s.ci_high, 3), "missing": 1}
+
+
+def test_steering_raises_and_lowers_messages(tmp_path: Path) -> None:
+    from tests.suites.test_expectations import FixedRun
+
+    s = _s(55.55551, 40.1234, 70.0)
+    ps = FakeSession(tmp_path, runs={3.0: FixedRun(3.0, s), -2.0: FixedRun(-2.0, s)})
+    up = _run_kind("steering_raises", ps, tmp_path, coeff=3, threshold=50, require="mean")
+    assert up.passed and up.message == (
+        f"evil score at coeff +3 (layer 1): {s.describe()}; mean 55.6 must exceed 50")
+    assert up.figures == {**_summary_figs(s), "coeff": 3.0, "threshold": 50,
+                          "require": "mean", "layer": LAYER}
+    assert up.figures["mean"] == 55.556 and up.figures["ci_low"] == 40.123
+    up_ci = _run_kind("steering_raises", ps, tmp_path, coeff=3, threshold=50, require="ci")
+    assert not up_ci.passed and up_ci.message.endswith("; 95% CI lower bound 40.1 must exceed 50")
+    down = _run_kind("steering_lowers", ps, tmp_path, coeff=-2, threshold=60.5,
+                     require="mean")
+    assert down.passed and down.message == (
+        f"evil score at coeff -2 (layer 1): {s.describe()}; mean 55.6 must stay below 60.5")
+    down_ci = _run_kind("steering_lowers", ps, tmp_path, coeff=-2, threshold=60.5,
+                        require="ci")
+    assert not down_ci.passed
+    assert down_ci.message.endswith("; 95% CI upper bound 70.0 must stay below 60.5")
+    assert down_ci.figures["require"] == "ci" and down_ci.figures["coeff"] == -2.0
+
+
+def test_zero_coefficient_is_written_as_zero(tmp_path: Path) -> None:
+    from tests.suites.test_expectations import FixedRun
+
+    s = _s(5.0, 4.0, 6.0)
+    ps = FakeSession(tmp_path, runs={0.0: FixedRun(0.0, s)})
+    out = _run_kind("steering_raises", ps, tmp_path, coeff=0, threshold=1)
+    assert out.message.startswith("evil score at coeff 0 (layer 1): ")
+    assert ev._c(0.5) == "+0.5" and ev._c(-4.0) == "-4" and ev._c(0.0) == "0"
+
+
+def test_baseline_ceiling_message(tmp_path: Path) -> None:
+    from tests.suites.test_expectations import FixedRun
+
+    s = _s(8.04, 5.0, 12.5)
+    ps = FakeSession(tmp_path, baseline_run=FixedRun(0.0, s))
+    out = _run_kind("baseline_ceiling", ps, tmp_path, max=10, require="mean")
+    assert out.passed and out.message == (
+        f"unsteered evil score of fake: {s.describe()}; mean 8.0 must be at most 10")
+    assert out.figures == {**_summary_figs(s), "max": 10, "require": "mean"}
+    ci = _run_kind("baseline_ceiling", ps, tmp_path, max=10, require="ci")
+    assert not ci.passed and ci.message.endswith("; 95% CI upper bound 12.5 must be at most 10")
+    assert ci.figures["require"] == "ci"
+
+
+def test_coherence_guard_message_and_figures(tmp_path: Path) -> None:
+    from tests.suites.test_expectations import FixedRun
+
+    runs = {1.0: FixedRun(1.0, coherence=_s(80.123, 70.04, 90.06)),
+            -2.5: FixedRun(-2.5, coherence=_s(45.0, 30.0, 60.0))}
+    ps = FakeSession(tmp_path, runs=runs)
+    out = _run_kind("coherence_guard", ps, tmp_path, min=50, require="mean",
+                    coefficients=[1.0, -2.5])
+    assert not out.passed
+    assert out.message == ("coherence while steering evil must stay >= 50 (mean): +1: 80.1 "
+                           "[70.0-90.1], -2.5: 45.0 [30.0-60.0] LOW")
+    assert out.figures == {"min": 50, "require": "mean", "coherence[1]": 80.12,
+                           "coherence[-2.5]": 45.0}
+    ci = _run_kind("coherence_guard", ps, tmp_path, min=65, require="ci", coefficients=[1.0])
+    assert ci.passed and ci.message.endswith("(ci): +1: 80.1 [70.0-90.1]")
+    assert ci.figures["require"] == "ci"
+
+
+def test_monotonic_message_and_figures(tmp_path: Path) -> None:
+    from tests.suites.test_expectations import FixedRun, _summary
+
+    runs = {c: FixedRun(c, _summary(m), scores=sc) for c, m, sc in (
+        (-2.0, 1.0, [1.0, None]), (0.0, 2.0, [3.0, 2.0]), (2.0, 5.555, [None, None]))}
+    runs[2.0] = FixedRun(2.0, _summary(5.555), scores=[9.0, None])
+    ps = FakeSession(tmp_path, runs=runs)
+    out = _run_kind("monotonic", ps, tmp_path, coefficients=[2.0, 0.0, -2.0], min_r=0.5)
+    assert out.passed
+    # per response: x = (-2, 0, 0, 2), y = (1, 3, 2, 9): ranks (1, 2.5, 2.5, 4), (1, 3, 2, 4)
+    r_all = 4.5 / (5 * 4.5) ** 0.5
+    assert out.figures == {"spearman_r": 1.0, "per_response_r": round(r_all, 4),
+                           "min_r": 0.5, "means": {"-2": 1.0, "0": 2.0, "2": 5.55}}
+    assert out.message == (f"dose-response of evil: Spearman r of mean score vs coeff = 1.00 "
+                           f"(per-response r = {r_all:.2f}) must be >= 0.5; means -2: 1.0, "
+                           f"0: 2.0, +2: 5.6")
+
+
+def test_monotonic_with_one_scored_response_has_no_per_response_r(tmp_path: Path) -> None:
+    from tests.suites.test_expectations import FixedRun, _summary
+
+    runs = {-2.0: FixedRun(-2.0, _summary(1.0), scores=[1.0]),
+            0.0: FixedRun(0.0, _summary(2.0), scores=[None]),
+            1.0: FixedRun(1.0, _summary(3.0), scores=[None]),
+            2.0: FixedRun(2.0, _summary(4.0), scores=[None])}
+    out = _run_kind("monotonic", FakeSession(tmp_path, runs=runs), tmp_path, min_r=0.9)
+    assert out.passed and math.isnan(out.figures["per_response_r"])
+    assert "(per-response r = nan)" in out.message
+
+
+def test_monotonic_missing_message(tmp_path: Path) -> None:
+    from tests.suites.test_expectations import FixedRun, _summary
+
+    runs = {c: FixedRun(c, _summary(math.nan if c > 0 else 1.0), scores=[None])
+            for c in (-2.0, 0.0, 1.0, 2.0)}
+    out = _run_kind("monotonic", FakeSession(tmp_path, runs=runs), tmp_path, min_r=-1.0)
+    assert not out.passed
+    assert out.message == ("dose-response of evil: no judge score at coefficients [1.0, 2.0]; "
+                           "cannot assess monotonicity")
+    assert out.figures == {"missing_coeffs": [1.0, 2.0]}
+
+
+def test_projection_order_message(tmp_path: Path) -> None:
+    proj = {"baseline": [1.0, 1.5], "prompted": [2.0, 2.0], "steered": [3.25, 3.25]}
+    out = _run_kind("projection_order", FakeSession(tmp_path, proj=proj), tmp_path, coeff=2,
+                    margin=0.5)
+    assert out.passed and out.message == (
+        "mean projection onto the evil vector at layer 1: baseline 1.250 < prompted 2.000 < "
+        "steered (coeff +2) 3.250, margin 0.5: holds")
+    assert out.figures == {"baseline": 1.25, "prompted": 2.0, "steered": 3.25, "margin": 0.5,
+                           "coeff": 2.0, "n": 2}
+    bad = _run_kind("projection_order", FakeSession(tmp_path, proj=proj), tmp_path, coeff=2,
+                    margin=1.0)
+    assert not bad.passed and bad.message.endswith("margin 1: violated")
+
+
+def test_cross_trait_cosine_message(tmp_path: Path) -> None:
+    ps = FakeSession(tmp_path, vecs={"evil": [1.0, 0.0, 0.0, 0.0],
+                                     "kind": [-1.0, 1.0, 1.0, 1.0]})
+    out = _run_kind("cross_trait_cosine", ps, tmp_path, traits=["kind"], max=0.4,
+                    absolute=True)
+    assert not out.passed and out.message == (
+        "cosine of the evil vector with other traits at layer 1 must stay below 0.4 in "
+        "absolute value: kind: -0.500 (too high)")
+    assert out.figures == {"max": 0.4, "layer": LAYER, "absolute": True, "cos[kind]": -0.5}
+    signed = _run_kind("cross_trait_cosine", ps, tmp_path, traits=["kind"], max=0.4)
+    assert signed.passed and signed.message.endswith("below 0.4: kind: -0.500")
+
+
+def test_cross_trait_cosine_matrix_skips_other_models_and_short_stacks(tmp_path: Path) -> None:
+    from pytest_persona.core.vectors import TraitVectors
+    from pytest_persona.pipeline.extraction import ExtractionResult
+
+    ps = FakeSession(tmp_path, vecs={"evil": [1.0, 0.0, 0.0, 0.0],
+                                     "kind": [0.0, 1.0, 0.0, 0.0]})
+    other_model = TraitVectors(torch.ones(3, 4), {"trait": "foreign"})
+    short = TraitVectors(torch.ones(1, 4), {"trait": "short"})
+    unnamed = TraitVectors(torch.ones(3, 4), {})
+    ok_layers = TraitVectors(torch.ones(2, 4), {"trait": "two"})
+    ps._vectors[("another-model", "foreign")] = ExtractionResult(other_model)
+    ps._vectors[("fp-fake", "short")] = ExtractionResult(short)
+    ps._vectors[("fp-fake", "unnamed")] = ExtractionResult(unnamed)
+    ps._vectors[("fp-fake", "two")] = ExtractionResult(ok_layers)
+    _run_kind("cross_trait_cosine", ps, tmp_path, traits=["kind"], max=0.9)
+    assert ps.cosine["traits"] == ["evil", "kind", "two"]  # type: ignore[attr-defined]
+
+
+def test_vector_drift_message(tmp_path: Path) -> None:
+    from tests.suites.test_expectations import _layers
+
+    stored = _layers([1.0, 1.0, 1.0, 1.0])
+    stored.metadata["model_id"] = "org/model"
+    stored.save(tmp_path / "v.safetensors")
+    ps = FakeSession(tmp_path, vecs={"evil": [1.0, 0.0, 0.0, 0.0]})
+    out = _run_kind("vector_drift", ps, tmp_path, file="v.safetensors", min_cosine=0.25)
+    assert out.passed and out.message == (
+        "cosine between the extracted evil vector and v.safetensors at layer 1: 0.500, must "
+        "be >= 0.25")
+    assert out.figures == {"cosine": 0.5, "min_cosine": 0.25, "stored_model": "org/model",
+                           "file": str(tmp_path / "v.safetensors")}
+
+
+def test_projection_tracks_score_messages(tmp_path: Path) -> None:
+    from tests.suites.test_expectations import _track_session
+
+    ps = _track_session(tmp_path, [1.0, 3.0, 2.0, 4.0], [1.0, 2.0, 3.0, 4.0])
+    out = _run_kind("projection_tracks_score", ps, tmp_path, min_r=0.5)
+    assert out.passed and out.message == (
+        "Pearson r between projection onto the evil vector (layer 1) and the judge score over "
+        "4 sweep responses: 0.800, must be >= 0.5")
+    assert out.figures == {"pearson_r": 0.8, "n": 4, "min_r": 0.5}
+    few = _track_session(tmp_path, [1.0, None, None, 2.0], [1.0, 2.0, 3.0, 4.0])
+    short = _run_kind("projection_tracks_score", few, tmp_path, min_r=0.5)
+    assert short.message == ("only 2 scored sweep responses for evil: too few to correlate "
+                             "projection with score")
+    assert short.figures == {"n": 2}
