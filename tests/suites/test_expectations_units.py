@@ -17,6 +17,7 @@ from pytest_persona.suites import expectations as ev
 from pytest_persona.suites.schema import ResolvedSuite
 from tests.suites.test_expectations import (
     LAYER,
+    TRAIT,
     FakeSession,
     _exp,
 )
@@ -456,3 +457,147 @@ def test_projection_tracks_score_messages(tmp_path: Path) -> None:
     assert short.message == ("only 2 scored sweep responses for evil: too few to correlate "
                              "projection with score")
     assert short.figures == {"n": 2}
+
+
+# -- checkpoint_shift with stubbed projections (no model) ----------------------------------
+
+class ShiftSession(FakeSession):
+    """Two fake checkpoints whose per-question projections are given; records every call."""
+
+    def __init__(self, tmp_path: Path, test_p: list[float], ref_p: list[float],
+                 shape: tuple[int, int] = (3, 4), ref_shape: tuple[int, int] = (3, 4)) -> None:
+        super().__init__(tmp_path, vecs={"evil": [1.0, 0.0, 0.0, 0.0]})
+        self._fake = SimpleNamespace(name="test-model", fingerprint="fp-test",
+                                     n_layers=shape[0], d_model=shape[1])
+        self._ref = SimpleNamespace(name="ref-model", fingerprint="fp-ref",
+                                    n_layers=ref_shape[0], d_model=ref_shape[1])
+        self._values = {"test-model": test_p, "ref-model": ref_p}
+        self.questions = [f"question {i}" for i in range(len(test_p))]
+
+    @property
+    def reference(self) -> Any:  # type: ignore[override]
+        return self._ref
+
+    def vectors(self, trait: Any, params: dict[str, Any] | None = None,
+                reference: bool = False) -> Any:
+        self.calls.append(("vectors", reference))
+        return super().vectors(trait, params, reference)
+
+    def eval_questions(self, rs: ResolvedSuite, trait: Any) -> list[str]:
+        return list(self.questions)
+
+    def unsteered_answers(self, loaded: Any, rs: ResolvedSuite, questions: list[str]
+                          ) -> list[str]:
+        self.calls.append(("answers", loaded.name))
+        return [f"{loaded.name}:{q}" for q in questions]
+
+    def response_projections(self, loaded: Any, prompts: list[Any], answers: list[str],
+                             vector: torch.Tensor, layer: int) -> list[float]:
+        self.calls.append(("response_projections", (loaded.name, layer, list(answers))))
+        return list(self._values[loaded.name][: len(prompts)])
+
+
+def _stub_prompt_last(monkeypatch: pytest.MonkeyPatch, ps: ShiftSession) -> list[Any]:
+    seen: list[Any] = []
+
+    def fake(loaded: Any, questions: list[str], vec: torch.Tensor, layer: int, cache: Any,
+             batch: int) -> list[float]:
+        seen.append((loaded.name, list(questions), vec.tolist(), layer, cache, batch))
+        return list(ps._values[loaded.name][: len(questions)])
+
+    monkeypatch.setattr(ev, "prompt_last_projections", fake)
+    return seen
+
+
+def _shift(ps: ShiftSession, tmp_path: Path, **params: Any) -> ev.Outcome:
+    return ev.checkpoint_shift(ps, _std_rs(tmp_path), _exp("checkpoint_shift", **params),
+                               TRAIT)  # type: ignore[arg-type]
+
+
+def test_checkpoint_shift_constant_shift_at_the_bound(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    ps = ShiftSession(tmp_path, [1.5, 2.5, 3.5, 4.5], [1.0, 2.0, 3.0, 4.0])
+    seen = _stub_prompt_last(monkeypatch, ps)
+    at = _shift(ps, tmp_path, max=0.5)  # require ci: the lower bound 0.5 is not below 0.5
+    assert not at.passed
+    assert _shift(ps, tmp_path, max=0.5 + 1e-9).passed
+    assert at.figures == {"shift": 0.5, "ci_low": 0.5, "ci_high": 0.5, "test_mean": 3.0,
+                          "reference_mean": 2.5, "max": 0.5, "require": "ci",
+                          "at": "prompt_last", "n": 4, "reference_fingerprint": "fp-ref"}
+    assert at.message == (
+        "evil projection shift of test-model vs reference ref-model at layer 1 (at "
+        "prompt_last: last prompt token, no generation): paired mean +0.500 (95% CI +0.500 to "
+        "+0.500, n=4 questions; 3.000 - 2.500); 95% CI lower bound +0.500 must stay below 0.5")
+    assert [s[0] for s in seen[:2]] == ["test-model", "ref-model"]
+    assert seen[0][1] == ps.questions and seen[0][3] == LAYER and seen[0][4] is ps.cache
+    assert seen[0][2] == [1.0, 0.0, 0.0, 0.0] and seen[0][5] == 16
+    assert ("vectors", True) in ps.calls  # the reference model's vector
+    section = ps.section("evil")
+    assert section["metrics"]["checkpoint_shift"] == 0.5
+    stored = section["per_question"]["metrics"]["checkpoint_shift"]
+    assert sorted(stored.values()) == [0.5] * 4
+
+
+def test_checkpoint_shift_require_ci_uses_the_lower_bound(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    # shifts 0, 0, 0, 4: mean 1, but the interval reaches down to 0
+    ps = ShiftSession(tmp_path, [0.0, 0.0, 0.0, 4.0], [0.0] * 4)
+    _stub_prompt_last(monkeypatch, ps)
+    ci = _shift(ps, tmp_path, max=0.5)
+    assert ci.passed and ci.figures["ci_low"] == 0.0 and ci.figures["shift"] == 1.0
+    assert ci.figures["ci_high"] > 1.0
+    mean = _shift(ps, tmp_path, max=0.5, require="mean")
+    assert not mean.passed and mean.figures["require"] == "mean"
+    assert mean.message.endswith("; mean +1.000 must stay below 0.5")
+    assert _shift(ps, tmp_path, max=1.0 + 1e-9, require="mean").passed
+    assert not _shift(ps, tmp_path, max=1.0, require="mean").passed
+
+
+def test_checkpoint_shift_negative_shift_and_n_questions(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    ps = ShiftSession(tmp_path, [0.0, 0.0, 9.0], [2.0, 2.0, 0.0])
+    seen = _stub_prompt_last(monkeypatch, ps)
+    ps.options.batch_size = 5
+    out = _shift(ps, tmp_path, max=0.0, n_questions=2)
+    assert out.passed and out.figures["n"] == 2 and out.figures["shift"] == -2.0
+    assert seen[0][1] == ps.questions[:2] and seen[0][5] == 5
+
+
+def test_checkpoint_shift_nan_never_passes(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    ps = ShiftSession(tmp_path, [math.nan, math.nan], [1.0, 1.0])
+    _stub_prompt_last(monkeypatch, ps)
+    out = _shift(ps, tmp_path, max=1e9, require="mean")
+    assert not out.passed and out.figures["n"] == 0
+
+
+def test_checkpoint_shift_at_response_projects_own_answers(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    ps = ShiftSession(tmp_path, [3.0, 3.0], [1.0, 1.0])
+    seen = _stub_prompt_last(monkeypatch, ps)
+    out = _shift(ps, tmp_path, max=5.0, at="response")
+    assert out.passed and seen == [] and out.figures["shift"] == 2.0
+    assert out.figures["at"] == "response"
+    assert "(at response: response-averaged, own unsteered answers)" in out.message
+    assert ("answers", "test-model") in ps.calls and ("answers", "ref-model") in ps.calls
+    projected = [c[1] for c in ps.calls if c[0] == "response_projections"]
+    assert projected == [("test-model", LAYER, ["test-model:question 0", "test-model:question 1"]),
+                         ("ref-model", LAYER, ["ref-model:question 0", "ref-model:question 1"])]
+
+
+def test_checkpoint_shift_needs_a_reference_of_the_same_shape(tmp_path: Path) -> None:
+    ps = ShiftSession(tmp_path, [1.0], [1.0], shape=(3, 4), ref_shape=(3, 8))
+    with pytest.raises(ev.PersonaUsageError, match=r"^checkpoint_shift needs two checkpoints of "
+                                                   r"one architecture: test-model is \[3 layers, "
+                                                   r"d=4\], reference ref-model is \[3, d=8\]$"):
+        _shift(ps, tmp_path, max=1.0)
+    layers = ShiftSession(tmp_path, [1.0], [1.0], shape=(3, 4), ref_shape=(5, 4))
+    with pytest.raises(ev.PersonaUsageError, match="reference ref-model is"):
+        _shift(layers, tmp_path, max=1.0)
+    none = ShiftSession(tmp_path, [1.0], [1.0])
+    none._ref = None
+    with pytest.raises(ev.NeedsReferenceModel):
+        _shift(none, tmp_path, max=1.0)
