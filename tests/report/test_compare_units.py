@@ -415,7 +415,7 @@ def test_holm_after_a_hold_passes_even_a_check_beyond_its_bound() -> None:
     cmp._apply_correction(entries, "holm", 0.95)
     a, b = entries[0][0], entries[1][0]
     assert not a.failed and a.level == pytest.approx(0.975)
-    assert not b.failed and b.level == pytest.approx(0.975)  # Holm stopped at a
+    assert b.failed is False and b.level == pytest.approx(0.975)  # Holm stopped at a
     assert b.ci == (3.0, 3.0)
 
 
@@ -432,13 +432,14 @@ def test_holm_orders_by_p_value_before_names() -> None:
 
 def test_holm_treats_a_missing_p_value_as_one() -> None:
     entries = []
-    for name, v, p in (("a", 3.0, None), ("b", 3.0, 0.5)):
+    for name, v, p in (("a", 3.0, None), ("b", 3.0, 1.0)):
         check = _check(Rule("m", 1, 1.0), 1.0)
         check.trait, check.p_value = name, p
         entries.append((check, _const_diff(v), 0))
     cmp._apply_correction(entries, "holm", 0.95)
-    assert entries[1][0].level == pytest.approx(0.975)
-    assert entries[0][0].level == pytest.approx(0.95)
+    # as p = 1 the missing one ties with b and goes first by name
+    assert entries[0][0].level == pytest.approx(0.975)
+    assert entries[1][0].level == pytest.approx(0.95)
 
 
 # -- compare_results end to end on hand-built results ----------------------------------------
@@ -534,6 +535,9 @@ def test_missing_metric_sides_and_traits() -> None:
     assert by["b"].reason == "missing (or not a finite number) in the current run"
     assert (by["b"].old, by["b"].new) == (1.0, None)
     assert by["d"].reason == "missing (or not a finite number) in the current run"
+    assert (by["d"].old, by["d"].new) == (1.0, None)
+    assert [(c.trait, c.metric, str(c.rule)) for c in comp.checks] == [
+        ("a", "m", "m:+1"), ("b", "m", "m:+1"), ("d", "m", "m:+1")]
     assert all(c.failed and c.mode == "missing" for c in by.values())
     assert "c: m in neither baseline nor this run, rule m:+1 does not apply" in comp.notes
     both = compare_results(_res({"a": _trait({"m": math.nan}), "b": _trait({"m": 1.0})}),
@@ -548,6 +552,7 @@ def test_scoped_rule_on_a_trait_missing_from_the_baseline() -> None:
     cur = _res({"a": _trait({"m": 1.0}), "b": _trait({"m": 1.0})})
     [c] = compare_results(cur, base, ["b.m:+1"]).checks
     assert c.mode == "missing" and c.reason == "trait not in the baseline"
+    assert (c.trait, c.metric, str(c.rule), c.failed) == ("b", "m", "b.m:+1", True)
     assert (c.old, c.new) == (None, None)
     [c] = compare_results(base, cur, ["b.m:+1"]).checks
     assert c.reason == "trait not in the current run"
@@ -621,3 +626,90 @@ def test_level_and_corrections_reach_every_paired_check() -> None:
     by = {c.trait: c for c in holm.checks}
     assert by["a"].level == pytest.approx(0.9) and by["b"].level == pytest.approx(0.8)
     assert [str(r) for r in holm.rules] == ["score:+1"]
+
+
+# -- the remaining edges ---------------------------------------------------------------------
+
+def test_point_violation_exactly_at_the_tolerance_is_allowed() -> None:
+    assert not Rule("m", 1, 5.0).violated(0.0, 5.0 + 1e-12)
+    assert Rule("m", 1, 5.0).violated(0.0, 5.0 + 1e-11)
+
+
+def test_decide_paired_exactly_at_the_tolerance_is_not_beyond() -> None:
+    one = PairedDiff(("q",), (10.0 + 1e-12,), 0.0, 10.0 + 1e-12, 0)  # one question: exact
+    check = _check(Rule("m", 1, 1.0), 10.0)
+    cmp._decide_paired(check, one, 0.95, 0)
+    assert check.failed is False and check.ci == (10.0 + 1e-12, 10.0 + 1e-12)
+
+
+def test_relative_paired_rule_tolerance_and_nonzero_allowed() -> None:
+    rule = Rule("m", 1, 50.0, relative=True)
+    tiny_rise = _check(rule, 0.0)  # a zero baseline allows no rise at all, not even 1e-13
+    cmp._decide_paired(tiny_rise, PairedDiff(("q",), (1e-13,), 0.0, 1e-13, 0), 0.95, 0)
+    assert tiny_rise.failed is True
+    within = _check(rule, 1.0)  # allowed 1: a rise of 0.5 is within it
+    cmp._decide_paired(within, _const_diff(0.5), 0.95, 0)
+    assert within.failed is False
+
+
+def _varied(n: int = 8) -> PairedDiff:
+    return pair({f"q{i}": 0.0 for i in range(n)},
+                {f"q{i}": float((i * 5) % 7) for i in range(n)})
+
+
+@pytest.mark.parametrize("correction", ["bonferroni", "holm"])
+def test_corrected_intervals_are_seeded(correction: str) -> None:
+    entries = []
+    for name in ("a", "b"):
+        check = _check(Rule("m", 1, 1.0), 1.0)
+        check.trait, check.p_value = name, 0.01
+        entries.append((check, _varied(), 11))
+    cmp._apply_correction(entries, correction, 0.9)
+    a = entries[0][0]
+    assert a.ci == _varied().interval(1 - 0.1 / 2, 11)
+
+
+def test_holm_ties_are_ordered_by_rule_text() -> None:
+    entries = []
+    for text in ("m:+1", "a:+1"):
+        check = _check(parse_rule(text), 1.0)
+        check.trait, check.p_value = "t", 0.01
+        entries.append((check, _const_diff(3.0), 0))
+    cmp._apply_correction(entries, "holm", 0.95)
+    by = {str(c.rule): c for c, _, _ in entries}
+    assert by["a:+1"].level == pytest.approx(0.975) and by["m:+1"].level == pytest.approx(0.95)
+
+
+def test_p_value_uses_the_seed_and_the_allowed_move() -> None:
+    vals = [0.0, 10.0, 2.0, 8.0, 4.0, 6.0, 5.0, 5.0]
+    base = _res({"syc": _pq([0.0] * 8)})
+    cur = _res({"syc": _pq(vals)})
+    [c] = compare_results(cur, base, ["score:+5"], correction="none").checks
+    d = pair(base["traits"]["syc"]["per_question"]["metrics"]["baseline_score"],
+             cur["traits"]["syc"]["per_question"]["metrics"]["baseline_score"])
+    seed = seed_for("syc", "baseline_score", "score:+5")
+    assert c.p_value == cmp._p_value(d, parse_rule("score:+5"), 5.0, seed)
+    assert 0.2 < c.p_value < 0.8  # allowed sits inside the replicates: the seed matters
+    # a relative rule on a zero baseline allows 0: the p-value is of "no rise at all"
+    small = [-3.0, 4.0, -2.0, 3.0, 0.0, 1.0, -1.0, 2.0]  # mean 0.5: replicates around 0 and 1
+    cur = _res({"syc": _pq(small)})
+    d = pair(base["traits"]["syc"]["per_question"]["metrics"]["baseline_score"],
+             cur["traits"]["syc"]["per_question"]["metrics"]["baseline_score"])
+    seed = seed_for("syc", "baseline_score", "score:+10%")
+    [z] = compare_results(cur, base, ["score:+10%"], correction="none").checks
+    assert z.allowed == 0.0
+    assert z.p_value == cmp._p_value(d, parse_rule("score:+10%"), 0.0, seed)
+    assert z.p_value != cmp._p_value(d, parse_rule("score:+10%"), 1.0, seed)
+
+
+def test_metric_names_ignore_metrics_that_are_not_objects() -> None:
+    weird = _res({"a": {"metrics": ["nope"]}, "b": _trait({"m": 1.0})})
+    with pytest.raises(CompareUsageError, match="unknown metric 'nope'"):
+        compare_results(weird, weird, ["nope:+1"])
+
+
+def test_non_numeric_metric_names_the_first_value_type() -> None:
+    base = _res({"a": _trait({"m": "high"})})
+    cur = _res({"a": _trait({"m": [1]})})
+    with pytest.raises(CompareUsageError, match=r"\(got str\)"):
+        compare_results(cur, base, ["m:+1"])

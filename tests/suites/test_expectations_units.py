@@ -601,3 +601,186 @@ def test_checkpoint_shift_needs_a_reference_of_the_same_shape(tmp_path: Path) ->
     none._ref = None
     with pytest.raises(ev.NeedsReferenceModel):
         _shift(none, tmp_path, max=1.0)
+
+
+# -- what each evaluator hands the session, and the remaining bounds ------------------------
+
+EXTRACTION = {"n_questions": 7}
+
+
+class RecordingSession(FakeSession):
+    """A FakeSession that records the arguments of vectors, baseline and projections."""
+
+    def vectors(self, trait: Any, params: dict[str, Any] | None = None,
+                reference: bool = False) -> Any:
+        self.calls.append(("vectors_params", (trait.name, params)))
+        return super().vectors(trait, params, reference)
+
+    def baseline(self, rs: ResolvedSuite, trait: Any) -> Any:
+        self.calls.append(("baseline_rs", rs))
+        return super().baseline(rs, trait)
+
+    def response_projections(self, loaded: Any, prompts: list[Any], answers: list[str],
+                             vector: torch.Tensor, layer: int) -> list[float]:
+        self.calls.append(("projection_args", (loaded, list(prompts), vector.tolist(), layer)))
+        return super().response_projections(loaded, prompts, answers, vector, layer)
+
+
+def _rec_rs(tmp_path: Path) -> ResolvedSuite:
+    suite = SimpleNamespace(path=tmp_path / "suite.yaml", extraction=EXTRACTION,
+                            expectations=[])
+    return ResolvedSuite(suite=suite, layer=LAYER, positions="all",  # type: ignore[arg-type]
+                         coefficients=[-2.0, 0.0, 1.0, 2.0], n_questions=4, max_new_tokens=8)
+
+
+def _rec_run(kind: str, ps: FakeSession, tmp_path: Path, **params: Any) -> ev.Outcome:
+    from tests.suites.test_expectations import _run
+
+    return _run(kind, ps, _rec_rs(tmp_path), **params)
+
+
+def _params_seen(ps: FakeSession) -> list[Any]:
+    return [c[1] for c in ps.calls if c[0] == "vectors_params"]
+
+
+def test_summary_figures_round_to_three_decimals(tmp_path: Path) -> None:
+    from tests.suites.test_expectations import FixedRun
+
+    s = _s(55.123456, 40.123456, 70.123456)
+    ps = FakeSession(tmp_path, runs={3.0: FixedRun(3.0, s)})
+    out = _run_kind("steering_raises", ps, tmp_path, coeff=3, threshold=50)
+    assert (out.figures["mean"], out.figures["ci_low"], out.figures["ci_high"]) == (
+        55.123, 40.123, 70.123)
+
+
+def test_baseline_ceiling_reads_the_suite_baseline(tmp_path: Path) -> None:
+    from tests.suites.test_expectations import FixedRun
+
+    ps = RecordingSession(tmp_path, baseline_run=FixedRun(0.0, _s(1.0, 0.0, 2.0)))
+    rs = _rec_rs(tmp_path)
+    from tests.suites.test_expectations import _exp as exp_of
+
+    ev.baseline_ceiling(ps, rs, exp_of("baseline_ceiling", max=10), TRAIT)  # type: ignore[arg-type]
+    assert ("baseline_rs", rs) in ps.calls
+
+
+def test_monotonic_outcomes_are_booleans_and_two_responses_correlate(tmp_path: Path) -> None:
+    from tests.suites.test_expectations import FixedRun, _summary
+
+    missing = {c: FixedRun(c, _summary(math.nan), scores=[None]) for c in (-2.0, 0.0, 1.0, 2.0)}
+    out = _run_kind("monotonic", FakeSession(tmp_path, runs=missing), tmp_path, min_r=-1.0)
+    assert out.passed is False
+    two = {-2.0: FixedRun(-2.0, _summary(1.0), scores=[1.0]),
+           0.0: FixedRun(0.0, _summary(2.0), scores=[None]),
+           1.0: FixedRun(1.0, _summary(3.0), scores=[None]),
+           2.0: FixedRun(2.0, _summary(4.0), scores=[7.0])}
+    two_out = _run_kind("monotonic", FakeSession(tmp_path, runs=two), tmp_path, min_r=0.9)
+    assert two_out.figures["per_response_r"] == 1.0
+
+
+def test_monotonic_figures_round_to_four_decimals(tmp_path: Path) -> None:
+    from tests.suites.test_expectations import _mono_runs
+
+    tied = FakeSession(tmp_path, runs=_mono_runs({-2.0: 1.0, 0.0: 3.0, 1.0: 3.0, 2.0: 8.0}))
+    r = 4.5 / math.sqrt(5 * 4.5)  # 0.948683...
+    out = _run_kind("monotonic", tied, tmp_path, min_r=0.0)
+    assert out.figures["spearman_r"] == round(r, 4) == 0.9487
+
+
+def test_cross_trait_cosine_passes_the_suite_extraction_and_rounds(tmp_path: Path) -> None:
+    ps = RecordingSession(tmp_path, vecs={"evil": [1.0, 0.0, 0.0, 0.0],
+                                          "kind": [1.0, 2.0, 0.0, 0.0],
+                                          "rude": [0.0, 1.0, 0.0, 0.0]})
+    out = _rec_run("cross_trait_cosine", ps, tmp_path, traits=["rude", "kind"], max=0.4)
+    assert _params_seen(ps) == [("evil", EXTRACTION), ("rude", EXTRACTION),
+                                ("kind", EXTRACTION)]
+    assert all(p is EXTRACTION for _, p in _params_seen(ps))
+    assert out.figures["cos[kind]"] == 0.4472  # 1 / sqrt(5)
+    # the second trait is too close: one failing trait fails the whole check, in any place
+    assert out.passed is False
+    assert out.message.endswith(": rude: +0.000, kind: +0.447 (too high)")
+    first_bad = _rec_run("cross_trait_cosine", ps, tmp_path, traits=["kind", "rude"], max=0.4)
+    assert first_bad.passed is False
+
+
+def test_vector_drift_passes_the_suite_extraction_and_names_the_file(tmp_path: Path) -> None:
+    from tests.suites.test_expectations import _layers
+
+    _layers([1.0, 2.0, 0.0, 0.0]).save(tmp_path / "v.safetensors")
+    ps = RecordingSession(tmp_path, vecs={"evil": [1.0, 0.0, 0.0, 0.0]})
+    out = _rec_run("vector_drift", ps, tmp_path, file="v.safetensors", min_cosine=0.1)
+    assert _params_seen(ps) == [("evil", EXTRACTION)]
+    assert out.figures["cosine"] == 0.4472
+    from pytest_persona.core.vectors import TraitVectors
+
+    TraitVectors(torch.ones(N_WIDE_LAYERS, 5)).save(tmp_path / "wide.safetensors")
+    with pytest.raises(ValueError) as e:
+        _rec_run("vector_drift", ps, tmp_path, file="wide.safetensors")
+    assert f"vectors from {tmp_path / 'wide.safetensors'} are [3, 5]" in str(e.value)
+
+
+N_WIDE_LAYERS = 3
+
+
+def test_projection_tracks_score_hands_over_the_scored_pairs(tmp_path: Path) -> None:
+    from tests.suites.test_expectations import FixedRun
+
+    answers = ["a0", "a1", "a2", "a3"]
+    runs = {0.0: FixedRun(0.0, scores=[1.0, None], answers=answers[:2]),
+            2.0: FixedRun(2.0, scores=[3.0, 2.0], answers=answers[2:])}
+    ps = RecordingSession(tmp_path, runs=runs, vecs={"evil": [1.0, 0.5, 0.0, 0.0]},
+                          answer_proj={"a0": 1.0, "a2": 2.0, "a3": 3.0})
+    out = _rec_run("projection_tracks_score", ps, tmp_path, min_r=0.0)
+    # three scored responses are enough
+    assert out.figures["n"] == 3 and "pearson_r" in out.figures and out.passed
+    assert _params_seen(ps) == [("evil", EXTRACTION)]
+    [(loaded, prompts, vector, layer)] = [c[1] for c in ps.calls if c[0] == "projection_args"]
+    assert loaded is ps.model and prompts == ["q0", "q0", "q1"]
+    assert vector == [1.0, 0.5, 0.0, 0.0] and layer == LAYER
+
+
+def test_projection_tracks_score_bound_is_inclusive_and_rounded(tmp_path: Path) -> None:
+    from pytest_persona.core.projection import pearson
+    from tests.suites.test_expectations import _track_session
+
+    scores, proj = [1.0, 3.0, 2.0, 5.0], [1.0, 2.0, 3.0, 4.0]
+    r = pearson(proj, scores)  # 0.8315218...
+    ps = _track_session(tmp_path, list(scores), proj)
+    out = _run_kind("projection_tracks_score", ps, tmp_path, min_r=r)
+    assert out.passed and out.figures["pearson_r"] == round(r, 4) == 0.8315
+    few = _track_session(tmp_path, [1.0, None, None, 2.0], proj)
+    assert _run_kind("projection_tracks_score", few, tmp_path, min_r=-1.0).passed is False
+
+
+def test_dataset_screen_hands_over_the_projector_and_extraction(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stub = ScreenStub(Screened(1, 0.123456, 0.012345, 0.234567, above=0))
+    stub.install(monkeypatch)
+    ps = RecordingSession(tmp_path, vecs={"evil": [1.0, 0.0, 0.0, 0.0]})
+    out = _rec_run("dataset_screen", ps, tmp_path, file="d.jsonl", threshold=0.3,
+                   max_flagged_fraction=0.5)
+    assert _params_seen(ps) == [("evil", EXTRACTION)]
+    assert stub.screen["projector"] is not None and stub.projector["layer"] == LAYER
+    assert type(stub.screen["projector"]).__name__ == "Projector"
+    assert out.passed  # one sample is enough
+    assert out.message.endswith("; 0 of 1 samples (0.0%) above 0.3, at most 50% allowed")
+    assert (out.figures["mean"], out.figures["ci_low"], out.figures["ci_high"]) == (
+        0.1235, 0.0123, 0.2346)
+    assert out.figures["fraction_above"] == 0.0
+
+
+def test_dataset_screen_fraction_rounds_to_four_decimals(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out, _, _ = _screen_run(tmp_path, monkeypatch, Screened(7, 1.0, 0.5, 1.5, above=1),
+                            threshold=0.3)
+    assert out.figures["fraction_above"] == 0.1429
+
+
+@pytest.mark.parametrize("mean, above, ok", [(0.9, 1, False), (0.1, 9, False),
+                                             (0.1, 1, True)])
+def test_dataset_screen_both_bounds_must_hold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              mean: float, above: int, ok: bool) -> None:
+    out, _, _ = _screen_run(tmp_path, monkeypatch, Screened(10, mean, 0.0, 1.0, above=above),
+                            threshold=0.5, max_mean_difference=0.5, max_flagged_fraction=0.5)
+    assert out.passed is ok
+    assert out.message.count("(exceeded)") == (not ok)
