@@ -713,3 +713,15 @@ def test_non_numeric_metric_names_the_first_value_type() -> None:
     cur = _res({"a": _trait({"m": [1]})})
     with pytest.raises(CompareUsageError, match=r"\(got str\)"):
         compare_results(cur, base, ["m:+1"])
+
+
+def test_relative_point_rule_on_a_baseline_of_one() -> None:
+    rule = Rule("m", 1, 50.0, relative=True)
+    assert not rule.violated(1.0, 1.3) and rule.violated(1.0, 1.6)
+    assert rule.violated(0.0, 1e-13)  # zero baseline: any rise, however small
+
+
+def test_usage_error_names_the_baseline_file() -> None:
+    cur = _res({"a": _trait({"m": 1.0})})
+    with pytest.raises(CompareUsageError, match=r"^baseline runs/b\.json has no traits"):
+        compare_results(cur, _res({}), ["m:+1"], baseline_path="runs/b.json")
