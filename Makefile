@@ -51,10 +51,13 @@ bench-gpu: $(STAMP)
 
 # Mutation testing (slow, not in CI): config in pyproject [tool.mutmut]; MUTANTS narrows the run,
 # e.g. make mutate MUTANTS='pytest_persona.core.stats*'. Equivalent mutants: tests/mutation/.
+# mutmut forks one child per mutant from a process that already ran torch: with torch's OpenMP
+# thread pool the child deadlocks in its first parallel op (and the mutant "times out"), so the
+# run is single-threaded.
 MUTANTS ?=
 mutate: $(STAMP)
 	test -x $(VENV)/bin/mutmut || $(PIP) install -q -e ".[test,dev]"
-	$(VENV)/bin/mutmut run $(MUTANTS); status=$$?; \
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/mutmut run $(MUTANTS); status=$$?; \
 	$(PY) -m tests.mutation.kill_rate; exit $$status
 
 # ruff, then mypy --strict (config and the few relaxed modules: pyproject.toml [tool.mypy]).
