@@ -206,7 +206,7 @@ def test_enter_twice_is_refused_and_remove_is_idempotent() -> None:
     st = ActivationSteerer(model, _vec(), 1.0, layer=0)
     assert not st.active
     with st:
-        with pytest.raises(RuntimeError, match="already active"):
+        with pytest.raises(RuntimeError, match="^this ActivationSteerer is already active$"):
             st.__enter__()
         assert len(model.layers[0]._forward_hooks) == 1
     st.remove()
@@ -337,3 +337,19 @@ def test_as_coeff_errors() -> None:
     with pytest.raises(ValueError, match=r"^per-row coeff must be 1-D \(one coefficient per "
                                          r"batch row\), got shape \(2, 1\)$"):
         _as_coeff([[1.0], [2.0]])
+
+
+def test_default_layer_is_block_19() -> None:
+    model = Toy()
+    model.layers = nn.ModuleList([Block() for _ in range(21)])
+    st = ActivationSteerer(model, _vec())
+    assert st.layer == 19 and st._block is model.layers[19]
+    with st:
+        assert torch.equal(_out(model, 19, _hidden()), _hidden() + _vec())
+        assert torch.equal(_out(model, 20, _hidden()), _hidden())
+
+
+def test_stacked_vectors_error_names_the_block_count() -> None:
+    with pytest.raises(ValueError, match=r"vectors\[1\] \(0-based block index; the model has "
+                                         r"3 blocks\)"):
+        ActivationSteerer(Toy(), torch.zeros(N_BLOCKS, D), layer=1)

@@ -784,3 +784,153 @@ def test_dataset_screen_both_bounds_must_hold(tmp_path: Path, monkeypatch: pytes
                             threshold=0.5, max_mean_difference=0.5, max_flagged_fraction=0.5)
     assert out.passed is ok
     assert out.message.count("(exceeded)") == (not ok)
+
+
+def test_projection_order_hands_over_suite_and_trait_and_rounds(tmp_path: Path) -> None:
+    class ProjSession(RecordingSession):
+        def projections(self, rs: ResolvedSuite, trait: Any, coeff: float
+                        ) -> dict[str, list[float]]:
+            self.calls.append(("projections_args", (rs, trait.name, coeff)))
+            return self._proj
+
+    proj = {"baseline": [1.123456], "prompted": [2.123456], "steered": [3.123456]}
+    ps = ProjSession(tmp_path, proj=proj)
+    rs = _rec_rs(tmp_path)
+    from tests.suites.test_expectations import _exp as exp_of
+
+    out = ev.projection_order(ps, rs, exp_of("projection_order", coeff=2, margin=0.5),
+                              TRAIT)  # type: ignore[arg-type]
+    assert ("projections_args", (rs, "evil", 2.0)) in ps.calls
+    assert (out.figures["baseline"], out.figures["prompted"], out.figures["steered"]) == (
+        1.1235, 2.1235, 3.1235)
+
+
+def _zero_with(tmp_path: Path, tiny: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch,
+               factory: Any) -> ev.Outcome:
+    monkeypatch.setattr(ev, "ActivationSteerer", factory)
+    ps = ZeroSession(tmp_path, tiny)
+    exp = _exp("coeff_zero_matches_baseline", n_prompts=N_PROMPTS, max_new_tokens=4)
+    return ev.coeff_zero_matches_baseline(ps, _zero_rs(tmp_path, "all"), exp,
+                                          _trait_with_questions())
+
+
+def test_coeff_zero_fails_when_only_the_forward_pass_moves(
+        tmp_path: Path, tiny: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hidden states and logits differ, greedy tokens agree: still a failure."""
+    real = ev.ActivationSteerer
+    made: list[int] = []
+
+    def first_only(model: Any, vec: Any, coeffs: Any, layer: int, positions: Any) -> Any:
+        made.append(1)
+        return real(model, vec, 1e-3 if len(made) == 1 else coeffs, layer, positions)
+
+    out = _zero_with(tmp_path, tiny, monkeypatch, first_only)
+    assert out.figures["hidden_equal"] is False and out.figures["logits_equal"] is False
+    assert out.figures["tokens_equal"] is True
+    assert out.passed is False
+
+
+def test_coeff_zero_fails_when_only_generation_moves(
+        tmp_path: Path, tiny: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The forward pass is untouched, decoding is steered: the greedy tokens catch it."""
+    real = ev.ActivationSteerer
+
+    class DecodeOnly(real):  # type: ignore[misc,valid-type]
+        def _steer(self, hidden: torch.Tensor) -> torch.Tensor:
+            return hidden if hidden.shape[1] > 1 else super()._steer(hidden)
+
+    def decode_only(model: Any, vec: Any, coeffs: Any, layer: int, positions: Any) -> Any:
+        return DecodeOnly(model, vec * 50.0, 1.0, layer, positions)
+
+    out = _zero_with(tmp_path, tiny, monkeypatch, decode_only)
+    assert out.figures["hidden_equal"] is True and out.figures["logits_equal"] is True
+    assert out.figures["tokens_equal"] is False
+    assert out.passed is False
+
+
+def test_coeff_zero_reads_the_trait_vector_with_the_suite_extraction(
+        tmp_path: Path, tiny: tuple[Any, Any]) -> None:
+    class Rec(ZeroSession):
+        def vectors(self, trait: Any, params: dict[str, Any] | None = None,
+                    reference: bool = False) -> Any:
+            self.calls.append(("vectors_params", (trait.name, params)))
+            return super().vectors(trait, params, reference)
+
+    ps = Rec(tmp_path, tiny)
+    rs = _rec_rs(tmp_path)
+    exp = _exp("coeff_zero_matches_baseline", n_prompts=1, max_new_tokens=2)
+    assert ev.coeff_zero_matches_baseline(ps, rs, exp, _trait_with_questions()).passed
+    assert _params_seen(ps) == [("evil", EXTRACTION)]
+
+
+def _varied_shift_session(tmp_path: Path) -> ShiftSession:
+    test_p = [math.sin(i + 1) * 3.7 + i ** 1.5 for i in range(8)]
+    return ShiftSession(tmp_path, test_p, [0.0] * 8)
+
+
+def test_checkpoint_shift_interval_is_seeded_by_trait_and_measure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_persona.report.paired import pair, per_question_means, seed_for
+
+    ps = _varied_shift_session(tmp_path)
+    seen = _stub_prompt_last(monkeypatch, ps)
+    out = _shift(ps, tmp_path, max=100.0)
+    diff = pair(per_question_means(ps.questions, [0.0] * 8),
+                per_question_means(ps.questions, ps._values["test-model"]))
+    lo, hi = diff.interval(0.95, seed_for("evil", "checkpoint_shift", "prompt_last"))
+    assert (out.figures["ci_low"], out.figures["ci_high"]) == (round(lo, 4), round(hi, 4))
+    other = diff.interval(0.95, seed_for("evil", "checkpoint_shift", "response"))
+    assert (round(other[0], 4), round(other[1], 4)) != (round(lo, 4), round(hi, 4))
+    assert out.figures["shift"] == round(diff.mean, 4) != round(diff.mean, 5)
+    assert out.figures["test_mean"] == round(diff.new_mean, 4) != round(diff.new_mean, 5)
+    assert seen[1][0] == "ref-model" and seen[1][4] is ps.cache  # both sides use the cache
+    assert _params_seen_shift(ps) == [True]
+
+
+def _params_seen_shift(ps: ShiftSession) -> list[bool]:
+    return [c[1] for c in ps.calls if c[0] == "vectors"]
+
+
+def test_checkpoint_shift_rounds_the_reference_mean(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    ps = ShiftSession(tmp_path, [1.0, 2.0], [0.123456, 0.123456])
+    _stub_prompt_last(monkeypatch, ps)
+    out = _shift(ps, tmp_path, max=100.0)
+    assert out.figures["reference_mean"] == 0.1235
+    assert (out.figures["ci_low"], out.figures["ci_high"]) == (0.8765, 1.8765)
+
+
+def test_checkpoint_shift_defaults_when_params_omit_at_and_require(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_persona.suites.schema import Expectation
+
+    ps = ShiftSession(tmp_path, [0.0, 0.0, 0.0, 4.0], [0.0] * 4)
+    seen = _stub_prompt_last(monkeypatch, ps)
+    exp = Expectation("checkpoint_shift", "checkpoint_shift", {"max": 0.5}, line=1, index=0)
+    out = ev.checkpoint_shift(ps, _std_rs(tmp_path), exp, TRAIT)  # type: ignore[arg-type]
+    assert out.figures["at"] == "prompt_last" and out.figures["require"] == "ci"
+    assert seen and out.passed  # the CI lower bound (0) is below 0.5; the mean (1) is not
+
+
+def test_checkpoint_shift_passes_the_suite_extraction(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    class Rec(ShiftSession):
+        def vectors(self, trait: Any, params: dict[str, Any] | None = None,
+                    reference: bool = False) -> Any:
+            self.calls.append(("vectors_params", (trait.name, params)))
+            return super().vectors(trait, params, reference)
+
+    ps = Rec(tmp_path, [1.0, 2.0], [1.0, 1.0])
+    _stub_prompt_last(monkeypatch, ps)
+    ev.checkpoint_shift(ps, _rec_rs(tmp_path), _exp("checkpoint_shift", max=1.0),
+                        TRAIT)  # type: ignore[arg-type]
+    assert _params_seen(ps) == [("evil", EXTRACTION)]
+
+
+def test_dataset_screen_mean_exceeded_message(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    out, _, _ = _screen_run(tmp_path, monkeypatch, Screened(4, 0.9, 0.5, 1.5),
+                            max_mean_difference=0.5)
+    assert out.message == ("evil projection difference of data.jsonl at layer 1: mean 0.900 "
+                           "(95% CI 0.500 to 1.500, n=4); mean 0.900 must be at most 0.5 "
+                           "(exceeded)")
