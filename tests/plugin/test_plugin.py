@@ -132,27 +132,27 @@ def test_each_kind_fails_for_the_right_reason(pytester: pytest.Pytester,
 
 def test_vector_drift_against_stored_file(pytester: pytest.Pytester,
                                           judge_server: JudgeServer) -> None:
-    _project(pytester, judge_server, SUITE.format(**LENIENT))
-    assert _run(pytester).ret == 0
-    vectors = pytester.path / ".persona_cache" / "vectors"
-    stored = next(p.with_suffix(".safetensors") for p in vectors.glob("*.json")
-                  if json.loads(p.read_text())["trait"] == "sycophantic")
-    shutil.copy(stored, pytester.path / "trait_suites" / "stored.safetensors")
-    drift = ("trait: sycophantic\nlayer: 2\nn_questions: 3\nmax_new_tokens: 6\n"
-             "extraction: {n_questions: 4, n_instructions: 2, min_pairs: 1, max_new_tokens: 6}\n"
-             "expectations:\n  - {kind: vector_drift, file: stored.safetensors, min_cosine: 0.99}\n")
-    (pytester.path / "trait_suites" / "syc.yaml").write_text(drift)
-    _run(pytester).assert_outcomes(passed=1)
+    """A stored vector of another model fails the drift check; the vector this run extracts,
+    stored, passes it (the first run extracts it into the cache, the second reuses it)."""
     import torch
 
     from pytest_persona.core.vectors import TraitVectors
 
+    drift = ("trait: sycophantic\nlayer: 2\nn_questions: 3\nmax_new_tokens: 6\n"
+             "extraction: {n_questions: 4, n_instructions: 2, min_pairs: 1, max_new_tokens: 6}\n"
+             "expectations:\n  - {kind: vector_drift, file: stored.safetensors, min_cosine: 0.99}\n")
+    _project(pytester, judge_server, drift)
     other = TraitVectors(torch.randn(4, 64), {"model_id": "random"})
     other.save(pytester.path / "trait_suites" / "stored.safetensors")
     res = _run(pytester)
     res.assert_outcomes(failed=1)
     res.stdout.fnmatch_lines(["*cosine between the extracted sycophantic vector and "
                               "stored.safetensors at layer 2*must be >= 0.99*"])
+    vectors = pytester.path / ".persona_cache" / "vectors"
+    stored = next(p.with_suffix(".safetensors") for p in vectors.glob("*.json")
+                  if json.loads(p.read_text())["trait"] == "sycophantic")
+    shutil.copy(stored, pytester.path / "trait_suites" / "stored.safetensors")
+    _run(pytester).assert_outcomes(passed=1)
 
 
 BAD = {
