@@ -83,7 +83,8 @@ def test_no_numeric_tokens() -> None:
 
 
 def test_zero_min_mass_without_numbers_is_missing() -> None:
-    assert aggregate_logprobs([("I", math.log(0.9))], min_mass=0.0)[0] is None
+    assert aggregate_logprobs([("I", math.log(0.9))], min_mass=0.0) == (
+        None, "refusal: no numeric token among the top logprobs")
 
 
 def test_parse_score_text_boundaries() -> None:
