@@ -580,8 +580,13 @@ def machine(device: str) -> dict[str, Any]:
             "cuda": torch.version.cuda, "platform": platform.platform()}
 
 
-def run(tiny: bool, device: str | None = None, compare_attn: bool = False) -> dict[str, Any]:
-    """Build the model, run every step, return the report dict."""
+def run(tiny: bool, device: str | None = None, compare_attn: bool = False,
+        on_step: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Build the model, run every step, return the report dict.
+
+    ``on_step`` receives the report so far (``complete`` false) after each step, so a run cut
+    off by a time limit still leaves the figures of the steps that finished.
+    """
     import torch
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -605,7 +610,15 @@ def run(tiny: bool, device: str | None = None, compare_attn: bool = False) -> di
             f["peak_gpu_mib"] = info["peak_gpu_mib"]
         figures += got
         details[name] = info
-    report = {
+        if on_step is not None:
+            on_step(_report(b, device, figures, details, t_start, complete=False))
+    return _report(b, device, figures, details, t_start, complete=True)
+
+
+def _report(b: Bench, device: str, figures: list[Figure], details: dict[str, Any],
+            t_start: float, complete: bool) -> dict[str, Any]:
+    tiny = b.tiny
+    return {
         "machine": machine(device),
         "model": {"shape": "tiny (--tiny)" if tiny else "Qwen2.5-7B-Instruct",
                   "config": str(CONFIG.relative_to(CONFIG.parents[2])),
@@ -619,8 +632,8 @@ def run(tiny: bool, device: str | None = None, compare_attn: bool = False) -> di
         "figures": figures,
         "details": details,
         "total_wall_s": _r(time.perf_counter() - t_start, 1),
+        "complete": complete,
     }
-    return report
 
 
 def format_table(figures: list[Figure]) -> str:
@@ -648,10 +661,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    report = run(args.tiny, args.device, args.compare_attn)
     from pytest_persona._util.atomic import write_text
 
-    write_text(args.out, json.dumps(report, indent=2, default=str) + "\n")
+    def save(report: dict[str, Any]) -> None:
+        write_text(args.out, json.dumps(report, indent=2, default=str) + "\n")
+
+    report = run(args.tiny, args.device, args.compare_attn, on_step=save)
+    save(report)
     m = report["machine"]
     print(f"{m['device_name']} | torch {m['torch']} | transformers {m['transformers']} | "
           f"{report['model']['shape']} bf16 | {report['total_wall_s']} s")
