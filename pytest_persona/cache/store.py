@@ -18,7 +18,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
 from filelock import FileLock
 
 from pytest_persona._util.atomic import write_text
@@ -231,13 +230,8 @@ def _checked_vectors(path: Path) -> TraitVectors:
     sidecar = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
     if not isinstance(sidecar, dict):
         raise VectorFileError(f"sidecar is a JSON {type(sidecar).__name__}, not an object")
-    main = vectors.vectors
-    if not bool(torch.isfinite(main).all()):
-        raise VectorFileError("tensor holds NaN or infinite values")
-    for name, extra in vectors.extras.items():
-        if extra.shape != main.shape or not bool(torch.isfinite(extra).all()):
-            raise VectorFileError(f"extra {name!r} has shape {list(extra.shape)} or is not "
-                                  "finite")
+    if not vectors.all_finite():  # extras have the main shape: TraitVectors checks it
+        raise VectorFileError("a tensor holds NaN or infinite values")
     return vectors
 
 

@@ -13,15 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from pytest_persona.cache.store import PersonaCache
-from pytest_persona.core.generation import (
+from pytest_persona.core.requests import (
     GenerationConfig,
     Messages,
     Steering,
     as_messages,
-    generate,
     request_key,
+    row_seed,
 )
-from pytest_persona.core.sampling import row_seed
 from pytest_persona.models.loading import LoadedModel, cache_identity
 
 
@@ -55,6 +54,8 @@ def generate_cached(
         store.misses += len(todo)
     results = [found.get(k, "") for k in keys]
     if todo:
+        from pytest_persona.core.generation import generate  # torch: only for cache misses
+
         stored: dict[str, str] = {}
 
         def on_batch(idx: list[int], texts: list[str]) -> None:
