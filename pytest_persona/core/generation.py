@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from pytest_persona.core.arrays import to_tensor
-from pytest_persona.core.requests import GenerationConfig as GenerationConfig  # re-exported
+from pytest_persona.core.requests import STATS as STATS  # re-exported: the public names
+from pytest_persona.core.requests import GenerationConfig as GenerationConfig
+from pytest_persona.core.requests import GenerationStats as GenerationStats
 from pytest_persona.core.requests import Messages as Messages
 from pytest_persona.core.requests import Steering as Steering
 from pytest_persona.core.requests import as_messages as as_messages
@@ -27,18 +28,6 @@ from pytest_persona.core.steering import ActivationSteerer
 
 Progress = Callable[[int, int], None]
 PAD_CANDIDATES = ("<pad>", "<|pad|>", "[PAD]", "<|finetune_right_pad_id|>", "<|endoftext|>")
-
-
-@dataclass
-class GenerationStats:
-    """Counters of work done by the model under test."""
-
-    generate_calls: int = 0
-    generated_tokens: int = 0
-    rows: int = 0
-
-
-STATS = GenerationStats()
 
 
 def ensure_pad_token(tokenizer: Any) -> None:

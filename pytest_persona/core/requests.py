@@ -52,6 +52,19 @@ class Steering:
                 "positions": self.positions}
 
 
+@dataclass
+class GenerationStats:
+    """Counters of work done by the model under test."""
+
+    generate_calls: int = 0
+    generated_tokens: int = 0
+    rows: int = 0
+
+
+#: process-wide counters, updated by ``core.generation`` (zero on a fully cached run)
+STATS = GenerationStats()
+
+
 def row_seed(*parts: Any) -> int:
     """A 63-bit seed from a canonical JSON encoding of ``parts`` (a key, or a prompt + seed)."""
     text = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)

@@ -103,11 +103,13 @@ class TraitVectors:
 
     def array(self, layer: int | None = None, kind: str = "response_avg") -> Array:
         """A float32 numpy copy of block ``layer``'s vector (every layer when None); no torch."""
-        source = self._main if kind == "response_avg" else self._extras[kind]
+        source: Array = self._main if kind == "response_avg" else self._extras[kind]
         if layer is None:
-            return source.copy()
+            whole: Array = source.copy()
+            return whole
         self._check_layer(layer)
-        return source[layer].copy()
+        row: Array = source[layer].copy()
+        return row
 
     def layer(self, layer: int, kind: str = "response_avg") -> torch.Tensor:
         """The vector of block ``layer`` (0-based), as a torch tensor."""
