@@ -11,6 +11,7 @@ run store the same texts (and the first writer of a key wins if they ever differ
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from pytest_persona.cache.store import PersonaCache
 from pytest_persona.core.requests import (
@@ -22,6 +23,14 @@ from pytest_persona.core.requests import (
     row_seed,
 )
 from pytest_persona.models.loading import LoadedModel, cache_identity
+
+
+def generate(*args: Any, **kwargs: Any) -> list[str]:
+    """:func:`pytest_persona.core.generation.generate`, imported on the first cache miss (it
+    needs torch; a fully cached run never calls this)."""
+    from pytest_persona.core.generation import generate as run
+
+    return run(*args, **kwargs)
 
 
 def generate_cached(
@@ -54,8 +63,6 @@ def generate_cached(
         store.misses += len(todo)
     results = [found.get(k, "") for k in keys]
     if todo:
-        from pytest_persona.core.generation import generate  # torch: only for cache misses
-
         stored: dict[str, str] = {}
 
         def on_batch(idx: list[int], texts: list[str]) -> None:
