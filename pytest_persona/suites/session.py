@@ -462,4 +462,3 @@ class PersonaSession:
             "cache": self.cache.stats(),
             "pid": os.getpid(),
         }
-
