@@ -15,7 +15,8 @@ Metrics (targets are printed, never asserted):
   forward pass per example.
 - ``judge_concurrency_speedup`` / ``judge_warm_calls``: :func:`benchmarks.judges.bench_judges`.
 - ``warm_rerun_speedup``: ``pytest trait_suites`` on a cold vs a warm persona cache (subprocesses,
-  interpreter start included in both).
+  interpreter start included in both; the warm side is the median of 3 runs; the details give
+  pytest's start-up floor and whether a warm run imported torch or transformers).
 - ``gate_false_alarm_rate`` / ``gate_detection_rate``: the projection gate's error rates over
   perturbed null candidates and at the demo's +4 strength (every strength in the details):
   :mod:`benchmarks.gate`.
@@ -41,6 +42,7 @@ import json
 import math
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -453,15 +455,17 @@ expectations:
   - {{kind: projection_order, margin: -1000}}
 """
 
-STARTUP_SNIPPET = """\
-import time; t0 = time.perf_counter()
-import pytest, pytest_persona.plugin.hooks
-from pytest_persona.models.loading import load_model
-t1 = time.perf_counter()
-load_model("smollm2-135m", device="cpu", dtype="float32")
-from pytest_persona.judges import make_judge
-print(t1 - t0, time.perf_counter() - t1)
+#: written into the bench project: records which top-level modules the run imported
+MODULES_PROBE = """\
+import json, os, sys
+
+def pytest_unconfigure(config):
+    out = os.environ.get("PERSONA_BENCH_MODULES")
+    if out:
+        with open(out, "w") as fh:
+            json.dump(sorted({m.split(".")[0] for m in sys.modules}), fh)
 """
+WARM_REPEATS = 3
 
 
 def _summary(out: str) -> str:
@@ -469,13 +473,22 @@ def _summary(out: str) -> str:
     return lines[-1] if lines else ""
 
 
+def _timed_run(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    return time.perf_counter() - t0, proc
+
+
 def bench_warm_rerun(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
+    """Cold run once, then the same run on the warm cache ``WARM_REPEATS`` times (median)."""
     nq, new = (2, 8) if b.quick else (5, 32)
     with tempfile.TemporaryDirectory(prefix="persona-bench-") as tmp:
         root = Path(tmp)
         (root / "trait_suites").mkdir()
         (root / "trait_suites" / "sycophantic.yaml").write_text(SUITE_YAML.format(nq=nq, new=new))
         (root / "pytest.ini").write_text(f"[pytest]\npersona_cache = {root / 'cache'}\n")
+        (root / "conftest.py").write_text(MODULES_PROBE)
+        (root / "empty").mkdir()
         cmd = [sys.executable, "-m", "pytest", "trait_suites", "-p", "no:cacheprovider",
                "--model", MODEL, "--judge", "offline", "-q"]
         env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS",
@@ -484,50 +497,48 @@ def bench_warm_rerun(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
         env.setdefault("TRANSFORMERS_OFFLINE", "1")
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
         runs: dict[str, Any] = {}
-        for label in ("cold", "warm"):
+        for label in ("cold", *(f"warm{i + 1}" for i in range(WARM_REPEATS))):
             _log(f"warm rerun: {label} suite run")
-            t0 = time.perf_counter()
-            proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True,
-                                  check=False)
-            wall = time.perf_counter() - t0
+            env["PERSONA_BENCH_MODULES"] = str(root / f"{label}-modules.json")
+            wall, proc = _timed_run(cmd, root, env)
+            modules = set(json.loads((root / f"{label}-modules.json").read_text())
+                          ) if (root / f"{label}-modules.json").exists() else set()
             runs[label] = {"wall_s": _r(wall), "returncode": proc.returncode,
                            "summary": _summary(proc.stdout),
+                           "imported": {m: m in modules for m in ("torch", "transformers")},
                            "failures": [ln[:300] for ln in proc.stdout.splitlines()
                                         if ln.startswith(("FAILED", "ERROR"))]}
             if proc.returncode not in (0, 1):
                 raise RuntimeError(f"{label} suite run failed ({proc.returncode}):\n"
                                    f"{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
-        _log("warm rerun: fixed start-up cost (interpreter, imports, model load)")
-        t0 = time.perf_counter()
-        start = subprocess.run([sys.executable, "-c", STARTUP_SNIPPET], env=env,
-                               capture_output=True, text=True, check=False)
-        startup = time.perf_counter() - t0
-    cold, warm = runs["cold"]["wall_s"], runs["warm"]["wall_s"]
+        _log("warm rerun: start-up floor (pytest with its installed plugins, no tests)")
+        floor = min(_timed_run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                               root / "empty", env)[0] for _ in range(WARM_REPEATS))
+    cold = runs["cold"]["wall_s"]
+    warm = statistics.median(runs[f"warm{i + 1}"]["wall_s"] for i in range(WARM_REPEATS))
     details: dict[str, Any] = {
-        **runs, "suite": {"trait": "sycophantic", "layer": 12, "coefficients": [-4, 0, 4, 8],
-                          "n_questions": nq, "max_new_tokens": new,
-                          "expectations": ["steering_raises", "baseline_ceiling",
-                                           "projection_order"]},
+        **runs, "warm_median_s": _r(warm),
+        "suite": {"trait": "sycophantic", "layer": 12, "coefficients": [-4, 0, 4, 8],
+                  "n_questions": nq, "max_new_tokens": new,
+                  "expectations": ["steering_raises", "baseline_ceiling", "projection_order"]},
         "definition": "wall time of `python -m pytest trait_suites --model smollm2-135m --judge "
-                      "offline` with a fresh persona cache / the same run again; both include "
-                      "interpreter start, imports and pytest start-up (the converted model copy "
-                      "is warm in both)",
+                      "offline` with a fresh persona cache / the median of the same run again "
+                      f"{WARM_REPEATS} times; both include interpreter start, imports and pytest "
+                      "start-up (the converted model copy is warm in both)",
+        "pytest_floor_s": _r(floor),
+        "pytest_floor_definition": "best of 3: `python -m pytest -q -p no:cacheprovider` in an "
+                                   "empty directory (interpreter, pytest and every installed "
+                                   "plugin, this one included; no suites)",
+        "python_dont_write_bytecode": bool(os.environ.get("PYTHONDONTWRITEBYTECODE")),
     }
-    if start.returncode == 0:
-        imports_s, load_s = (float(x) for x in start.stdout.split())
-        details["startup_s"] = {"subprocess_total": _r(startup), "imports": _r(imports_s),
-                                "model_load": _r(load_s)}
-        fixed = startup
-        if warm > 0 and fixed / warm > 0.5:
-            details["note"] = (f"the warm run ({warm:.1f}s) is dominated by start-up: an "
-                               f"interpreter that imports the plugin and loads the model takes "
-                               f"{fixed:.1f}s")
-        if warm - fixed > 0.05:
-            details["beyond_startup_ratio"] = _r((cold - fixed) / (warm - fixed), 1)
-        else:
-            details["beyond_startup_ratio"] = None
-            details["beyond_startup_note"] = ("the warm run costs no more than start-up (within "
-                                              "noise): the cached work is essentially free")
+    if warm > floor:
+        details["warm_beyond_floor_s"] = _r(warm - floor)
+        details["beyond_floor_ratio"] = _r((cold - floor) / (warm - floor), 1)
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        details["note"] = ("PYTHONDONTWRITEBYTECODE is set: pytest rewrites the asserts of every "
+                           "plugin module (pytest-persona, anyio, xdist, ...) again in each run "
+                           "instead of reading its cached bytecode, which adds about a second "
+                           "to every run")
     return {"warm_rerun_speedup": _r(cold / warm, 2)}, details
 
 

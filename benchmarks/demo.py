@@ -28,8 +28,12 @@ def _pytest(args: Sequence[str]) -> int:
 
 
 def build_checkpoint(root: Path, cache: Path, extra: Sequence[str]) -> tuple[Path, int]:
-    """Fold the embedded model's own sycophancy vector into a bias: the demo's bad checkpoint."""
-    from pytest_persona.pipeline.checkpoint import fold_vector_into_bias
+    """Fold the embedded model's own sycophancy vector into a bias: the demo's bad checkpoint
+    (kept when the one in the cache was made from the same model, vector, layer and coeff)."""
+    from pytest_persona.pipeline.checkpoint import (
+        fold_vector_into_bias,
+        folded_checkpoint_is_current,
+    )
     from pytest_persona.suites.schema import load_suite
     from pytest_persona.suites.session import PersonaOptions, PersonaSession
 
@@ -51,10 +55,12 @@ def build_checkpoint(root: Path, cache: Path, extra: Sequence[str]) -> tuple[Pat
         seed=number("--seed") or 0, dtype=flag("--dtype", "auto") or "auto",
         device=flag("--device"), batch_size=number("--batch-size"),
         trait_paths=(root / "trait_suites",)))
-    vectors = session.vectors(session.trait(GATE_TRAIT), suite.extraction).vectors
+    vector = session.vectors(session.trait(GATE_TRAIT), suite.extraction).vectors.array(rs.layer)
     out = cache / "demo-checkpoint"
-    fold_vector_into_bias(session.model, vectors[rs.layer], rs.layer, GATE_COEFF, out,
-                          note=f"+{GATE_COEFF:g} x the {GATE_TRAIT} vector at block {rs.layer}")
+    if not folded_checkpoint_is_current(out, session.model, vector, rs.layer, GATE_COEFF):
+        fold_vector_into_bias(session.model, vector, rs.layer, GATE_COEFF, out,
+                              note=f"+{GATE_COEFF:g} x the {GATE_TRAIT} vector at block "
+                                   f"{rs.layer}")
     session.close()
     return out, rs.layer
 

@@ -366,6 +366,14 @@ def step_extraction(b: Bench) -> tuple[list[Figure], dict[str, Any]]:
     a, c = acts.response_avg[:k], single.response_avg
     rel = float((a - c).norm() / c.norm().clamp(min=1e-12))
     lengths = sorted(len(b.tok(r, add_special_tokens=False)["input_ids"]) for r in responses)
+    from pytest_persona.core.generation import as_messages, chat_prompt
+
+    prompt_tokens = sum(len(b.tok(chat_prompt(b.tok, as_messages(q)), add_special_tokens=False)
+                            ["input_ids"]) for q in prompts)
+    tokens = prompt_tokens + sum(lengths)
+    # dense-matmul work only (2 x parameters per token; attention adds more): how close the
+    # batched path is to the card's peak, i.e. how much room a bigger ratio could have
+    tflops = 2 * b.n_params * tokens / batched_s / 1e12
     figures = [
         fig("extraction_speedup", _r(batched_rate / single_rate, 2), "ratio",
             f"pairs/s of all-layer activations, batch {s.extraction_batch} (length-sorted) over "
@@ -379,6 +387,9 @@ def step_extraction(b: Bench) -> tuple[list[Figure], dict[str, Any]]:
                "response_tokens_min_median_max": [lengths[0], lengths[len(lengths) // 2],
                                                   lengths[-1]],
                "batched_s": _r(batched_s), "single_s": _r(single_s),
+               "tokens_prompt_plus_response": tokens,
+               "batched_dense_tflops_per_s": _r(tflops, 1),
+               "single_dense_tflops_per_s": _r(tflops * single_rate / batched_rate, 1),
                "response_avg_rel_l2_batched_vs_single": float(f"{rel:.3g}"),
                "dtype": str(b.dtype).replace("torch.", ""),
                "finite": bool(torch.isfinite(acts.response_avg).all())}
@@ -484,6 +495,17 @@ def step_parity(b: Bench) -> tuple[list[Figure], dict[str, Any]]:
     same_rows = sum(x == y for x, y in zip(per_row, separate))
     same_tokens = sum(sum(p == q for p, q in zip(x, y)) for x, y in zip(per_row, separate))
     total_tokens = sum(len(x) for x in separate)
+    # controls: the same per-row batch again (run-to-run determinism), and the batch-shape
+    # effect with no steering at all (the same 40 rows as one batch vs batches of len(qs))
+    repeat = _greedy_ids(b, items, s.parity_tokens, coeff=row_coeffs)
+    repeat_rows = sum(x == y for x, y in zip(per_row, repeat))
+    plain_big = _greedy_ids(b, items, s.parity_tokens)
+    plain_small: list[list[int]] = []
+    for _ in coeffs:
+        plain_small += _greedy_ids(b, qs, s.parity_tokens)
+    shape_rows = sum(x == y for x, y in zip(plain_big, plain_small))
+    top2 = _last_logits(b, qs, None).topk(2, dim=-1).values
+    gaps = sorted(float(g) for g in (top2[:, 0] - top2[:, 1]))
     # steered logits in the bench dtype vs an fp32 copy of the same weights
     steer_c = [c or 1.0 for c in row_coeffs[: len(qs)]]
     low = _last_logits(b, qs, steer_c)
@@ -491,8 +513,13 @@ def step_parity(b: Bench) -> tuple[list[Figure], dict[str, Any]]:
     try:
         ref = _last_logits(b, qs, steer_c)
         ref_plain = _last_logits(b, qs, None)
+        per_row32 = _greedy_ids(b, items, s.parity_tokens, coeff=row_coeffs)
+        separate32: list[list[int]] = []
+        for c in coeffs:
+            separate32 += _greedy_ids(b, qs, s.parity_tokens, coeff=c if c != 0 else None)
     finally:
         b.model.to(b.dtype)
+    same_rows32 = sum(x == y for x, y in zip(per_row32, separate32))
     rel = float((low - ref).norm() / ref.norm())
     rel_plain = float((plain_logits - ref_plain).norm() / ref_plain.norm())
     top1 = float((low.argmax(-1) == ref.argmax(-1)).float().mean())
@@ -506,6 +533,16 @@ def step_parity(b: Bench) -> tuple[list[Figure], dict[str, Any]]:
             f"coefficient: rows whose {s.parity_tokens} greedy tokens all match "
             f"({same_tokens}/{total_tokens} tokens); batch shape differs, so kernels may "
             "round differently"),
+        fig("per_row_vs_scalar_greedy_rows_fp32", f"{same_rows32}/{len(separate32)}", "rows",
+            "the same comparison with the weights in float32"),
+        fig("repeat_greedy_rows", f"{repeat_rows}/{len(repeat)}", "rows",
+            f"the per-row batch run twice ({dtype}): rows whose greedy tokens all match"),
+        fig("batch_shape_control_rows", f"{shape_rows}/{len(plain_big)}", "rows",
+            f"no steering: {len(plain_big)} rows in one batch vs batches of {len(qs)} "
+            f"({dtype}): how much of the per-row mismatch batch shape alone explains"),
+        fig("top1_top2_logit_gap_median", float(f"{gaps[len(gaps) // 2]:.3g}"), "logit",
+            f"median gap between the two largest {dtype} logits at the last prompt token, "
+            f"{len(qs)} rows (random weights give near ties, so rounding flips greedy tokens)"),
         fig("steered_logits_rel_l2_vs_fp32", float(f"{rel:.3g}"), "ratio",
             f"||logits_{dtype} - logits_fp32|| / ||logits_fp32|| at the last prompt token, "
             f"steered (positions all), {len(qs)} rows; unsteered: {rel_plain:.3g}"),
@@ -515,6 +552,9 @@ def step_parity(b: Bench) -> tuple[list[Figure], dict[str, Any]]:
     details = {"coeff0_logits_equal": zero_bits, "coeff0_greedy_equal": zero_ids == plain_ids,
                "per_row_matching_rows": same_rows, "rows": len(separate),
                "per_row_matching_tokens": same_tokens, "tokens": total_tokens,
+               "per_row_matching_rows_fp32": same_rows32, "repeat_matching_rows": repeat_rows,
+               "batch_shape_control_matching_rows": shape_rows,
+               "top1_top2_logit_gaps": [float(f"{g:.3g}") for g in gaps],
                "unsteered_logits_rel_l2_vs_fp32": float(f"{rel_plain:.3g}"),
                "max_abs_diff_steered": float(f"{float((low - ref).abs().max()):.3g}")}
     return figures, details
@@ -580,8 +620,14 @@ def machine(device: str) -> dict[str, Any]:
             "cuda": torch.version.cuda, "platform": platform.platform()}
 
 
-def run(tiny: bool, device: str | None = None, compare_attn: bool = False) -> dict[str, Any]:
-    """Build the model, run every step, return the report dict."""
+def run(tiny: bool, device: str | None = None, compare_attn: bool = False,
+        on_step: Callable[[dict[str, Any]], None] | None = None,
+        only: list[str] | None = None) -> dict[str, Any]:
+    """Build the model, run every step, return the report dict.
+
+    ``on_step`` receives the report so far (``complete`` false) after each step, so a run cut
+    off by a time limit still leaves the figures of the steps that finished.
+    """
     import torch
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -593,6 +639,12 @@ def run(tiny: bool, device: str | None = None, compare_attn: bool = False) -> di
     figures: list[Figure] = []
     details: dict[str, Any] = {}
     steps = STEPS + ([("attention", step_attn)] if compare_attn else [])
+    if only:
+        unknown = set(only) - {name for name, _ in STEPS} - {"attention"}
+        if unknown:
+            raise SystemExit(f"unknown --only step(s) {sorted(unknown)}: choose from "
+                             f"{[name for name, _ in STEPS] + ['attention']}")
+        steps = [(name, fn) for name, fn in STEPS + [("attention", step_attn)] if name in only]
     for name, fn in steps:
         _log(f"step {name}")
         info: dict[str, Any] = {}
@@ -605,7 +657,15 @@ def run(tiny: bool, device: str | None = None, compare_attn: bool = False) -> di
             f["peak_gpu_mib"] = info["peak_gpu_mib"]
         figures += got
         details[name] = info
-    report = {
+        if on_step is not None:
+            on_step(_report(b, device, figures, details, t_start, complete=False))
+    return _report(b, device, figures, details, t_start, complete=True)
+
+
+def _report(b: Bench, device: str, figures: list[Figure], details: dict[str, Any],
+            t_start: float, complete: bool) -> dict[str, Any]:
+    tiny = b.tiny
+    return {
         "machine": machine(device),
         "model": {"shape": "tiny (--tiny)" if tiny else "Qwen2.5-7B-Instruct",
                   "config": str(CONFIG.relative_to(CONFIG.parents[2])),
@@ -619,8 +679,8 @@ def run(tiny: bool, device: str | None = None, compare_attn: bool = False) -> di
         "figures": figures,
         "details": details,
         "total_wall_s": _r(time.perf_counter() - t_start, 1),
+        "complete": complete,
     }
-    return report
 
 
 def format_table(figures: list[Figure]) -> str:
@@ -644,14 +704,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="cuda (default when available) or cpu")
     parser.add_argument("--compare-attn", action="store_true",
                         help="also time eager vs SDPA attention and a static KV cache")
+    parser.add_argument("--only", action="append", default=None, metavar="STEP",
+                        help="run only this step (repeatable): hook_overhead, sweep, "
+                             "extraction, oom_backoff, parity, attention")
     parser.add_argument("--out", default="reports/gpu-bench.json")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    report = run(args.tiny, args.device, args.compare_attn)
     from pytest_persona._util.atomic import write_text
 
-    write_text(args.out, json.dumps(report, indent=2, default=str) + "\n")
+    def save(report: dict[str, Any]) -> None:
+        write_text(args.out, json.dumps(report, indent=2, default=str) + "\n")
+
+    report = run(args.tiny, args.device, args.compare_attn, on_step=save, only=args.only)
+    save(report)
     m = report["machine"]
     print(f"{m['device_name']} | torch {m['torch']} | transformers {m['transformers']} | "
           f"{report['model']['shape']} bf16 | {report['total_wall_s']} s")

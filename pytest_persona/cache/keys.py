@@ -46,6 +46,26 @@ class ProjectionKey:
         return stable_hash(asdict(self))
 
 
+@dataclass(frozen=True)
+class IdentityCheckKey:
+    """Key of the coeff-0 identity check's outcome: a property of the model, the vector, the
+    prompts, the steering code and the torch and transformers versions that ran it."""
+
+    model: str  # cache identity: weights fingerprint | dtype | device type
+    vector: str  # sha256 of the vector's float32 bytes
+    layer: int
+    positions: str
+    prompts: list[str]
+    max_new_tokens: int
+    torch: str  # installed versions (importlib.metadata: read without importing them)
+    transformers: str
+    steering_code: str  # sha256 of core/steering.py, the arithmetic under test
+    v: int = 1
+
+    def digest(self) -> str:
+        return stable_hash(asdict(self))
+
+
 def field_names(key_type: type) -> tuple[str, ...]:
     """The fields of a key dataclass, in order."""
     return tuple(f.name for f in fields(key_type))

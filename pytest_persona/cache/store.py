@@ -18,7 +18,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
 from filelock import FileLock
 
 from pytest_persona._util.atomic import write_text
@@ -216,6 +215,27 @@ class PersonaCache:
                                   default=str))
         return path
 
+    def record_path(self, kind: str, key: str) -> Path:
+        return self.root / kind / f"{key}.json"
+
+    def load_record(self, kind: str, key: str) -> dict[str, Any] | None:
+        """A cached JSON outcome (``kind``: a folder such as ``checks``), or None when absent,
+        unreadable or ``refresh`` is set (a corrupt record is recomputed and overwritten)."""
+        path = self.record_path(kind, key)
+        if self.refresh or not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def save_record(self, kind: str, key: str, payload: Mapping[str, Any]) -> Path:
+        """Write a JSON outcome atomically."""
+        path = self.record_path(kind, key)
+        write_text(path, json.dumps(dict(payload), sort_keys=True))
+        return path
+
     def stats(self) -> dict[str, int]:
         hits = sum(s.hits for s in self._responses.values()) + self.vector_hits
         misses = sum(s.misses for s in self._responses.values()) + self.vector_misses
@@ -231,13 +251,8 @@ def _checked_vectors(path: Path) -> TraitVectors:
     sidecar = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
     if not isinstance(sidecar, dict):
         raise VectorFileError(f"sidecar is a JSON {type(sidecar).__name__}, not an object")
-    main = vectors.vectors
-    if not bool(torch.isfinite(main).all()):
-        raise VectorFileError("tensor holds NaN or infinite values")
-    for name, extra in vectors.extras.items():
-        if extra.shape != main.shape or not bool(torch.isfinite(extra).all()):
-            raise VectorFileError(f"extra {name!r} has shape {list(extra.shape)} or is not "
-                                  "finite")
+    if not vectors.all_finite():  # extras have the main shape: TraitVectors checks it
+        raise VectorFileError("a tensor holds NaN or infinite values")
     return vectors
 
 

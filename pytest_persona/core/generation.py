@@ -7,68 +7,27 @@ it ran in: cold, resumed, parallel and warm runs give the same texts.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from pytest_persona.core.sampling import RowSampler, row_seed
+from pytest_persona.core.arrays import to_tensor
+from pytest_persona.core.requests import STATS as STATS  # re-exported: the public names
+from pytest_persona.core.requests import GenerationConfig as GenerationConfig
+from pytest_persona.core.requests import GenerationStats as GenerationStats
+from pytest_persona.core.requests import Messages as Messages
+from pytest_persona.core.requests import Steering as Steering
+from pytest_persona.core.requests import as_messages as as_messages
+from pytest_persona.core.requests import request_key as request_key
+from pytest_persona.core.requests import row_seed
+from pytest_persona.core.sampling import RowSampler
 from pytest_persona.core.steering import ActivationSteerer
 
-Messages = list[dict[str, str]]
 Progress = Callable[[int, int], None]
 PAD_CANDIDATES = ("<pad>", "<|pad|>", "[PAD]", "<|finetune_right_pad_id|>", "<|endoftext|>")
-
-
-@dataclass(frozen=True)
-class GenerationConfig:
-    """Sampling parameters. ``temperature == 0`` means greedy decoding."""
-
-    max_new_tokens: int = 64
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int = 0
-    batch_size: int | None = None  # None: automatic
-
-    #: fields that change outputs; batch size does not (per-row seeds), so it is not one
-    KEY_FIELDS = ("max_new_tokens", "temperature", "top_p", "seed")
-
-    def key(self) -> dict[str, Any]:
-        """The fields that change outputs."""
-        data = asdict(self)
-        return {name: data[name] for name in self.KEY_FIELDS}
-
-
-@dataclass(frozen=True)
-class Steering:
-    """Which vector to add where; the coefficient is given per row at generation time."""
-
-    vector: torch.Tensor
-    layer: int
-    positions: str = "response"
-
-    KEY_FIELDS = ("vector", "layer", "positions")
-
-    def key(self) -> dict[str, Any]:
-        digest = hashlib.sha256(self.vector.detach().float().cpu().numpy().tobytes()).hexdigest()
-        return {"vector_sha256": digest[:32], "layer": self.layer, "positions": self.positions}
-
-
-@dataclass
-class GenerationStats:
-    """Counters of work done by the model under test."""
-
-    generate_calls: int = 0
-    generated_tokens: int = 0
-    rows: int = 0
-
-
-STATS = GenerationStats()
 
 
 def ensure_pad_token(tokenizer: Any) -> None:
@@ -100,16 +59,6 @@ def chat_prompt(tokenizer: Any, messages: Messages) -> str:
         system, rest = messages[0]["content"], [dict(m) for m in messages[1:]]
         rest[0]["content"] = f"{system}\n\n{rest[0]['content']}"
         return str(tokenizer.apply_chat_template(rest, tokenize=False, add_generation_prompt=True))
-
-
-def as_messages(item: str | Messages, system: str | None = None) -> Messages:
-    """A user string (with an optional system prompt) or a message list."""
-    if isinstance(item, str):
-        msgs: Messages = [{"role": "user", "content": item}]
-        if system:
-            msgs.insert(0, {"role": "system", "content": system})
-        return msgs
-    return list(item)
 
 
 def eos_ids(model: nn.Module, tokenizer: Any) -> list[int]:
@@ -164,7 +113,7 @@ def _generate_batch(
     ctx: Any = nullcontext()
     if steering is not None and coeffs is not None and any(c != 0 for c in coeffs):
         coeff: Any = coeffs if len(set(coeffs)) > 1 else float(coeffs[0])
-        ctx = ActivationSteerer(model, steering.vector, coeff, steering.layer, steering.positions)
+        ctx = ActivationSteerer(model, to_tensor(steering.vector), coeff, steering.layer, steering.positions)
     with ctx, torch.inference_mode():
         out = model.generate(**enc, **kwargs)
     new = out[:, enc["input_ids"].shape[1]:]
@@ -247,21 +196,3 @@ def generate(
         if progress is not None:
             progress(done, len(prompts))
     return results
-
-
-def request_key(
-    model_fingerprint: str,
-    prompt: Messages,
-    config: GenerationConfig,
-    steering: Steering | None,
-    coeff: float,
-) -> str:
-    """Cache key of one generated response: everything that changes it."""
-    payload = {
-        "model": model_fingerprint,
-        "messages": prompt,
-        "config": config.key(),
-        "steering": steering.key() if steering is not None and coeff != 0 else None,
-        "coeff": coeff if steering is not None else 0.0,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

@@ -9,18 +9,11 @@ descending order, and leaves only that token finite, so greedy decoding takes it
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 
-
-def row_seed(*parts: Any) -> int:
-    """A 63-bit seed from a canonical JSON encoding of ``parts`` (a key, or a prompt + seed)."""
-    text = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
-    return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:15], 16)
+from pytest_persona.core.requests import row_seed as row_seed  # re-exported
 
 
 def filtered_probs(logits: torch.Tensor, temperature: float, top_p: float) -> torch.Tensor:

@@ -6,6 +6,7 @@ per question first, and the bootstrap resamples questions (clusters), not single
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Hashable, Sequence
@@ -43,7 +44,14 @@ class Summary:
 def bootstrap_ci(
     values: Sequence[float], level: float = 0.95, resamples: int = 2000, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean (deterministic for a given seed)."""
+    """Percentile bootstrap interval of the mean (deterministic for a given seed, so
+    memoised: a run summarises the same scores for several expectations)."""
+    return _bootstrap_ci(tuple(float(v) for v in values), level, resamples, seed)
+
+
+@functools.lru_cache(maxsize=1024)
+def _bootstrap_ci(values: tuple[float, ...], level: float, resamples: int, seed: int
+                  ) -> tuple[float, float]:
     if not values:
         return (math.nan, math.nan)
     if len(values) == 1:

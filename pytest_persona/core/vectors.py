@@ -7,75 +7,125 @@ reference repository's row ``L + 1`` (its row 0 holds the embeddings).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 
 from pytest_persona._util.atomic import write_text, write_with
+from pytest_persona.core.arrays import Vector, as_float32, is_tensor
+
+if TYPE_CHECKING:
+    import torch
 
 LAYER_CONVENTION = "block_output_0based"
 FORMAT_VERSION = "1"
+
+Array = np.ndarray[Any, Any]
 
 
 class VectorFileError(ValueError):
     """A vector file is unreadable, corrupted, or does not fit the model."""
 
 
-@dataclass
 class TraitVectors:
     """Mean-difference vectors ``[n_layers, d_model]`` (float32) with provenance metadata.
 
-    ``extras`` holds other kinds of the same shape (``prompt_avg``, ``prompt_last``).
+    ``extras`` holds other kinds of the same shape (``prompt_avg``, ``prompt_last``). The
+    values live in float32 numpy arrays; ``vectors``, ``extras``, ``layer()`` and indexing give
+    torch tensors that share that memory (importing torch on first use), while ``array()``,
+    ``norms()`` and the cache keys read the arrays, so a cached vector costs no torch import.
     """
 
-    vectors: torch.Tensor
-    metadata: dict[str, Any] = field(default_factory=dict)
-    extras: dict[str, torch.Tensor] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.vectors.ndim != 2:
-            raise ValueError(
-                f"TraitVectors needs a [n_layers, d_model] tensor, got {tuple(self.vectors.shape)}"
-            )
-        self.vectors = self.vectors.detach().float().cpu().contiguous()
-        for name, tensor in self.extras.items():
-            if tensor.shape != self.vectors.shape:
-                raise ValueError(f"extra {name!r} has shape {tuple(tensor.shape)}, "
-                                 f"expected {tuple(self.vectors.shape)}")
+    def __init__(self, vectors: Vector, metadata: dict[str, Any] | None = None,
+                 extras: dict[str, Vector] | None = None) -> None:
+        if len(getattr(vectors, "shape", ())) != 2:
+            raise ValueError(f"TraitVectors needs a [n_layers, d_model] tensor, got "
+                             f"{tuple(getattr(vectors, 'shape', ()))}")
+        self._main = _owned(vectors)
+        self._extras: dict[str, Array] = {}
+        for name, value in (extras or {}).items():
+            if tuple(value.shape) != self._main.shape:
+                raise ValueError(f"extra {name!r} has shape {tuple(value.shape)}, "
+                                 f"expected {tuple(self._main.shape)}")
+            self._extras[name] = _owned(value)
+        self._tensors: dict[str, torch.Tensor] = {}
+        self.metadata: dict[str, Any] = metadata if metadata is not None else {}
         self.metadata.setdefault("n_layers", self.n_layers)
         self.metadata.setdefault("d_model", self.d_model)
         self.metadata.setdefault("layer_convention", LAYER_CONVENTION)
 
+    def __repr__(self) -> str:
+        return (f"TraitVectors(trait={self.trait!r}, n_layers={self.n_layers}, "
+                f"d_model={self.d_model}, extras={sorted(self._extras)})")
+
+    # -- torch views ----------------------------------------------------------------------
+    def _tensor(self, kind: str) -> torch.Tensor:
+        if kind not in self._tensors:
+            import torch
+
+            self._tensors[kind] = torch.from_numpy(
+                self._main if kind == "response_avg" else self._extras[kind])
+        return self._tensors[kind]
+
+    @property
+    def vectors(self) -> torch.Tensor:
+        """The ``[n_layers, d_model]`` float32 tensor (shares memory with :meth:`array`)."""
+        return self._tensor("response_avg")
+
+    @property
+    def extras(self) -> dict[str, torch.Tensor]:
+        return {name: self._tensor(name) for name in self._extras}
+
     # -- shape and access -------------------------------------------------------------
     @property
     def n_layers(self) -> int:
-        return int(self.vectors.shape[0])
+        return int(self._main.shape[0])
 
     @property
     def d_model(self) -> int:
-        return int(self.vectors.shape[1])
+        return int(self._main.shape[1])
+
+    @property
+    def kinds(self) -> list[str]:
+        """``response_avg`` and the extras' names."""
+        return ["response_avg", *self._extras]
 
     @property
     def trait(self) -> str | None:
         value = self.metadata.get("trait")
         return str(value) if value is not None else None
 
-    def layer(self, layer: int, kind: str = "response_avg") -> torch.Tensor:
-        """The vector of block ``layer`` (0-based)."""
+    def _check_layer(self, layer: int) -> None:
         if not 0 <= layer < self.n_layers:
             raise ValueError(f"layer {layer} out of range: these vectors have {self.n_layers} "
                              f"layers (0..{self.n_layers - 1})")
-        source = self.vectors if kind == "response_avg" else self.extras[kind]
-        return source[layer].clone()
+
+    def array(self, layer: int | None = None, kind: str = "response_avg") -> Array:
+        """A float32 numpy copy of block ``layer``'s vector (every layer when None); no torch."""
+        source: Array = self._main if kind == "response_avg" else self._extras[kind]
+        if layer is None:
+            whole: Array = source.copy()
+            return whole
+        self._check_layer(layer)
+        row: Array = source[layer].copy()
+        return row
+
+    def layer(self, layer: int, kind: str = "response_avg") -> torch.Tensor:
+        """The vector of block ``layer`` (0-based), as a torch tensor."""
+        self._check_layer(layer)
+        return self._tensor(kind)[layer].clone()
 
     def __getitem__(self, layer: int) -> torch.Tensor:
         return self.layer(layer)
 
     def norms(self) -> list[float]:
-        """L2 norm of each layer's vector."""
-        return [float(x) for x in self.vectors.norm(dim=-1)]
+        """L2 norm of each layer's vector (float64 accumulation: the same on every backend)."""
+        return [float(x) for x in np.linalg.norm(self._main.astype(np.float64), axis=-1)]
+
+    def all_finite(self) -> bool:
+        """Whether every value of every kind is finite."""
+        return all(bool(np.isfinite(a).all()) for a in (self._main, *self._extras.values()))
 
     def check_model(self, n_layers: int, d_model: int, where: str = "") -> None:
         """Raise if these vectors do not fit a model with this shape."""
@@ -113,17 +163,16 @@ class TraitVectors:
 
     def normalized(self) -> TraitVectors:
         """Unit-norm vector per layer."""
-        return replace(self, vectors=self.vectors / self.vectors.norm(dim=-1, keepdim=True).clamp(
-            min=1e-12), metadata={**self.metadata, "normalized": True})
+        unit = self.vectors / self.vectors.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+        return TraitVectors(unit, {**self.metadata, "normalized": True}, dict(self.extras))
 
     # -- safetensors IO -----------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Write safetensors with JSON-encoded metadata, atomically."""
-        from safetensors.torch import save_file
+        from safetensors.numpy import save_file
 
         target = Path(path)
-        tensors = {"response_avg": self.vectors, **{k: v.contiguous() for k, v in
-                                                    self.extras.items()}}
+        tensors = {"response_avg": self._main, **self._extras}
         meta = {"format": "pytest-persona", "format_version": FORMAT_VERSION,
                 "metadata_json": json.dumps(self.metadata, sort_keys=True, default=str)}
         write_with(target, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
@@ -131,19 +180,20 @@ class TraitVectors:
 
     @classmethod
     def load(cls, path: str | Path) -> TraitVectors:
-        """Read a file written by :meth:`save`; corrupted or foreign files raise VectorFileError."""
-        from safetensors import safe_open
+        """Read a file written by :meth:`save`; corrupted or foreign files raise VectorFileError.
 
+        Read with safetensors' numpy API (no torch import) unless a tensor is bfloat16."""
         source = Path(path)
         if not source.is_file():
             raise VectorFileError(f"{source}: vector file not found")
         try:
-            with safe_open(str(source), framework="pt") as handle:
-                meta = handle.metadata() or {}
-                tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+            meta, tensors = _read_safetensors(source, "np")
         except Exception as exc:  # noqa: BLE001 - safetensors raises several types
-            raise VectorFileError(f"{source}: not a readable safetensors file ({exc}); "
-                                  "delete it to recompute, or re-export it") from exc
+            try:  # bfloat16 has no numpy dtype: torch reads it
+                meta, tensors = _read_safetensors(source, "pt")
+            except Exception:  # noqa: BLE001
+                raise VectorFileError(f"{source}: not a readable safetensors file ({exc}); "
+                                      "delete it to recompute, or re-export it") from exc
         if meta.get("format") != "pytest-persona" or "response_avg" not in tensors:
             raise VectorFileError(
                 f"{source}: not a pytest-persona vector file (tensors {sorted(tensors)}); "
@@ -166,6 +216,8 @@ class TraitVectors:
 
         Loaded with ``torch.load(weights_only=True)``; row ``L + 1`` becomes our layer ``L``.
         """
+        import torch
+
         source = Path(path)
         try:
             tensor = torch.load(str(source), map_location="cpu", weights_only=True)
@@ -187,6 +239,8 @@ class TraitVectors:
         The ``.pt`` holds a bare tensor (as the reference's files do), so the provenance and
         this note go to a JSON sidecar ``<path>.json`` (see :func:`reference_sidecar`).
         """
+        import torch
+
         target = Path(path)
         full = torch.cat([torch.zeros(1, self.d_model), self.vectors], dim=0)
         write_with(target, lambda tmp: torch.save(full, str(tmp)))
@@ -196,6 +250,22 @@ class TraitVectors:
         write_text(reference_sidecar(target), json.dumps(meta, indent=2, sort_keys=True,
                                                          default=str) + "\n")
         return target
+
+
+def _owned(value: Vector) -> Array:
+    """A writable float32 C-contiguous array that no caller holds (torch views share it)."""
+    array = as_float32(value)
+    if is_tensor(value) or not array.flags.writeable or array is value:
+        array = array.copy()
+    return array
+
+
+def _read_safetensors(path: Path, framework: str) -> tuple[dict[str, str], dict[str, Any]]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework=framework) as handle:
+        meta = handle.metadata() or {}
+        return meta, {k: handle.get_tensor(k) for k in handle.keys()}
 
 
 REFERENCE_ROW0_NOTE = ("zeros: the embeddings row is not extracted by pytest-persona "

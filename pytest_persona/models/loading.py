@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import glob
 import importlib.metadata
+import json
 import logging
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
-from pytest_persona.core.layers import n_layers as count_layers
-from pytest_persona.core.steering import model_d_model
 from pytest_persona.models.fingerprint import (  # noqa: F401 - cache_root re-exported
     cache_root,
     cached_file_sha256,
     directory_fingerprint,
 )
+from pytest_persona.models.tiny_names import D_MODEL as TINY_D_MODEL
+from pytest_persona.models.tiny_names import N_LAYERS as TINY_N_LAYERS
+from pytest_persona.models.tiny_names import TINY_NAMES
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +82,14 @@ class LoadedModel:
 
     @property
     def n_layers(self) -> int:
+        from pytest_persona.core.layers import n_layers as count_layers
+
         return count_layers(self.model)
 
     @property
     def d_model(self) -> int:
+        from pytest_persona.core.steering import model_d_model
+
         return model_d_model(self.model)
 
     def describe(self) -> dict[str, Any]:
@@ -118,12 +127,10 @@ def embedded_gguf_path() -> Path:
 
 def resolve_model(name: str) -> ModelSpec:
     """Turn an alias, tiny model name, local path, .gguf file or hub id into a ModelSpec."""
-    from pytest_persona.models.tiny import TINY_CONFIGS
-
     key = name.strip()
     if key.lower() == EMBEDDED:
         return ModelSpec(name=key, kind="embedded", source=str(embedded_gguf_path()))
-    if key in TINY_CONFIGS:
+    if key in TINY_NAMES:
         return ModelSpec(name=key, kind="tiny", source=key)
     if key.lower() in ALIASES:
         return ModelSpec(name=key, kind="hub", source=ALIASES[key.lower()])
@@ -140,21 +147,57 @@ def resolve_model(name: str) -> ModelSpec:
     return ModelSpec(name=key, kind="hub", source=key)
 
 
+#: device nodes of GPU drivers torch can use (NVIDIA, AMD ROCm, WSL2's GPU paravirtualisation)
+GPU_DEVICE_NODES = ("/dev/nvidia[0-9]*", "/dev/kfd", "/dev/dxg")
+
+
+def provably_cpu_only() -> bool:
+    """True where ``torch.cuda.is_available()`` must be False, known without importing torch:
+    macOS (no CUDA builds), ``CUDA_VISIBLE_DEVICES`` hiding every GPU, or Linux with no GPU
+    driver device node. Anything else (Windows, a node present) is not proven: ask torch."""
+    if sys.platform == "darwin":
+        return True
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return True
+    if sys.platform.startswith("linux"):
+        return not any(glob.glob(pattern) for pattern in GPU_DEVICE_NODES)
+    return False
+
+
 def default_device() -> str:
+    """``cuda`` when torch sees a GPU, else ``cpu``; torch is not imported where a GPU is
+    provably absent (see :func:`provably_cpu_only`)."""
+    if provably_cpu_only():
+        return "cpu"
+    import torch
+
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+DTYPE_NAMES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16",
+               "bf16": "bfloat16", "float16": "float16", "fp16": "float16"}
+
+
+def dtype_name(dtype: str | torch.dtype | None, device: str) -> str:
+    """The canonical name (``float32``, ``bfloat16``, ``float16``) of a ``--dtype`` value, or
+    of a torch dtype, without importing torch. ``auto`` means bf16 on GPU, float32 on CPU."""
+    if dtype is not None and not isinstance(dtype, str):
+        return str(dtype).replace("torch.", "")
+    if dtype in (None, "auto"):
+        return "bfloat16" if device.startswith("cuda") else "float32"
+    if dtype not in DTYPE_NAMES:
+        raise ValueError(f"unknown dtype {dtype!r}; use one of auto, {', '.join(DTYPE_NAMES)}")
+    return DTYPE_NAMES[dtype]
 
 
 def parse_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
     """``auto`` means bf16 on GPU and float32 on CPU."""
+    import torch
+
     if isinstance(dtype, torch.dtype):
         return dtype
-    if dtype in (None, "auto"):
-        return torch.bfloat16 if device.startswith("cuda") else torch.float32
-    table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
-             "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
-    if dtype not in table:
-        raise ValueError(f"unknown dtype {dtype!r}; use one of auto, {', '.join(table)}")
-    return table[dtype]
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16,
+            "float16": torch.float16}[dtype_name(dtype, device)]
 
 
 def _hub_snapshot(repo: str) -> tuple[Path, str] | None:
@@ -293,7 +336,7 @@ class LazyLoadedModel:
         self._loaded: LoadedModel | None = None
         self.spec = resolve_model(name)
         self.device = device or default_device()
-        self.dtype = str(parse_dtype(dtype, self.device)).replace("torch.", "")
+        self.dtype = dtype_name(dtype, self.device)
         ident = _cheap_identity(self.spec)
         if ident is None:
             self._materialize()
@@ -335,7 +378,13 @@ class LazyLoadedModel:
                 "dtype": self.dtype}
 
 
+#: config.json keys of the decoder depth and the residual width, in the order tried
+LAYER_KEYS = ("num_hidden_layers", "n_layer", "num_layers")
+WIDTH_KEYS = ("hidden_size", "n_embd", "d_model")
+
+
 def _config_shape(config: Any) -> tuple[int, int] | None:
+    """(n_layers, d_model) of a transformers config object."""
     cfg = getattr(config, "text_config", None) or config
     layers = getattr(cfg, "num_hidden_layers", None)
     width = getattr(cfg, "hidden_size", None)
@@ -344,27 +393,49 @@ def _config_shape(config: Any) -> tuple[int, int] | None:
     return None
 
 
-def _cheap_identity(spec: ModelSpec) -> tuple[str, str, int, int] | None:
-    """(model id, fingerprint, n_layers, d_model) without loading weights, where possible."""
+def json_config_shape(directory: str | Path) -> tuple[int, int] | None:
+    """(n_layers, d_model) read from ``config.json`` with json (``text_config`` first when
+    present), or None when the file does not state both: then ask transformers."""
+    try:
+        data = json.loads((Path(directory) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    text = data.get("text_config")
+    cfg: dict[str, Any] = text if isinstance(text, dict) else data
+    layers = next((cfg[k] for k in LAYER_KEYS if isinstance(cfg.get(k), int)), None)
+    width = next((cfg[k] for k in WIDTH_KEYS if isinstance(cfg.get(k), int)), None)
+    return (layers, width) if layers is not None and width is not None else None
+
+
+def directory_shape(directory: str | Path) -> tuple[int, int] | None:
+    """(n_layers, d_model) of a model directory: from config.json when it says, else through
+    transformers' AutoConfig (which fills in a model type's defaults)."""
+    shape = json_config_shape(directory)
+    if shape is not None:
+        return shape
     from transformers import AutoConfig
 
+    return _config_shape(AutoConfig.from_pretrained(str(directory)))
+
+
+def _cheap_identity(spec: ModelSpec) -> tuple[str, str, int, int] | None:
+    """(model id, fingerprint, n_layers, d_model) without loading weights, where possible."""
     try:
         if spec.kind == "tiny":
-            from pytest_persona.models.tiny import tiny_config
-
-            shape = _config_shape(tiny_config(spec.source))
-            return (spec.source, f"tiny:{spec.source}:seed0", *shape) if shape else None
+            return (spec.source, f"tiny:{spec.source}:seed0", TINY_N_LAYERS, TINY_D_MODEL)
         if spec.kind in ("embedded", "gguf"):
             gguf = Path(spec.source)
             sha = cached_file_sha256(gguf, cache_root() / "sha256")
             converted = cache_root() / "converted" / sha[:24]
             if not (converted / "config.json").exists():
                 return None
-            shape = _config_shape(AutoConfig.from_pretrained(str(converted)))
+            shape = directory_shape(converted)
             ident = EMBEDDED_ID if spec.kind == "embedded" else f"gguf:{gguf.name}"
             return (ident, f"gguf-sha256:{sha[:32]}", *shape) if shape else None
         if spec.kind == "dir":
-            shape = _config_shape(AutoConfig.from_pretrained(spec.source))
+            shape = directory_shape(spec.source)
             fp = directory_fingerprint(spec.source)
             return (spec.source, fp, *shape) if shape else None
         if spec.kind == "hub":
@@ -372,7 +443,7 @@ def _cheap_identity(spec: ModelSpec) -> tuple[str, str, int, int] | None:
             if found is None:
                 return None
             path, revision = found
-            shape = _config_shape(AutoConfig.from_pretrained(str(path)))
+            shape = directory_shape(path)
             return (spec.source, f"hub:{spec.source}@{revision}", *shape) if shape else None
     except (OSError, ValueError):
         return None

@@ -20,6 +20,8 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from pytest_persona.models.tiny_names import D_MODEL, N_LAYERS
+
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
@@ -35,8 +37,6 @@ _CORPUS = (
     "apathetic coherent score answer question REFUSAL yes no maybe because however."
 )
 
-D_MODEL = 64
-N_LAYERS = 4
 
 
 @functools.lru_cache(maxsize=1)

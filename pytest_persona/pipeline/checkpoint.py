@@ -9,19 +9,42 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-import torch
-
-from pytest_persona.core.layers import find_layers
+from pytest_persona.core.arrays import Vector, to_tensor, vector_sha256
 from pytest_persona.models.loading import LoadedModel
 
 MARKER = "PERSONA_DEMO_CHECKPOINT.json"
 
 
-def fold_vector_into_bias(base: LoadedModel, vector: torch.Tensor, layer: int, coeff: float,
+def _recipe(base: Any, vector: Vector, layer: int, coeff: float) -> dict[str, Any]:
+    return {"base_fingerprint": base.fingerprint, "vector_sha256": vector_sha256(vector),
+            "layer": layer, "coeff": coeff}
+
+
+def folded_checkpoint_is_current(out_dir: str | Path, base: Any, vector: Vector, layer: int,
+                                 coeff: float) -> bool:
+    """Whether ``out_dir`` holds the checkpoint :func:`fold_vector_into_bias` would write for
+    these inputs (its marker records them), so it need not be made again (no torch)."""
+    try:
+        marker = json.loads((Path(out_dir) / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    want = _recipe(base, vector, layer, coeff)
+    return isinstance(marker, dict) and all(marker.get(k) == v for k, v in want.items()) and (
+        Path(out_dir) / "config.json").is_file()
+
+
+def fold_vector_into_bias(base: LoadedModel, vector: Vector, layer: int, coeff: float,
                           out_dir: str | Path, note: str = "") -> Path:
     """Save a copy of ``base`` whose block ``layer`` adds ``coeff * vector`` to its output."""
+    import torch
     from transformers import AutoModelForCausalLM
+
+    from pytest_persona.core.layers import find_layers
+
+    recipe = _recipe(base, vector, layer, coeff)
+    vector = to_tensor(vector)
 
     config = base.model.config
     if not hasattr(config, "mlp_bias"):
@@ -47,7 +70,6 @@ def fold_vector_into_bias(base: LoadedModel, vector: torch.Tensor, layer: int, c
     base.tokenizer.save_pretrained(out)
     (out / MARKER).write_text(json.dumps({
         "made_for": "pytest-persona demo (not a real fine-tune)",
-        "base_model": base.model_id, "base_fingerprint": base.fingerprint,
-        "layer": layer, "coeff": coeff, "note": note,
+        "base_model": base.model_id, **recipe, "note": note,
     }, indent=2))
     return out

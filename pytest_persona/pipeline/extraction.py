@@ -6,16 +6,13 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from pytest_persona import __version__
 from pytest_persona._util.progress import Progress, bind
 from pytest_persona.cache.keys import VectorKey
 from pytest_persona.cache.store import PersonaCache
-from pytest_persona.core.activations import collect_activations
-from pytest_persona.core.generation import GenerationConfig
+from pytest_persona.core.requests import GenerationConfig
 from pytest_persona.core.vectors import TraitVectors
 from pytest_persona.judges import COHERENCE_PROMPT, Judge, JudgeRequest, check_missing
 from pytest_persona.models.loading import LoadedModel, cache_identity
@@ -25,6 +22,9 @@ from pytest_persona.traits.loader import (
     DEFAULT_POS_SYSTEM_TEMPLATE,
     TraitData,
 )
+
+if TYPE_CHECKING:
+    import torch
 
 
 class ExtractionError(RuntimeError):
@@ -224,9 +224,13 @@ def extract_vectors(
     scored = score_rows(rows, responses, trait, judge, coherence_judge, config, progress)
     pairs = effective_pairs(scored, config)
     total = len(scored) // 2
-    if len(pairs) < config.min_pairs:
+    if not pairs or len(pairs) < config.min_pairs:  # min_pairs: 0 still needs one pair
         raise ExtractionError(_too_few(trait.name, scored, len(pairs), config))
     kept = [p for pair in pairs for p in pair]
+    import torch
+
+    from pytest_persona.core.activations import collect_activations  # torch: misses only
+
     acts = collect_activations(
         loaded.model, loaded.tokenizer,
         [[{"role": "system", "content": s.row.system}, {"role": "user", "content": s.row.user}]

@@ -10,26 +10,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import torch
-
 from pytest_persona._util.atomic import write_text
 from pytest_persona.cache.keys import ProjectionKey
 from pytest_persona.cache.store import PersonaCache, stable_hash
-from pytest_persona.core.activations import collect_activations
+from pytest_persona.core.arrays import Vector, float32_bytes
 from pytest_persona.core.projection import project
 from pytest_persona.models.loading import cache_identity
 
 
-def projections(loaded: Any, prompts: list[Any], answers: list[str], vector: torch.Tensor,
+def projection_vector_hash(vector: Vector) -> str:
+    """The vector field of a :class:`ProjectionKey` (the same from a tensor or an array)."""
+    return stable_hash(float32_bytes(vector).hex(), 32)
+
+
+def projections(loaded: Any, prompts: list[Any], answers: list[str], vector: Vector,
                 layer: int, cache: PersonaCache | None, batch_size: int = 16,
                 kind: str = "response_avg") -> list[float]:
     """``a . v / |v|`` of block-``layer`` outputs, one per (prompt, answer): averaged over the
     answer (``kind="response_avg"``) or at the last prompt token (``"prompt_last"``)."""
     if kind not in ("response_avg", "prompt_last"):
         raise ValueError(f"unknown projection kind {kind!r}: response_avg or prompt_last")
-    vec_hash = stable_hash(vector.detach().float().cpu().numpy().tobytes().hex(), 32)
     key = ProjectionKey(model=cache_identity(loaded), prompts=prompts, answers=answers,
-                        vector=vec_hash, layer=layer, kind=kind).digest()
+                        vector=projection_vector_hash(vector), layer=layer, kind=kind).digest()
     path = cache.root / "projections" / f"{key}.json" if cache is not None else None
     if path is not None and not cache.refresh and path.exists():  # type: ignore[union-attr]
         try:
@@ -38,6 +40,8 @@ def projections(loaded: Any, prompts: list[Any], answers: list[str], vector: tor
                 return [float(v) for v in values]
         except (OSError, ValueError, KeyError):
             pass  # corrupted: recompute
+    from pytest_persona.core.activations import collect_activations  # torch: misses only
+
     acts = collect_activations(loaded.model, loaded.tokenizer, prompts, answers,
                                batch_size=batch_size)
     values = project(acts.get(kind)[:, layer], vector).tolist()
@@ -46,7 +50,7 @@ def projections(loaded: Any, prompts: list[Any], answers: list[str], vector: tor
     return values
 
 
-def prompt_last_projections(loaded: Any, prompts: list[Any], vector: torch.Tensor, layer: int,
+def prompt_last_projections(loaded: Any, prompts: list[Any], vector: Vector, layer: int,
                             cache: PersonaCache | None, batch_size: int = 16) -> list[float]:
     """Projections at the last prompt token of each prompt (one forward pass, no generation)."""
     return projections(loaded, prompts, [""] * len(prompts), vector, layer, cache, batch_size,

@@ -11,18 +11,26 @@ run store the same texts (and the first writer of a key wins if they ever differ
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from pytest_persona.cache.store import PersonaCache
-from pytest_persona.core.generation import (
+from pytest_persona.core.requests import (
     GenerationConfig,
     Messages,
     Steering,
     as_messages,
-    generate,
     request_key,
+    row_seed,
 )
-from pytest_persona.core.sampling import row_seed
 from pytest_persona.models.loading import LoadedModel, cache_identity
+
+
+def generate(*args: Any, **kwargs: Any) -> list[str]:
+    """:func:`pytest_persona.core.generation.generate`, imported on the first cache miss (it
+    needs torch; a fully cached run never calls this)."""
+    from pytest_persona.core.generation import generate as run
+
+    return run(*args, **kwargs)
 
 
 def generate_cached(

@@ -377,6 +377,40 @@ def _apply_correction(paired: list[tuple[Check, PairedDiff, int]], correction: s
             stop_level = check.level
 
 
+REDUCED_PRECISION = ("bfloat16", "float16")
+
+
+def _device_type(model: Mapping[str, Any]) -> str:
+    return str(model.get("device") or "").split(":")[0]
+
+
+def precision_notes(current_model: Mapping[str, Any], baseline_model: Mapping[str, Any]
+                    ) -> list[str]:
+    """Notes on numerics that change generated texts independently of the weights.
+
+    Measured on an H100 (README, "On a GPU"): in bfloat16 the same prompt's greedy text depends
+    on which rows share its batch (5 of 40 rows equal between one batch of 40 and batches of 8,
+    no steering), while float32 matched in full. A gate between two such runs can then see a
+    difference that no weight change made.
+    """
+    notes: list[str] = []
+    sides = {"current": current_model, "baseline": baseline_model}
+    low = [name for name, m in sides.items()
+           if str(m.get("dtype")) in REDUCED_PRECISION and _device_type(m) not in ("", "cpu")]
+    if low:
+        notes.append(
+            f"{' and '.join(low)} generated in reduced precision on an accelerator, where a "
+            "text depends on which rows share its batch (bfloat16 on an H100: 5 of 40 greedy "
+            "rows equal between one batch of 40 and batches of 8): fill both caches on one host "
+            "(persona cache export/import) or run with --persona-dtype float32")
+    cur = (str(current_model.get("dtype") or ""), _device_type(current_model))
+    base = (str(baseline_model.get("dtype") or ""), _device_type(baseline_model))
+    if all(cur) and all(base) and cur != base:
+        notes.append(f"dtype/device differ (baseline {base[0]} on {base[1]}, current {cur[0]} "
+                     f"on {cur[1]}): numerics alone change generated texts and projections")
+    return notes
+
+
 def compare_results(current: Mapping[str, Any], baseline: Mapping[str, Any],
                     rules: Iterable[str | Rule] = (), *, baseline_path: str | None = None,
                     correction: str = "holm", level: float = DEFAULT_LEVEL) -> Comparison:
@@ -402,6 +436,7 @@ def compare_results(current: Mapping[str, Any], baseline: Mapping[str, Any],
     cm, bm = current.get("model") or {}, baseline.get("model") or {}
     if cm.get("fingerprint") and cm.get("fingerprint") == bm.get("fingerprint"):
         comp.notes.append("current and baseline have the same model fingerprint")
+    comp.notes.extend(precision_notes(cm, bm))
     cj, bj = (current.get("judge") or {}).get("id"), (baseline.get("judge") or {}).get("id")
     if cj and bj and cj != bj:
         comp.notes.append(f"judges differ (baseline {bj}, current {cj}): scores may not be "

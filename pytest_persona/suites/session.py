@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from pytest_persona._util.progress import Progress, bind
 from pytest_persona.cache.store import PersonaCache
-from pytest_persona.core.generation import STATS, GenerationConfig, Steering
+from pytest_persona.core.arrays import Vector
+from pytest_persona.core.requests import STATS, GenerationConfig, Steering
 from pytest_persona.core.stats import Summary, summarize
 from pytest_persona.judges import COHERENCE_PROMPT, Judge, JudgeRequest, check_missing
 from pytest_persona.models.loading import LazyLoadedModel, LoadedModel, load_model
@@ -292,7 +291,7 @@ class PersonaSession:
 
     def sweep(self, rs: ResolvedSuite, trait: TraitData) -> Sweep:
         """Generate eval questions x coefficients as large batches, judge trait and coherence."""
-        vec = self.vectors(trait, rs.suite.extraction).vectors
+        vectors = self.vectors(trait, rs.suite.extraction).vectors
         coeffs = rs.sweep_coefficients()
         questions = self.eval_questions(rs, trait)
         config = self._gen_config(rs)
@@ -301,7 +300,7 @@ class PersonaSession:
                self.extraction_config(rs.suite.extraction), rs.samples_per_question)
         if key in self._sweeps:
             return self._sweeps[key]
-        steering = Steering(vec[rs.layer], rs.layer, rs.positions)
+        steering = Steering(vectors.array(rs.layer), rs.layer, rs.positions)
         rows = self.eval_rows(rs, trait)
         items = [q for c in coeffs for q in rows.questions]
         row_coeffs = [c for c in coeffs for _ in rows.questions]
@@ -407,7 +406,7 @@ class PersonaSession:
         if key in self._projections:
             return self._projections[key]
         sweep = self.sweep(rs, trait)
-        vec = self.vectors(trait, rs.suite.extraction).vectors[rs.layer]
+        vec = self.vectors(trait, rs.suite.extraction).vectors.array(rs.layer)
         rows = self.eval_rows(rs, trait)
         system = trait.system_prompt("pos", 0)
         prompted_msgs = [[{"role": "system", "content": system}, {"role": "user", "content": q}]
@@ -439,7 +438,7 @@ class PersonaSession:
         return out
 
     def response_projections(self, loaded: LoadedModel, prompts: list[Any], answers: list[str],
-                             vector: torch.Tensor, layer: int) -> list[float]:
+                             vector: Vector, layer: int) -> list[float]:
         return cached_projections(loaded, prompts, answers, vector, layer, self.cache,
                                   self.options.batch_size or 16)
 

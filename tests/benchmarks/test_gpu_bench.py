@@ -62,4 +62,12 @@ def test_tiny_bench_runs_on_cpu_and_writes_the_report(tmp_path: Path) -> None:
     ok, total = figures["per_row_vs_scalar_greedy_rows"]["value"].split("/")
     assert 0 <= int(ok) <= int(total) == 20
     assert 0 <= figures["steered_logits_rel_l2_vs_fp32"]["value"] < 0.1
+    # the controls that tell a steering bug from rounding: on CPU every one matches in full
+    for name in ("per_row_vs_scalar_greedy_rows_fp32", "repeat_greedy_rows",
+                 "batch_shape_control_rows"):
+        assert figures[name]["value"] == "20/20", (name, figures[name]["value"])
+    assert figures["top1_top2_logit_gap_median"]["value"] >= 0
+    assert report["complete"] is True
+    extraction = report["details"]["extraction"]
+    assert extraction["tokens_prompt_plus_response"] > extraction["response_tokens_min_median_max"][2]
     assert "sweep_speedup" in proc.stdout and "peak GPU MiB" in proc.stdout

@@ -30,3 +30,21 @@ def test_architectures_without_mlp_bias_are_refused(tmp_path: Path) -> None:
     base = load_model("tiny-random-gpt2", device="cpu")
     with pytest.raises(ValueError, match="Llama-family"):
         fold_vector_into_bias(base, torch.zeros(64), 1, 1.0, tmp_path / "x")
+
+
+def test_a_checkpoint_made_from_the_same_recipe_is_kept(tmp_path: Path) -> None:
+    from pytest_persona.pipeline.checkpoint import folded_checkpoint_is_current
+
+    base = load_model("tiny-random-llama", device="cpu")
+    vec = torch.randn(64, generator=torch.Generator().manual_seed(1))
+    out = tmp_path / "ckpt"
+    assert not folded_checkpoint_is_current(out, base, vec, 2, 3.0)
+    fold_vector_into_bias(base, vec.numpy(), layer=2, coeff=3.0, out_dir=out)  # numpy works too
+    assert folded_checkpoint_is_current(out, base, vec, 2, 3.0)
+    assert folded_checkpoint_is_current(out, base, vec.numpy().copy(), 2, 3.0)
+    for changed in ((vec * 2, 2, 3.0), (vec, 1, 3.0), (vec, 2, 4.0)):
+        assert not folded_checkpoint_is_current(out, base, *changed)
+    other = load_model("tiny-random-qwen2", device="cpu")
+    assert not folded_checkpoint_is_current(out, other, vec, 2, 3.0)
+    (out / "config.json").unlink()
+    assert not folded_checkpoint_is_current(out, base, vec, 2, 3.0)

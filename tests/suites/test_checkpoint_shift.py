@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from pytest_persona.core.generation import STATS
+from pytest_persona.core.vectors import TraitVectors
 from pytest_persona.models.loading import load_model
 from pytest_persona.pipeline.checkpoint import fold_vector_into_bias
 from pytest_persona.suites.expectations import checkpoint_shift
@@ -28,7 +29,9 @@ def _setup(tmp_path: Path, model: str, params: str) -> tuple:
     ps = PersonaSession(PersonaOptions(model=model, reference_model="tiny-random-llama",
                                        judge="offline", cache_dir=tmp_path / "cache"))
     vec = torch.randn(64, generator=torch.Generator().manual_seed(0))
-    ps.vectors = lambda *a, **k: SimpleNamespace(vectors={LAYER: vec})  # no extraction here
+    rows = torch.zeros(4, 64)
+    rows[LAYER] = vec
+    ps.vectors = lambda *a, **k: SimpleNamespace(vectors=TraitVectors(rows))  # no extraction
     return ps, rs, suite.expectations[0], ps.trait("sycophantic"), vec
 
 
