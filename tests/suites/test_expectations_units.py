@@ -37,12 +37,13 @@ class ZeroSession(FakeSession):
         super().__init__(tmp_path)
         model, tok = tiny
         self._fake = SimpleNamespace(name="tiny", fingerprint="fp-tiny", model=model,
-                                     tokenizer=tok)
+                                     tokenizer=tok, dtype="float32", device="cpu")
         self._vec = torch.randn(64, generator=torch.Generator().manual_seed(3)) * 5.0
 
     def vectors(self, trait: Any, params: dict[str, Any] | None = None,
                 reference: bool = False) -> Any:
-        return SimpleNamespace(vectors={LAYER: self._vec})
+        layers = {LAYER: self._vec.numpy()}
+        return SimpleNamespace(vectors=SimpleNamespace(array=layers.__getitem__))
 
 
 def _zero_rs(tmp_path: Path, positions: str) -> ResolvedSuite:
@@ -76,13 +77,15 @@ def test_coeff_zero_matches_baseline_on_a_tiny_model(tmp_path: Path, tiny: tuple
 def test_coeff_zero_that_steers_is_caught(tmp_path: Path, tiny: tuple[Any, Any],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """A steerer that adds the vector despite a zero coefficient fails all three checks."""
-    real = ev.ActivationSteerer
+    from pytest_persona.core import steering
+
+    real = steering.ActivationSteerer
 
     def broken(model: Any, vec: Any, coeffs: Any, layer: int, positions: Any) -> Any:
         assert coeffs == [0.0] * N_PROMPTS and layer == LAYER
         return real(model, vec, 1.0, layer, positions)
 
-    monkeypatch.setattr(ev, "ActivationSteerer", broken)
+    monkeypatch.setattr(steering, "ActivationSteerer", broken)
     ps = ZeroSession(tmp_path, tiny)
     exp = _exp("coeff_zero_matches_baseline", n_prompts=N_PROMPTS, max_new_tokens=6)
     out = ev.coeff_zero_matches_baseline(ps, _zero_rs(tmp_path, "all"), exp,
@@ -807,7 +810,9 @@ def test_projection_order_hands_over_suite_and_trait_and_rounds(tmp_path: Path) 
 
 def _zero_with(tmp_path: Path, tiny: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch,
                factory: Any) -> ev.Outcome:
-    monkeypatch.setattr(ev, "ActivationSteerer", factory)
+    from pytest_persona.core import steering
+
+    monkeypatch.setattr(steering, "ActivationSteerer", factory)
     ps = ZeroSession(tmp_path, tiny)
     exp = _exp("coeff_zero_matches_baseline", n_prompts=N_PROMPTS, max_new_tokens=4)
     return ev.coeff_zero_matches_baseline(ps, _zero_rs(tmp_path, "all"), exp,
@@ -817,7 +822,7 @@ def _zero_with(tmp_path: Path, tiny: tuple[Any, Any], monkeypatch: pytest.Monkey
 def test_coeff_zero_fails_when_only_the_forward_pass_moves(
         tmp_path: Path, tiny: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """Hidden states and logits differ, greedy tokens agree: still a failure."""
-    real = ev.ActivationSteerer
+    from pytest_persona.core.steering import ActivationSteerer as real
     made: list[int] = []
 
     def first_only(model: Any, vec: Any, coeffs: Any, layer: int, positions: Any) -> Any:
@@ -833,7 +838,7 @@ def test_coeff_zero_fails_when_only_the_forward_pass_moves(
 def test_coeff_zero_fails_when_only_generation_moves(
         tmp_path: Path, tiny: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """The forward pass is untouched, decoding is steered: the greedy tokens catch it."""
-    real = ev.ActivationSteerer
+    from pytest_persona.core.steering import ActivationSteerer as real
 
     class DecodeOnly(real):  # type: ignore[misc,valid-type]
         def _steer(self, hidden: torch.Tensor) -> torch.Tensor:
