@@ -45,3 +45,31 @@ def test_compare_results_carries_the_note() -> None:
     plain = compare_results(_results("cpu", "float32"), _results("cpu", "float32"),
                             ["evil.baseline_score:+5@mean"])
     assert not any("reduced precision" in n or "differ" in n for n in plain.notes)
+
+
+def test_note_texts_exactly() -> None:
+    low = {"device": "cuda", "dtype": "bfloat16"}
+    assert precision_notes(low, {"device": "cuda:1", "dtype": "bfloat16"}) == [
+        "current and baseline generated in reduced precision on an accelerator, where a text "
+        "depends on which rows share its batch (bfloat16 on an H100: 5 of 40 greedy rows equal "
+        "between one batch of 40 and batches of 8): fill both caches on one host (persona cache "
+        "export/import) or run with --persona-dtype float32"]
+    assert precision_notes({"device": "cpu", "dtype": "float32"},
+                           {"device": "mps", "dtype": "float32"}) == [
+        "dtype/device differ (baseline float32 on mps, current float32 on cpu): numerics alone "
+        "change generated texts and projections"]
+
+
+@pytest.mark.parametrize("partial", [{"dtype": "bfloat16"}, {"dtype": "bfloat16", "device": ""},
+                                     {"dtype": "bfloat16", "device": None}])
+def test_no_device_means_no_accelerator_note(partial: dict[str, Any]) -> None:
+    # an unknown device is not claimed to be an accelerator, and is no difference either
+    assert precision_notes(partial, partial) == []
+    assert precision_notes(partial, {"device": "cuda", "dtype": "float32"}) == []
+
+
+@pytest.mark.parametrize("partial", [{"device": "cuda"}, {"device": "cuda", "dtype": ""},
+                                     {"device": "cuda", "dtype": None}])
+def test_no_dtype_means_no_difference_note(partial: dict[str, Any]) -> None:
+    assert precision_notes(partial, {"device": "cpu", "dtype": "float32"}) == []
+    assert precision_notes({"device": "cpu", "dtype": "float32"}, partial) == []
