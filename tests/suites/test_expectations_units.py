@@ -939,3 +939,23 @@ def test_dataset_screen_mean_exceeded_message(tmp_path: Path,
     assert out.message == ("evil projection difference of data.jsonl at layer 1: mean 0.900 "
                            "(95% CI 0.500 to 1.500, n=4); mean 0.900 must be at most 0.5 "
                            "(exceeded)")
+
+
+def test_coeff_zero_hands_tokens_and_cache_to_the_identity_check(
+        tmp_path: Path, tiny: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake(model: Any, vec: Any, layer: int, positions: str, questions: list[str],
+             max_new_tokens: int, cache: Any) -> dict[str, Any]:
+        seen.update(max_new_tokens=max_new_tokens, cache=cache, questions=questions)
+        return {"hidden_equal": True, "logits_equal": True, "tokens_equal": True,
+                "hidden_points": 1, "max_abs_diff": 0.0}
+
+    monkeypatch.setattr(ev, "coeff_zero_identity", fake)
+    ps = ZeroSession(tmp_path, tiny)
+    exp = _exp("coeff_zero_matches_baseline", n_prompts=2, max_new_tokens=7)
+    out = ev.coeff_zero_matches_baseline(ps, _zero_rs(tmp_path, "all"), exp,
+                                         _trait_with_questions())
+    assert out.passed
+    assert seen["max_new_tokens"] == 7 and seen["cache"] is ps.cache and seen["cache"] is not None
+    assert seen["questions"] == ["What is 2+2?", "Say hi."]
