@@ -406,27 +406,26 @@ def test_holm_steps_down_and_stops_at_the_first_check_that_holds() -> None:
     assert {c.correction for c in by.values()} == {"holm"}
 
 
-def test_holm_after_a_hold_passes_even_a_check_beyond_its_bound() -> None:
+def _holm_pair(specs: tuple[tuple[str, float, float], ...]) -> tuple[Any, Any]:
+    """Two checks of rule ``m:+1`` (trait, constant difference, p value) after Holm at 95%."""
     entries = []
-    for name, v, p in (("a", 0.5, 0.01), ("b", 3.0, 0.5)):
+    for name, v, p in specs:
         check = _check(Rule("m", 1, 1.0), 1.0)
         check.trait, check.p_value = name, p
         entries.append((check, _const_diff(v), 0))
     cmp._apply_correction(entries, "holm", 0.95)
-    a, b = entries[0][0], entries[1][0]
+    return entries[0][0], entries[1][0]
+
+
+def test_holm_after_a_hold_passes_even_a_check_beyond_its_bound() -> None:
+    a, b = _holm_pair((("a", 0.5, 0.01), ("b", 3.0, 0.5)))
     assert not a.failed and a.level == pytest.approx(0.975)
     assert b.failed is False and b.level == pytest.approx(0.975)  # Holm stopped at a
     assert b.ci == (3.0, 3.0)
 
 
 def test_holm_orders_by_p_value_before_names() -> None:
-    entries = []
-    for name, v, p in (("a", 3.0, 0.5), ("b", 3.0, 0.01)):
-        check = _check(Rule("m", 1, 1.0), 1.0)
-        check.trait, check.p_value = name, p
-        entries.append((check, _const_diff(v), 0))
-    cmp._apply_correction(entries, "holm", 0.95)
-    a, b = entries[0][0], entries[1][0]
+    a, b = _holm_pair((("a", 3.0, 0.5), ("b", 3.0, 0.01)))
     assert b.level == pytest.approx(0.975) and a.level == pytest.approx(0.95)
 
 
