@@ -609,6 +609,9 @@ STEPS: list[tuple[str, Step]] = [
 ]
 
 
+STEP_NAMES = [name for name, _ in STEPS] + ["attention"]
+
+
 def machine(device: str) -> dict[str, Any]:
     import torch
     import transformers
@@ -640,10 +643,9 @@ def run(tiny: bool, device: str | None = None, compare_attn: bool = False,
     details: dict[str, Any] = {}
     steps = STEPS + ([("attention", step_attn)] if compare_attn else [])
     if only:
-        unknown = set(only) - {name for name, _ in STEPS} - {"attention"}
-        if unknown:
-            raise SystemExit(f"unknown --only step(s) {sorted(unknown)}: choose from "
-                             f"{[name for name, _ in STEPS] + ['attention']}")
+        unknown = set(only) - set(STEP_NAMES)
+        if unknown:  # main() rejects these before any model is built; this guards run()
+            raise ValueError(f"unknown step(s) {sorted(unknown)}: choose from {STEP_NAMES}")
         steps = [(name, fn) for name, fn in STEPS + [("attention", step_attn)] if name in only]
     for name, fn in steps:
         _log(f"step {name}")
@@ -704,9 +706,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="cuda (default when available) or cpu")
     parser.add_argument("--compare-attn", action="store_true",
                         help="also time eager vs SDPA attention and a static KV cache")
-    parser.add_argument("--only", action="append", default=None, metavar="STEP",
-                        help="run only this step (repeatable): hook_overhead, sweep, "
-                             "extraction, oom_backoff, parity, attention")
+    parser.add_argument("--only", action="append", default=None, choices=STEP_NAMES,
+                        help="run only this step (repeatable)")
     parser.add_argument("--out", default="reports/gpu-bench.json")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
