@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml Makefile
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m benchmarks.demo $(DEMO_ARGS)
+	$(PY) -m demo.run $(DEMO_ARGS)
 
 # Two lanes, both in CI (.ci/run). `make test`: everything on tiny random models and stubs, on
 # every core (pytest-xdist, one worker per core; `make test XDIST=` runs it in one process).
@@ -62,7 +62,7 @@ mutate: $(STAMP)
 
 # ruff, then mypy --strict (config and the few relaxed modules: pyproject.toml [tool.mypy]).
 lint: $(STAMP)
-	$(VENV)/bin/ruff check pytest_persona tests benchmarks trait_suites --select E,F,W,I --ignore E501
+	$(VENV)/bin/ruff check pytest_persona tests benchmarks demo trait_suites --select E,F,W,I --ignore E501
 	$(VENV)/bin/mypy pytest_persona
 
 clean:

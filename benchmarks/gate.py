@@ -141,7 +141,7 @@ def bench_gate(loaded: Any, *, nulls: int = 20, repeats: int = 5, n_questions: i
     """False-alarm rate over ``nulls`` perturbed nulls, detection rate per strength."""
     from pytest_persona.core.projection import project
     from pytest_persona.core.steering import ActivationSteerer
-    from pytest_persona.report.paired import pair, per_question_means, seed_for
+    from pytest_persona.results.paired import pair, per_question_means, seed_for
     from pytest_persona.traits.loader import load_trait
 
     t0 = time.perf_counter()

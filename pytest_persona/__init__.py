@@ -8,6 +8,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from pytest_persona._util import deprecated as _deprecated
+
+_deprecated.install()
+
 __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {

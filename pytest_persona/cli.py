@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_persona.errors import PersonaError
+
 if TYPE_CHECKING:
     from pytest_persona.cache.store import PersonaCache
     from pytest_persona.models.loading import LoadedModel
@@ -103,12 +105,12 @@ def _report(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from pytest_persona._util.atomic import write_text
     from pytest_persona.report import ResultsError, compare_results, load_results
-    from pytest_persona.report.compare import CompareUsageError
     from pytest_persona.report.html import render_comparison
+    from pytest_persona.results.compare import CompareUsageError
 
     rules = args.fail or []
     try:
-        from pytest_persona.report.calibration import expand_rules
+        from pytest_persona.results.calibration import expand_rules
 
         a, b = load_results(args.baseline), load_results(args.candidate)
         rules = expand_rules(rules, a, args.baseline)
@@ -144,7 +146,7 @@ def _cache_import(args: argparse.Namespace) -> int:
 
 
 def _results_export(args: argparse.Namespace) -> int:
-    from pytest_persona.results import export, load
+    from pytest_persona.results.frames import export, load
 
     out = export(load(args.results), args.kind, csv=args.csv, parquet=args.parquet)
     print(f"{args.kind} written to {out}")
@@ -157,7 +159,7 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     from pytest_persona._util.atomic import write_text
     from pytest_persona.report import ResultsError, load_results, save_results
-    from pytest_persona.report.calibration import calibrate
+    from pytest_persona.results.calibration import calibrate
 
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -453,7 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValueError, OSError, RuntimeError) as exc:
+    except (PersonaError, OSError) as exc:  # anything else is a bug: its traceback is shown
         print(f"persona: error: {exc}", file=sys.stderr)
         return 2
 

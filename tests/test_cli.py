@@ -84,7 +84,7 @@ def test_extract_template_and_threshold_flags(tmp_path: Path, monkeypatch: pytes
 
     def capture(loaded, trait, judge, coherence, config, *args, **kw):  # type: ignore[no-untyped-def]
         seen.append(config)
-        raise RuntimeError("stop here")
+        raise extraction.ExtractionError("stop here")
 
     monkeypatch.setattr(extraction, "extract_vectors", capture)
     monkeypatch.chdir(tmp_path)
@@ -127,7 +127,7 @@ def test_report_and_compare_refuse_bad_input_with_exit_4(tmp_path: Path, capsys)
 
 
 def test_compare_prints_each_check_with_its_interval(tmp_path: Path, capsys) -> None:
-    from tests.report.test_compare import _noisy_pair
+    from tests.results.test_compare import _noisy_pair
 
     base, cur = _noisy_pair(shift=12.0, noise=2.0)
     pa, pb = tmp_path / "a.json", tmp_path / "b.json"

@@ -23,7 +23,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess
     cache = tmp_path_factory.mktemp("cache")
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.demo", "--reports", str(reports),
+        [sys.executable, "-m", "demo.run", "--reports", str(reports),
          "--cache", str(cache), "--persona-max-questions", "6", "--max-new-tokens", "24"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500,
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pytest_persona.report.results import load_results
+from pytest_persona.results.document import load_results
 from tests.plugin.test_plugin import _hash_score
 from tests.report.synthetic import XSS_IMG, XSS_SCRIPT, make_results
 from tests.report.test_browser import _open, browser  # noqa: F401 (a fixture)

@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pytest_persona"
 FLOORS: dict[str, int] = {
-    "_util": 0,
+    "_util": 0, "errors": 0,
     "core": 1, "traits": 1, "judges": 1, "report": 1, "results": 1,
     "models": 2, "cache": 2,
     "pipeline": 3,

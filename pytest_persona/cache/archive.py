@@ -28,6 +28,7 @@ from typing import Any
 
 from pytest_persona._util.atomic import atomic_path, write_with
 from pytest_persona.cache.store import ResponseStore, _line_checksum
+from pytest_persona.errors import ArchiveError as ArchiveError
 
 FORMAT = "pytest-persona-cache"
 VERSION = 1
@@ -39,10 +40,6 @@ LAYOUT = re.compile(
     rf"|{re.escape(JUDGE_DB)})$"
 )
 MAX_MEMBER_BYTES = 4 * 2**30
-
-
-class ArchiveError(ValueError):
-    """The archive is unreadable, unsafe, or does not match its manifest."""
 
 
 @dataclass

@@ -14,6 +14,7 @@ import numpy as np
 
 from pytest_persona._util.atomic import write_text, write_with
 from pytest_persona.core.arrays import Vector, as_float32, is_tensor
+from pytest_persona.errors import VectorFileError as VectorFileError
 
 if TYPE_CHECKING:
     import torch
@@ -22,10 +23,6 @@ LAYER_CONVENTION = "block_output_0based"
 FORMAT_VERSION = "1"
 
 Array = np.ndarray[Any, Any]
-
-
-class VectorFileError(ValueError):
-    """A vector file is unreadable, corrupted, or does not fit the model."""
 
 
 class TraitVectors:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_persona._util.redact import redact_secrets
+from pytest_persona.errors import MissingScoresError as MissingScoresError
 
 from .cache import JudgeCache, cache_key
 from .prompts import template_sha256
@@ -70,10 +71,6 @@ MAX_PROBES = 2  # live calls to resolve an alias before giving up on the cache f
 def is_dated(model: str) -> bool:
     """Whether ``model`` names a dated snapshot (its answers cannot move under an alias)."""
     return bool(DATED.search(model))
-
-
-class MissingScoresError(RuntimeError):
-    """Too many judge scores are missing for the run to mean anything."""
 
 
 def check_missing(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_persona.errors import ModelLoadError as ModelLoadError
 from pytest_persona.models.fingerprint import (  # noqa: F401 - cache_root re-exported
     cache_root,
     cached_file_sha256,
@@ -51,10 +52,6 @@ def cache_identity(loaded: Any) -> str:
     (bf16 on a GPU and fp32 on a CPU give different greedy tokens)."""
     device = str(getattr(loaded, "device", "cpu")).split(":")[0]
     return f"{loaded.fingerprint}|{loaded.dtype}|{device}"
-
-
-class ModelLoadError(RuntimeError):
-    """A model could not be resolved or loaded; the message says why and what to do."""
 
 
 @dataclass(frozen=True)

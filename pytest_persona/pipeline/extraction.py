@@ -14,6 +14,7 @@ from pytest_persona.cache.keys import VectorKey
 from pytest_persona.cache.store import PersonaCache
 from pytest_persona.core.requests import GenerationConfig
 from pytest_persona.core.vectors import TraitVectors
+from pytest_persona.errors import ExtractionError as ExtractionError
 from pytest_persona.judges import COHERENCE_PROMPT, Judge, JudgeRequest, check_missing
 from pytest_persona.models.loading import LoadedModel, cache_identity
 from pytest_persona.pipeline.responses import generate_cached
@@ -25,10 +26,6 @@ from pytest_persona.traits.loader import (
 
 if TYPE_CHECKING:
     import torch
-
-
-class ExtractionError(RuntimeError):
-    """Extraction could not produce a trustworthy vector."""
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from pytest_persona.core.activations import collect_activations
 from pytest_persona.core.generation import GenerationConfig, Messages
 from pytest_persona.core.projection import project
 from pytest_persona.core.streaming import RESAMPLES, StreamingMean, StreamSummary
+from pytest_persona.errors import ScreenInputError as ScreenInputError
 from pytest_persona.models.loading import LoadedModel, cache_identity
 from pytest_persona.pipeline.responses import generate_cached
 
@@ -46,14 +47,6 @@ BASELINES: tuple[str, ...] = ("generate", "none")
 ROLES = ("system", "user", "assistant", "tool", "developer")
 TEXT_LIMIT = 4000  # characters of a top sample's text kept for the report
 SCREEN_VERSION = 1
-
-
-class ScreenInputError(ValueError):
-    """A malformed data line: ``file:line: message``."""
-
-    def __init__(self, path: Path | str, line: int, message: str) -> None:
-        self.path, self.line, self.reason = Path(path), line, message
-        super().__init__(f"{path}:{line}: {message}")
 
 
 @dataclass(frozen=True)

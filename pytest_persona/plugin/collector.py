@@ -119,7 +119,7 @@ class ResultsCollector:
             resolved, note = spec, str(exc)
         coh = opt(self.config, "persona_coherence_judge") or resolved
         ref = opt(self.config, "persona_reference_model") or None
-        from pytest_persona.report.results import SCHEMA_VERSION
+        from pytest_persona.results.document import SCHEMA_VERSION
 
         results: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
@@ -166,8 +166,8 @@ class ResultsCollector:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Fail closed: a rule that cannot be evaluated is a usage error (exit 4) up front."""
         from pytest_persona.plugin.options import opt
-        from pytest_persona.report.compare import CORRECTIONS, check_rules, parse_rule
-        from pytest_persona.report.results import ResultsError, load_results
+        from pytest_persona.results.compare import CORRECTIONS, check_rules, parse_rule
+        from pytest_persona.results.document import ResultsError, load_results
 
         rules, baseline_path = self._rules(), opt(self.config, "persona_compare")
         if self._correction() not in CORRECTIONS:
@@ -182,7 +182,7 @@ class ResultsCollector:
                 "(the results file to compare with); without it no rule could be checked")
         if not baseline_path:
             return
-        from pytest_persona.report.calibration import expand_rules
+        from pytest_persona.results.calibration import expand_rules
 
         try:
             baseline = load_results(baseline_path)
@@ -204,7 +204,7 @@ class ResultsCollector:
         baseline_path = opt(self.config, "persona_compare")
         if baseline_path:
             try:
-                from pytest_persona.report.calibration import expand_rules
+                from pytest_persona.results.calibration import expand_rules
 
                 baseline = load_results(baseline_path)
                 rules = expand_rules(self._rules(), baseline, str(baseline_path))
@@ -218,7 +218,7 @@ class ResultsCollector:
                 self.compare_error = str(exc)
                 self.comparison = None
                 session.exitstatus = pytest.ExitCode.USAGE_ERROR
-        from pytest_persona.report.results import non_finite_paths
+        from pytest_persona.results.document import non_finite_paths
 
         bad = non_finite_paths(results)
         if bad:  # shown in the terminal and the HTML report as well as in the file

@@ -21,14 +21,11 @@ from dataclasses import dataclass
 
 import pytest
 
+from pytest_persona.errors import DeviceAssignmentError as DeviceAssignmentError
 from pytest_persona.plugin.options import opt
 
 ENV = "CUDA_VISIBLE_DEVICES"
 _WORKER_ID = re.compile(r"^gw(\d+)$")
-
-
-class DeviceAssignmentError(ValueError):
-    """Workers x GPUs per worker do not fit the visible GPUs, or the input is malformed."""
 
 
 @dataclass(frozen=True)

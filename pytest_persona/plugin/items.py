@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from pytest_persona._util.redact import redact_secrets
+from pytest_persona.errors import ExpectationFailed as ExpectationFailed
+from pytest_persona.errors import SetupFailed as SetupFailed
 from pytest_persona.suites.registry import KindRegistry, default_registry
 from pytest_persona.suites.schema import (
     Expectation,
@@ -25,10 +27,6 @@ from pytest_persona.suites.schema import (
 CLEAN_ERRORS: tuple[type[BaseException], ...] = ()
 
 
-class ExpectationFailed(AssertionError):
-    """An expectation did not hold; the message carries the numbers."""
-
-
 def _clean_errors() -> tuple[type[BaseException], ...]:
     global CLEAN_ERRORS
     if not CLEAN_ERRORS:
@@ -41,11 +39,6 @@ def _clean_errors() -> tuple[type[BaseException], ...]:
         CLEAN_ERRORS = (ExpectationFailed, SuiteError, ExtractionError, MissingScoresError,
                         ModelLoadError, TraitDataError, UnknownTraitError, VectorFileError)
     return CLEAN_ERRORS
-
-
-class SetupFailed(Exception):
-    """The model under test, the reference model or a judge cannot be set up: no expectation
-    can run. The message says which and why."""
 
 
 def _suite_trait_paths(config: pytest.Config, suite_path: Path) -> tuple[Path, ...]:

@@ -240,7 +240,7 @@ def parse_values(config: pytest.Config) -> dict[str, Any]:
     values["persona_refresh"] = bool(refresh)
     rules = list(config.getoption("persona_compare_fail", None) or
                  config.getini("persona_compare_fail"))
-    from pytest_persona.report.compare import parse_rule
+    from pytest_persona.results.compare import parse_rule
 
     for rule in rules:
         try:

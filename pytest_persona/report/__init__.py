@@ -1,33 +1,32 @@
-"""Reports of a pytest-persona run: results JSON, baseline comparison, HTML, terminal summary.
+"""Rendering of a pytest-persona run: HTML, SVG plots, terminal summary.
 
-- :mod:`.results`: schema version 2 (1 still read), ``validate_results``, ``load_results``,
-  ``save_results``
-- :mod:`.compare`: ``parse_rule``, ``compare_results`` (rules such as ``baseline_score:+5``,
-  judged on paired per-question differences; :mod:`.paired` holds the bootstrap)
-- :mod:`.calibration`: null shifts of an unchanged model and ``auto`` rules
 - :mod:`.html`: ``render_persona_section`` (pytest-html), ``render_report``, ``render_comparison``
-- :mod:`.plots`: pure-SVG plots; :mod:`.summary`: terminal table; :mod:`.redact`: key redaction
+- :mod:`.plots`: pure-SVG plots; :mod:`.screen_html`: the screening page;
+  :mod:`.summary`: terminal table
+
+The document itself (schema, load/save, comparison statistics) lives in
+:mod:`pytest_persona.results`; its names stay importable from here for code written earlier.
 """
 
 from __future__ import annotations
 
 from pytest_persona._util.redact import redact_secrets
-from pytest_persona.report.compare import (
+from pytest_persona.report.html import render_comparison, render_persona_section, render_report
+from pytest_persona.report.summary import format_summary_table
+from pytest_persona.results.compare import (
     Comparison,
     Regression,
     Rule,
     compare_results,
     parse_rule,
 )
-from pytest_persona.report.html import render_comparison, render_persona_section, render_report
-from pytest_persona.report.results import (
+from pytest_persona.results.document import (
     SCHEMA_VERSION,
     ResultsError,
     load_results,
     save_results,
     validate_results,
 )
-from pytest_persona.report.summary import format_summary_table
 
 __all__ = [
     "SCHEMA_VERSION",

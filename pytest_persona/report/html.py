@@ -15,8 +15,8 @@ from typing import Any
 
 from pytest_persona._util.redact import redact_secrets
 from pytest_persona.report import plots, screen_html
-from pytest_persona.report.compare import Comparison, Rule, compare_results, trait_metrics
 from pytest_persona.report.summary import outcome_counts, projection_order
+from pytest_persona.results.compare import Comparison, Rule, compare_results, trait_metrics
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
        "base-uri 'none'; form-action 'none'")

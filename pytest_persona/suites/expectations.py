@@ -12,9 +12,12 @@ from typing import Any
 from pytest_persona.core.projection import cosine, cosine_matrix, pearson, spearman
 from pytest_persona.core.stats import Summary, summarize
 from pytest_persona.core.vectors import TraitVectors
+from pytest_persona.errors import NeedsReferenceModel as NeedsReferenceModel
+from pytest_persona.errors import NotForThisModel as NotForThisModel
+from pytest_persona.errors import PersonaUsageError as PersonaUsageError
 from pytest_persona.pipeline.identity_check import coeff_zero_identity
 from pytest_persona.pipeline.projections import prompt_last_projections
-from pytest_persona.report.paired import pair, per_question_means, record_per_question, seed_for
+from pytest_persona.results.paired import pair, per_question_means, record_per_question, seed_for
 from pytest_persona.suites.schema import Expectation, ResolvedSuite
 from pytest_persona.suites.session import PersonaSession
 from pytest_persona.traits.loader import TraitData
@@ -27,18 +30,6 @@ class Outcome:
     passed: bool
     message: str
     figures: dict[str, Any] = field(default_factory=dict)
-
-
-class NeedsReferenceModel(Exception):
-    """The expectation needs ``--reference-model``."""
-
-
-class PersonaUsageError(ValueError):
-    """A setup problem the user must fix (shown without a traceback)."""
-
-
-class NotForThisModel(Exception):
-    """The suite gives this expectation no value for the model under test."""
 
 
 Evaluator = Callable[[PersonaSession, ResolvedSuite, Expectation, TraitData], Outcome]

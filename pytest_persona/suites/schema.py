@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from pytest_persona.errors import SuiteError as SuiteError
 from pytest_persona.suites.registry import KindRegistry, default_registry
 
 Path_ = tuple[str | int, ...]
@@ -34,15 +35,6 @@ SAFE_ID_CHARS = "letters, digits and _ . , = + - [ ]"
 SAFE_ID = re.compile(rf"[A-Za-z0-9_.,=+\-\[\]]{{1,{MAX_ID_LEN}}}")
 SAFE_FILE_CHARS = "letters, digits and _ . -"
 SAFE_FILE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,200}")
-
-
-class SuiteError(ValueError):
-    """A suite problem, located: ``file:line: field 'x.y': message``."""
-
-    def __init__(self, path: Path | str, line: int, field_path: str, message: str) -> None:
-        self.path, self.line, self.field, self.reason = Path(path), line, field_path, message
-        where = f" field '{field_path}':" if field_path else ""
-        super().__init__(f"{path}:{line}:{where} {message}")
 
 
 @dataclass

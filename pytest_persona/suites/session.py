@@ -19,7 +19,7 @@ from pytest_persona.models.loading import LazyLoadedModel, LoadedModel, load_mod
 from pytest_persona.pipeline.extraction import ExtractionConfig, ExtractionResult, extract_vectors
 from pytest_persona.pipeline.projections import projections as cached_projections
 from pytest_persona.pipeline.responses import generate_cached
-from pytest_persona.report.paired import record_per_question
+from pytest_persona.results.paired import record_per_question
 from pytest_persona.suites.schema import ResolvedSuite
 from pytest_persona.traits.loader import TraitData, load_trait, load_trait_pair
 

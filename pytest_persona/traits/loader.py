@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from pytest_persona.errors import TraitDataError as TraitDataError
+from pytest_persona.errors import UnknownTraitError as UnknownTraitError
+
 __all__ = [
     "BUILTIN_TRAITS_DIR",
     "DEFAULT_NEG_SYSTEM_TEMPLATE",
@@ -51,25 +54,6 @@ _A_EXCEPTIONS = ("uni", "use", "usu", "uti", "eu", "one", "once")
 
 
 # --------------------------------------------------------------------------- errors
-
-
-class TraitDataError(ValueError):
-    """Invalid trait data, located as ``path:line: field 'x': message``."""
-
-    def __init__(self, path: PathLike, line: int, field: str | None, message: str) -> None:
-        self.path = Path(path)
-        self.line = line
-        self.field = field
-        self.reason = message
-        where = f"{path}:{line}: "
-        super().__init__(where + (f"field {field!r}: " if field else "") + message)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.path, self.line, self.field, self.reason))
-
-
-class UnknownTraitError(LookupError):
-    """A trait name that no search location provides."""
 
 
 class SplitQuestionsWarning(UserWarning):

@@ -39,7 +39,7 @@ def test_vectors_and_results_files_are_readable_by_group(tmp_path: Path, umask: 
     import torch
 
     from pytest_persona.core.vectors import TraitVectors
-    from pytest_persona.report.results import save_results
+    from pytest_persona.results.document import save_results
     from tests.report.synthetic import make_results
 
     TraitVectors(torch.zeros(2, 4), {"model_id": "m"}).save(tmp_path / "v.safetensors")

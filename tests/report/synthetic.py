@@ -153,7 +153,7 @@ def make_results(traits: tuple[str, ...] = ("sycophantic", "evil"), *, payload: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pytest_persona.report.results import save_results
+    from pytest_persona.results.document import save_results
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("out")

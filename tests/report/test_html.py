@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from pytest_persona.report.compare import compare_results
 from pytest_persona.report.html import render_comparison, render_persona_section, render_report
+from pytest_persona.results.compare import compare_results
 from tests.report.synthetic import make_results
 
 ESCAPED = ["&lt;script&gt;window.__pwned=1;alert(1)&lt;/script&gt;",

@@ -94,8 +94,8 @@ def test_paired_strip_plot_marks_each_question_the_interval_and_the_bound():
 
 def test_report_comparison_block_lists_each_check():
     from pytest_persona.report import render_persona_section
-    from pytest_persona.report.compare import compare_results
-    from tests.report.test_compare import _noisy_pair
+    from pytest_persona.results.compare import compare_results
+    from tests.results.test_compare import _noisy_pair
 
     base, cur = _noisy_pair(shift=12.0, noise=2.0)
     cur["comparison"] = compare_results(cur, base, ["baseline_score:+5"],
@@ -107,7 +107,7 @@ def test_report_comparison_block_lists_each_check():
 
 def test_comparison_checks_escape_hostile_trait_names():
     from pytest_persona.report.html import render_comparison
-    from tests.report.test_compare import _pq_results
+    from tests.results.test_compare import _pq_results
 
     name = "evil" + XSS_IMG + XSS_SCRIPT
     base = _pq_results({name: [10.0 + i for i in range(8)]})

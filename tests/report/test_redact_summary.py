@@ -5,10 +5,10 @@ import json
 import pytest
 
 from pytest_persona._util.redact import redact_secrets
-from pytest_persona.report.compare import compare_results
 from pytest_persona.report.html import render_comparison, render_persona_section, render_report
-from pytest_persona.report.results import save_results
 from pytest_persona.report.summary import format_summary_table, projection_order
+from pytest_persona.results.compare import compare_results
+from pytest_persona.results.document import save_results
 from tests.report.synthetic import make_results
 
 FAKE = {
@@ -114,8 +114,8 @@ def test_summary_partial_and_comparison():
 
 def test_summary_counts_the_checks_and_names_the_correction():
     from pytest_persona.report import format_summary_table
-    from pytest_persona.report.compare import compare_results
-    from tests.report.test_compare import _noisy_pair
+    from pytest_persona.results.compare import compare_results
+    from tests.results.test_compare import _noisy_pair
 
     base, cur = _noisy_pair(shift=12.0, noise=2.0)
     cur["comparison"] = compare_results(cur, base, ["baseline_score:+5"],

@@ -875,7 +875,7 @@ def _varied_shift_session(tmp_path: Path) -> ShiftSession:
 
 def test_checkpoint_shift_interval_is_seeded_by_trait_and_measure(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_persona.report.paired import pair, per_question_means, seed_for
+    from pytest_persona.results.paired import pair, per_question_means, seed_for
 
     ps = _varied_shift_session(tmp_path)
     seen = _stub_prompt_last(monkeypatch, ps)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_persona.report.calibration import auto_rules, calibrate, expand_rules
-from pytest_persona.report.compare import CompareUsageError, compare_results
-from tests.report.test_compare import _noisy_pair, _pq_results
+from pytest_persona.results.calibration import auto_rules, calibrate, expand_rules
+from pytest_persona.results.compare import CompareUsageError, compare_results
+from tests.results.test_compare import _noisy_pair, _pq_results
 
 
 def _runs(offsets: list[float]) -> list[dict]:

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_persona.report import compare as cmp
-from pytest_persona.report.compare import (
+from pytest_persona.results import compare as cmp
+from pytest_persona.results.compare import (
     Check,
     CompareUsageError,
     Comparison,
@@ -24,7 +24,7 @@ from pytest_persona.report.compare import (
     compare_results,
     parse_rule,
 )
-from pytest_persona.report.paired import RESAMPLES, PairedDiff, pair, seed_for
+from pytest_persona.results.paired import RESAMPLES, PairedDiff, pair, seed_for
 
 
 def _trait(metrics: dict[str, Any] | None = None,

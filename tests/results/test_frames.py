@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from pytest_persona import results
 from pytest_persona.cli import main
-from pytest_persona.report.results import ResultsError, save_results
+from pytest_persona.results import frames as results
+from pytest_persona.results.document import ResultsError, save_results
 from tests.report.synthetic import make_results
 
 

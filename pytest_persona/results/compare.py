@@ -30,7 +30,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_persona.report.paired import PairedDiff, pair, seed_for
+from pytest_persona.errors import CompareUsageError as CompareUsageError
+from pytest_persona.results.paired import PairedDiff, pair, seed_for
 
 METRIC_ALIASES = {
     "score": "baseline_score",
@@ -60,10 +61,6 @@ _RULE_RE = re.compile(
     r"^\s*(?:(?P<trait>[^\s:.][^\s:]*)\.)?(?P<metric>[A-Za-z_][A-Za-z0-9_]*)\s*:\s*"
     r"(?P<sign>[+-])\s*(?P<value>\d+(?:\.\d*)?|\.\d+)\s*(?P<pct>%)?\s*(?:@\s*(?P<mode>mean))?\s*$"
 )
-
-
-class CompareUsageError(ValueError):
-    """A rule cannot be evaluated against these results: a usage error, never a silent pass."""
 
 
 @dataclass(frozen=True)

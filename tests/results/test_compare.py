@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from pytest_persona.report.compare import CompareUsageError, Rule, compare_results, parse_rule
-from pytest_persona.report.paired import question_id
+from pytest_persona.results.compare import CompareUsageError, Rule, compare_results, parse_rule
+from pytest_persona.results.paired import question_id
 from tests.report.synthetic import make_results
 
 
@@ -114,7 +114,7 @@ def test_missing_traits_are_notes_missing_metrics_fail_closed():
 
 
 def test_to_dict_is_json_and_fits_results_schema(tmp_path):
-    from pytest_persona.report.results import load_results, save_results
+    from pytest_persona.results.document import load_results, save_results
 
     base = make_results(("sycophantic", "evil"))
     cur = make_results(("sycophantic", "evil"), shift=13, seed=1)

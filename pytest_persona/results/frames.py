@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_persona.report.results import load_results
+from pytest_persona.errors import ParquetUnavailable as ParquetUnavailable
+from pytest_persona.results.document import load_results
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -138,6 +139,3 @@ def export(results: Results, kind: str, *, csv: str | Path | None = None,
     write_with(parquet, lambda tmp: frame.to_parquet(tmp, index=False))
     return Path(parquet)
 
-
-class ParquetUnavailable(RuntimeError):
-    """Parquet export was asked for without pyarrow installed."""

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from pytest_persona.report import results as R
-from pytest_persona.report.results import (
+from pytest_persona.results import document as R
+from pytest_persona.results.document import (
     SCHEMA_VERSION,
     ResultsError,
     load_results,

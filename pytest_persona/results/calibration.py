@@ -14,13 +14,13 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pytest_persona.report.compare import (
+from pytest_persona.results.compare import (
     CompareUsageError,
     Rule,
     per_question,
     trait_metrics,
 )
-from pytest_persona.report.paired import pair
+from pytest_persona.results.paired import pair
 
 # figures whose drop (not rise) is the regression
 LOWER_IS_WORSE = ("baseline_coherence", "coherence_at_max", "effective_pairs")

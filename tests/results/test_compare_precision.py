@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pytest_persona.report.compare import compare_results, precision_notes
+from pytest_persona.results.compare import compare_results, precision_notes
 
 
 def _results(device: str, dtype: str, fingerprint: str = "fp") -> dict[str, Any]:

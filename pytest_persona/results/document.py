@@ -20,15 +20,12 @@ from typing import Any
 
 from pytest_persona._util.atomic import write_text
 from pytest_persona._util.redact import redact_obj, redact_secrets
+from pytest_persona.errors import ResultsError as ResultsError
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 
 OUTCOMES = ("passed", "failed", "xfailed", "xpassed", "skipped", "error")
-
-
-class ResultsError(ValueError):
-    """The results dict or file does not follow the schema; the message names the field."""
 
 
 # --------------------------------------------------------------------------- type checks

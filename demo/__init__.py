@@ -1,0 +1,1 @@
+"""The main job of a fresh clone: ``make demo`` runs :mod:`demo.run`."""
