@@ -167,3 +167,20 @@ def test_ini_rules_are_defaults_for_runs_that_compare(pytester: pytest.Pytester)
     res = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--persona-compare", str(base))
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     res.stderr.fnmatch_lines(["*unknown metric 'baseline_scroe'*"])
+
+
+def test_compare_fail_auto_is_accepted_like_persona_compare(pytester: pytest.Pytester) -> None:
+    """Issue 25 item 11: ``auto`` was parsed as a rule before expansion and always exit 4."""
+    pytester.makepyfile(test_plain="def test_ok():\n    pass\n")
+    cal = {"figures": {"evil": {"baseline_score": {"bound": 3.0, "direction": "+"}}}}
+    base = _baseline(pytester.path, lambda d: d.update(calibration=cal))
+    res = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--persona-compare", str(base),
+                                        "--persona-compare-fail", "auto")
+    assert res.ret == 0, res.stderr.str()
+    # an uncalibrated baseline still fails closed, with the way out
+    (pytester.path / "u").mkdir()
+    plain = _baseline(pytester.path / "u")
+    res = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--persona-compare", str(plain),
+                                        "--persona-compare-fail", "AUTO")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    res.stderr.fnmatch_lines(["*needs a calibrated baseline*persona calibrate*"])
