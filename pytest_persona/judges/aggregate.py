@@ -17,6 +17,17 @@ def _as_int_0_100(token: str) -> int | None:
     return v if 0 <= v <= 100 else None
 
 
+def _bad_logprob(logprob: object) -> str | None:
+    """Why ``logprob`` is not a log-probability, or None when it is one (``-inf`` included)."""
+    if isinstance(logprob, bool) or not isinstance(logprob, (int, float)):
+        return f"of type {type(logprob).__name__}"
+    if math.isnan(logprob):
+        return "NaN"
+    if logprob > 0.0:
+        return f"{logprob!r} > 0 (probability above 1)"
+    return None
+
+
 def aggregate_logprobs(
     top_logprobs: Iterable[tuple[str, float]], min_mass: float = MIN_NUMERIC_MASS
 ) -> tuple[float | None, str | None]:
@@ -25,10 +36,17 @@ def aggregate_logprobs(
     ``top_logprobs`` holds (token, logprob) pairs. The weights of the numeric tokens are
     renormalised to sum to one. Returns ``(score, None)``, or ``(None, reason)`` when the
     numeric probability mass is under ``min_mass`` (the judge refused or answered in words).
+
+    A logprob that is NaN, +inf or positive (a probability above one) on any token makes the
+    whole answer malformed: ``(None, "malformed answer: ...")``, never a score. ``-inf`` is a
+    probability of zero.
     """
     mass = 0.0
     total = 0.0
     for token, logprob in top_logprobs:
+        bad = _bad_logprob(logprob)
+        if bad is not None:
+            return None, f"malformed answer: logprob {bad} for token {token[:20]!r}"
         v = _as_int_0_100(token)
         if v is None:
             continue

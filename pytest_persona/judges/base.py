@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import math
 import re
 import threading
 from collections import Counter
@@ -223,6 +225,10 @@ class Judge:
 
         def record(i: int, out: Outcome) -> None:
             req = requests[i]
+            if out.score is not None and not math.isfinite(out.score):
+                # a backend's arithmetic on a malformed reply: never a score, never cached as one
+                out = dataclasses.replace(
+                    out, score=None, reason=f"malformed answer: non-finite score {out.score!r}")
             self._note_reported(out.model_version)
             with self._usage_lock:
                 self.usage.calls += 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -162,6 +163,8 @@ class JudgeCache:
         """Store an outcome: a score, or ``score=None`` with the reason it is not one."""
         if score is None and not reason:
             raise ValueError("a cached outcome without a score needs its reason")
+        if score is not None and not math.isfinite(score):
+            raise ValueError(f"a cached score must be finite, got {score!r}")
         row = (key, judge_id, model_version, template_sha256,
                None if score is None else float(score), reason, time.time())
         with self._lock:

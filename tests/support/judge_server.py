@@ -10,7 +10,7 @@ Used by the judge bench and (through ``tests/support/judge_server.py``) by the t
 What it answers is decided by ``scorer(prompt_text)``, which returns an ``int`` (that number,
 probability ~0.97, with non-numeric filler tokens), a ``str`` (that literal token, e.g.
 "REFUSAL"), or a ``dict`` token -> probability (an exact top-logprobs distribution; Anthropic
-answers its most probable token). One-shot behaviours queued with :meth:`queue` apply to the next
+answers its most probable token; a NaN probability is sent as a NaN logprob). One-shot behaviours queued with :meth:`queue` apply to the next
 requests in order: "429" (then the retry succeeds; retry-after 0), "500", "slow" (sleeps past
 the client timeout), "garbage" (non-numeric top tokens), "refusal" (REFUSAL), "lowmass"
 (numeric mass under 0.25), "badjson" (a 200 response that is not JSON).
@@ -58,6 +58,13 @@ def _prompt_text(body: dict[str, Any]) -> str:
         elif isinstance(content, list):
             parts.extend(str(b.get("text", "")) for b in content if isinstance(b, dict))
     return "\n".join(parts)
+
+
+def _logprob(p: float) -> float:
+    """log(p); a NaN probability is sent as a NaN logprob (a malformed server), 0 as -1e4."""
+    if math.isnan(p):
+        return p
+    return math.log(p) if p > 0 else -1e4
 
 
 class _Server(ThreadingHTTPServer):
@@ -266,7 +273,7 @@ class _Handler(BaseHTTPRequestHandler):
         ranked = sorted(dist.items(), key=lambda kv: -kv[1])
         n_top = int(body.get("top_logprobs") or 0)
         top = [
-            {"token": t, "logprob": math.log(p) if p > 0 else -1e4,
+            {"token": t, "logprob": _logprob(p),
              "bytes": list(t.encode())}
             for t, p in ranked[: max(n_top, 1)]
         ]
