@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pytest_persona"
 FLOORS: dict[str, int] = {
     "_util": 0, "errors": 0,
     "core": 1, "traits": 1, "judges": 1, "report": 1, "results": 1,
-    "models": 2, "cache": 2,
+    "models": 2, "cache": 2, "engines": 2,
     "pipeline": 3,
     "suites": 4,
     "plugin": 5, "cli": 5,
