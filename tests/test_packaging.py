@@ -17,7 +17,7 @@ DIST = {"yaml": "pyyaml", "huggingface_hub": "huggingface-hub", "pyarrow": "pyar
 NOT_IMPORTED = {"accelerate": "device_map='auto' on GPUs", "gguf": "the embedded GGUF model",
                 "pytest-html": "the --html report the plugin extends"}
 #: imported lazily behind an optional extra
-OPTIONAL = {"peft": "peft", "pyarrow": "parquet"}
+OPTIONAL = {"peft": "peft", "pyarrow": "parquet", "vllm": "vllm"}
 
 
 def _name(requirement: str) -> str:
