@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_persona.errors import PersonaError
+from pytest_persona.errors import PersonaError, PersonaUsageError
 
 if TYPE_CHECKING:
     from pytest_persona.cache.store import PersonaCache
@@ -229,6 +229,9 @@ def _screen_vectors(args: argparse.Namespace, loaded: LoadedModel, cache: Person
         if path is not None:
             vectors = TraitVectors.load(path)
             label = vectors.trait or Path(name).stem
+            if not name.endswith(".safetensors") and label != name:
+                raise PersonaUsageError(f"--trait {name}: {path} holds vectors for trait {label!r}, "
+                                 f"not {name!r}; pass --trait {label} or the {name} vectors")
             found[label] = vectors
             print(f"{label}: vectors from {path}", file=sys.stderr)
             continue

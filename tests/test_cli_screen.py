@@ -75,3 +75,16 @@ def test_bad_line_fails_with_file_and_line_or_is_skipped(
     assert result["skipped_lines"] == 1 and result["measure"] == "projection"
     assert result["traits"]["evil"]["fraction_above"] is None
     assert "evil.difference" not in pd.read_csv(out / "screen-samples.csv").columns
+
+
+def test_a_trait_that_names_no_vector_is_an_error(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 25 item 14: ``--trait impolite --vectors evil.safetensors`` screened evil."""
+    data, out = _setup(tmp_path)
+    args = _args(data, out, tmp_path, "--judge", "offline")
+    args[args.index("evil,sycophantic")] = "impolite"
+    args[args.index(str(tmp_path / "vecs"))] = str(tmp_path / "vecs" / "evil.safetensors")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--trait impolite" in err and "'evil'" in err and "evil.safetensors" in err
+    assert not (out / "screen.json").exists()
