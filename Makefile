@@ -11,7 +11,7 @@ DEMO_ARGS ?=
 # forward pass up to 25x slower (measured by the bench); passive waiting costs nothing alone.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: install demo test test-slow test-vllm validate bench bench-gpu lint clean mutate
+.PHONY: install demo test test-slow test-vllm validate bench bench-gpu lint format docs clean mutate
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -81,10 +81,22 @@ mutate: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/mutmut run $(MUTANTS); status=$$?; \
 	$(PY) -m tests.mutation.kill_rate; exit $$status
 
-# ruff, then mypy --strict (config and the few relaxed modules: pyproject.toml [tool.mypy]).
+# ruff (rules: pyproject.toml [tool.ruff.lint]), then mypy --strict (config and the few relaxed
+# modules: pyproject.toml [tool.mypy]).
 lint: $(STAMP)
-	$(VENV)/bin/ruff check pytest_persona tests benchmarks demo trait_suites --select E,F,W,I --ignore E501
+	$(VENV)/bin/ruff check pytest_persona tests benchmarks demo trait_suites
 	$(VENV)/bin/mypy pytest_persona
+
+# ruff format on the files you name, never the whole tree (a shared checkout): make format FILES='a.py b.py'.
+FILES ?=
+format: $(STAMP)
+	@if [ -z "$(FILES)" ]; then echo "make format: nothing to format (pass FILES='path ...')"; \
+	else $(VENV)/bin/ruff format $(FILES); fi
+
+# The docs/ site (MkDocs, strict: a broken link or a missing nav page fails), built into site/.
+docs: $(STAMP)
+	test -x $(VENV)/bin/mkdocs || $(PIP) install -q -e ".[test,docs]"
+	$(VENV)/bin/mkdocs build --strict -d site
 
 clean:
 	rm -rf $(VENV) .persona_cache reports/*.html reports/*.json
