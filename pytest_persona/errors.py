@@ -15,6 +15,8 @@ Each class keeps the builtin base that code written against earlier releases cat
     ├── ResultsError (ValueError)        a results document off its schema
     ├── VectorFileError (ValueError)     a vector file unreadable or not for this model
     ├── ArchiveError (ValueError)        a cache archive unsafe or off its manifest
+    ├── CacheIOError (OSError)           a cache file that cannot be read or written (disk
+    │                                    full, I/O error, a file where a folder belongs)
     ├── UnknownTraitError (LookupError)  a trait name nothing provides
     ├── ModelLoadError (RuntimeError)    a model that cannot be resolved or loaded
     ├── ExtractionError (RuntimeError)   no trustworthy vector from this data
@@ -105,6 +107,12 @@ class VectorFileError(PersonaError, ValueError):
 
 class ArchiveError(PersonaError, ValueError):
     """The archive is unreadable, unsafe, or does not match its manifest."""
+
+
+class CacheIOError(PersonaError, OSError):
+    """A cache file that cannot be opened, read or written for a reason other than damage
+    (disk full, I/O error, permissions, a file where a directory belongs). The file is left
+    where it is; the message names it."""
 
 
 class UnknownTraitError(PersonaError, LookupError):

@@ -18,6 +18,7 @@ BUILTIN_BASES = {
     "ModelLoadError": RuntimeError, "ExtractionError": RuntimeError,
     "MissingScoresError": RuntimeError, "ParquetUnavailable": RuntimeError,
     "EngineError": RuntimeError, "ExpectationFailed": AssertionError,
+    "CacheIOError": OSError,
 }
 OLD_HOMES = {
     "pytest_persona.traits.loader": ["TraitDataError", "UnknownTraitError"],

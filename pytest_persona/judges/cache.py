@@ -7,11 +7,16 @@ What is stored: real scores, and real outcomes that are not scores (a refusal, t
 probability mass on numbers, an unparsable reply) with their reason, so a warm run asks
 nothing. Transport failures (429, 5xx, timeouts) never reach the cache.
 
-Faults: a file that is not a SQLite database, is damaged, or holds a foreign schema is moved
-aside (``<name>.corrupt-<ns>``) with a warning and a fresh cache is created. A write that
-still finds the database locked after the busy timeout and a few retries is kept in memory
-(served to readers of this process) and retried on every later write and at close; one
-warning says so. A fetched score is never dropped silently.
+Faults: a file that is not a SQLite database (SQLITE_NOTADB), is damaged (SQLITE_CORRUPT, a
+failed ``PRAGMA quick_check``), or holds a foreign schema is moved aside
+(``<name>.corrupt-<ns>``) with a warning and a fresh cache is created. Any other failure to
+open it (disk full, I/O error, permissions, a file where the folder belongs) is not damage:
+it raises :class:`~pytest_persona.errors.CacheIOError` naming the file and leaves the file
+where it is, so no paid score is thrown away. A write that still finds the database locked
+(SQLITE_BUSY/SQLITE_LOCKED) after the busy timeout and a few retries, or that fails on a full
+disk or an I/O error, is kept in memory (served to readers of this process) and retried on
+every later write and at close; one warning names the real cause. A fetched score is never
+dropped silently.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pytest_persona.errors import CacheIOError
 
 TABLE = "judge_outcomes"
 COLUMNS = ("key", "judge_id", "model_version", "template_sha256", "score", "reason", "created")
@@ -45,6 +52,10 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 LEGACY_TABLES = {"judge_scores": ("key", "judge_id", "model_version", "template_sha256",
                                   "score", "created")}
 WRITE_ATTEMPTS = 3
+#: primary SQLite result codes (``exc.sqlite_errorcode & 0xFF``)
+SQLITE_BUSY, SQLITE_LOCKED, SQLITE_CORRUPT, SQLITE_NOTADB = 5, 6, 11, 26
+_DAMAGE_CODES = frozenset({SQLITE_CORRUPT, SQLITE_NOTADB})
+_LOCK_CODES = frozenset({SQLITE_BUSY, SQLITE_LOCKED})
 
 
 class JudgeCacheWarning(UserWarning):
@@ -88,19 +99,40 @@ def cache_key(
 class JudgeCache:
     def __init__(self, path: str | Path, busy_timeout_ms: int = 60_000):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.busy_timeout_ms = busy_timeout_ms
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[Any, ...]] = {}
         self._warned_pending = False
         self._deferring = False  # while locked out: short waits, one attempt per write
+        self._last_failure = "the database stayed locked past its timeout"
         try:
-            self._conn = self._open()
-        except (sqlite3.DatabaseError, _ForeignSchema) as exc:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheIOError(f"{self.path}: cannot create the judge cache's folder "
+                               f"{self.path.parent} ({exc})") from exc
+        try:
+            self._conn = self._open_checked()
+        except _Damaged as exc:
             self._move_aside(exc)
-            self._conn = self._open()
+            self._conn = self._open_checked(fresh=True)
 
     # -- opening ------------------------------------------------------------------------------
+    def _open_checked(self, fresh: bool = False) -> sqlite3.Connection:
+        """Open, telling damage (:class:`_Damaged`) from every other fault (CacheIOError)."""
+        try:
+            return self._open()
+        except _Damaged:
+            if fresh:
+                raise CacheIOError(f"{self.path}: a freshly created judge cache is unusable"
+                                   ) from None
+            raise
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc) and not fresh:
+                raise _Damaged(str(exc)) from exc
+            raise CacheIOError(_io_message(self.path, exc)) from exc
+        except OSError as exc:
+            raise CacheIOError(_io_message(self.path, exc)) from exc
+
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout_ms / 1000,
                                check_same_thread=False, isolation_level=None)
@@ -112,7 +144,7 @@ class JudgeCache:
             conn.execute(_SCHEMA)
             ok = conn.execute("PRAGMA quick_check").fetchone()
             if ok is None or ok[0] != "ok":
-                raise sqlite3.DatabaseError(f"integrity check failed: {ok}")
+                raise _Damaged(f"integrity check failed: {ok}")
         except BaseException:
             conn.close()
             raise
@@ -187,7 +219,10 @@ class JudgeCache:
                 self._conn.executemany(
                     f"INSERT OR REPLACE INTO {TABLE} ({', '.join(COLUMNS)}) "
                     f"VALUES ({', '.join('?' * len(COLUMNS))})", rows)
-            except sqlite3.OperationalError:
+            except sqlite3.DatabaseError as exc:
+                self._last_failure = write_failure(exc)
+                if not is_locked(exc):
+                    break  # disk full, I/O error: waiting does not help, a later write may
                 time.sleep(0.05 * (attempt + 1))
                 continue
             for row in rows:
@@ -202,7 +237,7 @@ class JudgeCache:
             self._set_timeout(min(self.busy_timeout_ms, 200))
         if not self._warned_pending:
             self._warned_pending = True
-            warnings.warn(f"{self.path}: the judge cache stayed locked past its timeout; "
+            warnings.warn(f"{self.path}: judge cache write failed ({self._last_failure}); "
                           f"{len(self._pending)} fetched outcome(s) kept in memory and retried "
                           "on later writes and at close", JudgeCacheWarning, stacklevel=4)
         return False
@@ -221,16 +256,50 @@ class JudgeCache:
         with self._lock:
             if not self._flush_locked(final=True):
                 warnings.warn(f"{self.path}: {len(self._pending)} judge outcome(s) could not be "
-                              "written (database locked); they will be fetched again next run",
-                              JudgeCacheWarning, stacklevel=3)
+                              f"written ({self._last_failure}); they will be fetched again "
+                              "next run", JudgeCacheWarning, stacklevel=3)
             try:
                 self._conn.close()
             except sqlite3.Error:
                 pass
 
 
-class _ForeignSchema(Exception):
+class _Damaged(Exception):
+    """The file is not a usable judge cache: not a database, damaged, or a foreign schema."""
+
+
+class _ForeignSchema(_Damaged):
     """The file is a SQLite database, but not one this cache wrote."""
+
+
+def _primary_code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else int(code) & 0xFF
+
+
+def is_damage(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` says the file itself is damaged or not a database (move it aside)."""
+    return _primary_code(exc) in _DAMAGE_CODES
+
+
+def is_locked(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` says another connection holds the database (worth waiting for)."""
+    return _primary_code(exc) in _LOCK_CODES
+
+
+def write_failure(exc: sqlite3.Error) -> str:
+    """What a failed write reports: locked, or the real cause (disk full, I/O error)."""
+    if is_locked(exc):
+        return "the database stayed locked past its timeout"
+    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+    return f"{exc} [{name}]: disk full or I/O error, not a lock"
+
+
+def _io_message(path: Path, exc: BaseException) -> str:
+    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+    return (f"{path}: the judge cache cannot be opened ({exc} [{name}]). This is not damage "
+            "to the file, which is left where it is with every score in it; free disk space "
+            "or fix the permissions and run again")
 
 
 def _check_schema(conn: sqlite3.Connection) -> None:
