@@ -3,10 +3,12 @@
 The archive is a ``.tar.gz`` holding ``manifest.json`` (format, version, sha256 and size of every
 member) and the cache's own files under their keys: ``responses/*.jsonl``, ``vectors/*``
 (safetensors + JSON sidecar), ``projections/*.json`` and ``judge.sqlite`` (a consistent SQLite
-snapshot). Import checks everything before it writes anything: only plain files at known,
-relative paths (no links, no absolute paths, no ``..``), each member's sha256 and size against
-the manifest, vectors readable, SQLite intact. It then merges: entries the local cache lacks are
-added, existing entries are never overwritten.
+snapshot). Export reads plain files only: a symlink (``judge.sqlite`` included) is skipped and
+named in the summary, never followed. Import checks everything before it writes anything: only
+plain files at known, relative paths (no links, no absolute paths, no ``..``), each member's
+sha256 and size against the manifest, vectors readable, the judge database intact and holding
+nothing but the judge cache's own schema and well-typed rows (see :mod:`.judge_snapshot`). It
+then merges: entries the local cache lacks are added, existing entries are never overwritten.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pytest_persona._util.atomic import atomic_path, write_with
+from pytest_persona._util.atomic import write_with
+from pytest_persona.cache.judge_snapshot import SnapshotError, check_snapshot, merge_snapshot
 from pytest_persona.cache.store import ResponseStore, _line_checksum
 from pytest_persona.errors import ArchiveError as ArchiveError
 
@@ -48,6 +51,8 @@ class ArchiveSummary:
 
     added: dict[str, int] = field(default_factory=dict)
     kept: dict[str, int] = field(default_factory=dict)
+    #: entries left out of an export because they are symlinks (never followed)
+    skipped: list[str] = field(default_factory=list)
 
     def count(self, bucket: dict[str, int], kind: str, n: int = 1) -> None:
         bucket[kind] = bucket.get(kind, 0) + n
@@ -56,6 +61,9 @@ class ArchiveSummary:
         kinds = sorted(set(self.added) | set(self.kept))
         parts = [f"{kind}: {self.added.get(kind, 0)} added, {self.kept.get(kind, 0)} kept"
                  for kind in kinds]
+        if self.skipped:
+            parts.append(f"skipped {len(self.skipped)} symlink(s), not followed: "
+                         + ", ".join(self.skipped[:5]) + (" ..." if len(self.skipped) > 5 else ""))
         return "; ".join(parts) or "nothing"
 
 
@@ -87,18 +95,28 @@ def _snapshot_sqlite(path: Path) -> bytes:
         return copy.read_bytes()
 
 
-def _collect(root: Path) -> dict[str, bytes]:
+def _collect(root: Path, skipped: list[str]) -> dict[str, bytes]:
+    """The cache's own files: plain files only (a symlink, whatever it points to, is listed
+    in ``skipped`` and never read)."""
     members: dict[str, bytes] = {}
     for sub, patterns in (("responses", ("*.jsonl",)), ("vectors", ("*.safetensors", "*.json")),
                           ("projections", ("*.json",))):
+        if (root / sub).is_symlink():
+            skipped.append(f"{sub}/")
+            continue
         for pattern in patterns:
             for path in sorted((root / sub).glob(pattern)):
                 name = f"{sub}/{path.name}"
-                if path.is_file() and not path.is_symlink() and LAYOUT.match(name):
+                if path.is_symlink():
+                    skipped.append(name)
+                elif path.is_file() and LAYOUT.match(name):
                     data = path.read_bytes()
                     members[name] = _complete_lines(data) if sub == "responses" else data
-    if (root / JUDGE_DB).is_file():
-        members[JUDGE_DB] = _snapshot_sqlite(root / JUDGE_DB)
+    judge = root / JUDGE_DB
+    if judge.is_symlink():
+        skipped.append(JUDGE_DB)
+    elif judge.is_file():
+        members[JUDGE_DB] = _snapshot_sqlite(judge)
     return members
 
 
@@ -107,7 +125,8 @@ def export_cache(root: str | Path, out: str | Path) -> ArchiveSummary:
     source = Path(root)
     if not source.is_dir():
         raise ArchiveError(f"{source}: no persona cache there (not a directory)")
-    members = _collect(source)
+    skipped: list[str] = []
+    members = _collect(source, skipped)
     manifest = {
         "format": FORMAT, "version": VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                         time.gmtime()),
@@ -126,7 +145,7 @@ def export_cache(root: str | Path, out: str | Path) -> ArchiveSummary:
                 tar.addfile(info, io.BytesIO(data))
 
     write_with(out, write)
-    summary = ArchiveSummary()
+    summary = ArchiveSummary(skipped=skipped)
     for name in members:
         summary.count(summary.added, _kind(name))
     return summary
@@ -217,16 +236,10 @@ def _validate_contents(archive: Path, staged: Path, names: list[str]) -> None:
                 raise ArchiveError(f"{archive}: member {name!r} is not valid JSON") from exc
         elif name == JUDGE_DB:
             try:
-                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-                try:
-                    ok = conn.execute("PRAGMA integrity_check").fetchone()
-                finally:
-                    conn.close()
-            except sqlite3.Error as exc:
-                raise ArchiveError(f"{archive}: member {name!r} is not a SQLite database "
-                                   f"({exc})") from exc
-            if not ok or ok[0] != "ok":
-                raise ArchiveError(f"{archive}: member {name!r} fails SQLite's integrity check")
+                check_snapshot(path)
+            except SnapshotError as exc:
+                raise ArchiveError(f"{archive}: member {name!r} {exc}; nothing was "
+                                   "imported") from exc
 
 
 def _read_responses(path: Path) -> dict[str, str]:
@@ -254,43 +267,9 @@ def _merge_responses(staged: Path, target: Path, summary: ArchiveSummary) -> Non
 
 
 def _merge_judge(staged: Path, target: Path, summary: ArchiveSummary) -> None:
-    if not target.exists():
-        with atomic_path(target) as tmp:
-            shutil.copyfile(staged, tmp)
-        conn = sqlite3.connect(str(target))
-        try:
-            rows = sum(conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]
-                       for (t,) in conn.execute(
-                           "SELECT name FROM sqlite_master WHERE type='table'"))
-        finally:
-            conn.close()
-        summary.count(summary.added, "judge scores", rows)
-        return
-    conn = sqlite3.connect(str(target), timeout=60, isolation_level=None, uri=True)
-    try:
-        conn.execute("PRAGMA busy_timeout=60000")
-        conn.execute("ATTACH DATABASE ? AS incoming", (f"file:{staged}?mode=ro",))
-        tables = [t for (t,) in conn.execute(
-            "SELECT name FROM incoming.sqlite_master WHERE type='table'")]
-        conn.execute("BEGIN IMMEDIATE")
-        for table in tables:
-            cols_in = [r[1] for r in conn.execute(f'PRAGMA incoming.table_info("{table}")')]
-            cols_local = [r[1] for r in conn.execute(f'PRAGMA main.table_info("{table}")')]
-            if not cols_local:
-                conn.execute(f'CREATE TABLE main."{table}" AS SELECT * FROM incoming."{table}" '
-                             "WHERE 0")
-                cols_local = cols_in
-            cols = ", ".join(f'"{c}"' for c in cols_in if c in cols_local)
-            before = conn.total_changes
-            conn.execute(f'INSERT OR IGNORE INTO main."{table}" ({cols}) '
-                         f'SELECT {cols} FROM incoming."{table}"')
-            total = conn.execute(f'SELECT COUNT(*) FROM incoming."{table}"').fetchone()[0]
-            added = conn.total_changes - before
-            summary.count(summary.added, "judge scores", added)
-            summary.count(summary.kept, "judge scores", total - added)
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
+    added, kept = merge_snapshot(staged, target)
+    summary.count(summary.added, "judge scores", added)
+    summary.count(summary.kept, "judge scores", kept)
 
 
 def import_cache(archive: str | Path, root: str | Path) -> ArchiveSummary:

@@ -37,7 +37,7 @@ from pytest_persona.errors import CacheIOError
 
 TABLE = "judge_outcomes"
 COLUMNS = ("key", "judge_id", "model_version", "template_sha256", "score", "reason", "created")
-_SCHEMA = f"""
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     key TEXT PRIMARY KEY,
     judge_id TEXT NOT NULL,
@@ -141,7 +141,7 @@ class JudgeCache:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             _check_schema(conn)
-            conn.execute(_SCHEMA)
+            conn.execute(SCHEMA)
             ok = conn.execute("PRAGMA quick_check").fetchone()
             if ok is None or ok[0] != "ok":
                 raise _Damaged(f"integrity check failed: {ok}")
