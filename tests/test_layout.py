@@ -13,7 +13,7 @@ FLOORS: dict[str, int] = {
     "core": 1, "traits": 1, "judges": 1, "report": 1, "results": 1,
     "models": 2, "cache": 2, "engines": 2,
     "pipeline": 3,
-    "suites": 4,
+    "suites": 4, "integrations": 4,
     "plugin": 5, "cli": 5,
 }
 
