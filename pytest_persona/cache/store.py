@@ -3,7 +3,9 @@
 Generated responses are JSONL lines, each carrying its own checksum, appended under a file
 lock as each batch finishes: an interrupted run keeps every finished batch; a torn or corrupted
 line is dropped (the file is rewritten atomically without it, one warning) and recomputed. Vectors are safetensors files with a JSON sidecar,
-written atomically. Judge scores live in the judges' SQLite file beside them.
+written atomically. Projections are JSON lists of finite numbers, checked on every read (a
+wrong type, length or a NaN warns and is recomputed). Judge scores live in the judges' SQLite
+file beside them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import time
 import warnings
@@ -215,6 +218,37 @@ class PersonaCache:
                                   default=str))
         return path
 
+    def projection_path(self, key: str) -> Path:
+        return self.root / "projections" / f"{key}.json"
+
+    def load_projections(self, key: str, n: int) -> list[float] | None:
+        """Cached projections for ``key`` (``n`` finite numbers), or None: absent, ``refresh``
+        set, or an entry that is not exactly that (it warns, is moved aside, is recomputed)."""
+        path = self.projection_path(key)
+        if self.refresh or not (path.exists() or path.is_symlink()):
+            return None
+        try:
+            if not path.is_file() or path.is_symlink():
+                raise ValueError("not a regular file")
+            return check_projection_entry(json.loads(path.read_text(encoding="utf-8")), n)
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSON errors included
+            warnings.warn(f"{path}: corrupt projection cache entry ({exc}); moved aside, "
+                          "recomputing", CacheWarning, stacklevel=2)
+            _move_aside(path)
+            return None
+
+    def save_projections(self, key: str, values: list[float]) -> Path | None:
+        """Write projections atomically; non-finite values are returned but never cached."""
+        try:
+            check_projection_entry({"values": values}, len(values))
+        except ValueError as exc:
+            warnings.warn(f"projections {key[:16]}: not cached ({exc})", CacheWarning,
+                          stacklevel=2)
+            return None
+        path = self.projection_path(key)
+        write_text(path, json.dumps({"values": [float(v) for v in values]}, allow_nan=False))
+        return path
+
     def record_path(self, kind: str, key: str) -> Path:
         return self.root / kind / f"{key}.json"
 
@@ -240,6 +274,26 @@ class PersonaCache:
         hits = sum(s.hits for s in self._responses.values()) + self.vector_hits
         misses = sum(s.misses for s in self._responses.values()) + self.vector_misses
         return {"hits": hits, "misses": misses}
+
+
+def check_projection_entry(data: Any, n: int | None) -> list[float]:
+    """The values of a projection cache entry ``{"values": [finite numbers]}``, ``n`` of
+    them when ``n`` is given; raises ValueError saying what is wrong otherwise."""
+    if not isinstance(data, dict):
+        raise ValueError(f"entry is a JSON {type(data).__name__}, not an object")
+    if "values" not in data:
+        raise ValueError("field 'values' is missing")
+    values = data["values"]
+    if not isinstance(values, list):
+        raise ValueError(f"field 'values' is a JSON {type(values).__name__}, not a list")
+    if n is not None and len(values) != n:
+        raise ValueError(f"field 'values' has {len(values)} entries, expected {n}")
+    for i, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"field 'values[{i}]' is {value!r}, expected a number")
+        if not math.isfinite(value):
+            raise ValueError(f"field 'values[{i}]' is {value!r}, expected a finite number")
+    return [float(v) for v in values]
 
 
 def _checked_vectors(path: Path) -> TraitVectors:

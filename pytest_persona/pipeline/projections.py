@@ -7,10 +7,8 @@ the reference's fine-tuning-shift measure, which needs no generation at all).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from pytest_persona._util.atomic import write_text
 from pytest_persona.cache.keys import ProjectionKey
 from pytest_persona.cache.store import PersonaCache, stable_hash
 from pytest_persona.core.arrays import Vector, float32_bytes
@@ -32,21 +30,17 @@ def projections(loaded: Any, prompts: list[Any], answers: list[str], vector: Vec
         raise ValueError(f"unknown projection kind {kind!r}: response_avg or prompt_last")
     key = ProjectionKey(model=cache_identity(loaded), prompts=prompts, answers=answers,
                         vector=projection_vector_hash(vector), layer=layer, kind=kind).digest()
-    path = cache.root / "projections" / f"{key}.json" if cache is not None else None
-    if path is not None and not cache.refresh and path.exists():  # type: ignore[union-attr]
-        try:
-            values = json.loads(path.read_text())["values"]
-            if isinstance(values, list) and len(values) == len(answers):
-                return [float(v) for v in values]
-        except (OSError, ValueError, KeyError):
-            pass  # corrupted: recompute
+    if cache is not None:
+        found = cache.load_projections(key, len(answers))  # validated: recomputed if bad
+        if found is not None:
+            return found
     from pytest_persona.core.activations import collect_activations  # torch: misses only
 
     acts = collect_activations(loaded.model, loaded.tokenizer, prompts, answers,
                                batch_size=batch_size)
     values = project(acts.get(kind)[:, layer], vector).tolist()
-    if path is not None:
-        write_text(path, json.dumps({"values": values}))
+    if cache is not None:
+        cache.save_projections(key, values)
     return values
 
 
