@@ -30,7 +30,7 @@ from typing import Any
 
 from pytest_persona._util.atomic import write_with
 from pytest_persona.cache.judge_snapshot import SnapshotError, check_snapshot, merge_snapshot
-from pytest_persona.cache.store import ResponseStore, _line_checksum
+from pytest_persona.cache.store import ResponseStore, _line_checksum, check_projection_entry
 from pytest_persona.errors import ArchiveError as ArchiveError
 
 FORMAT = "pytest-persona-cache"
@@ -231,9 +231,17 @@ def _validate_contents(archive: Path, staged: Path, names: list[str]) -> None:
                                    f"file ({exc})") from exc
         elif name.endswith(".json"):
             try:
-                json.loads(path.read_text(encoding="utf-8"))
+                data = json.loads(path.read_text(encoding="utf-8"))
             except ValueError as exc:
                 raise ArchiveError(f"{archive}: member {name!r} is not valid JSON") from exc
+            try:
+                if name.startswith("projections/"):
+                    check_projection_entry(data, None)
+                elif not isinstance(data, dict):
+                    raise ValueError(f"is a JSON {type(data).__name__}, not an object")
+            except ValueError as exc:
+                raise ArchiveError(f"{archive}: member {name!r}: {exc}; nothing was "
+                                   "imported") from exc
         elif name == JUDGE_DB:
             try:
                 check_snapshot(path)

@@ -27,7 +27,7 @@ def _fill(root: Path, suffix: str = "") -> None:
     vecs = TraitVectors(torch.arange(12, dtype=torch.float32).reshape(3, 4), {"trait": "evil"})
     cache.save_vectors("vkey", vecs, {"trait": "evil"})
     (root / "projections").mkdir(parents=True, exist_ok=True)
-    (root / "projections" / "pkey.json").write_text(json.dumps({"mean": 1.5}))
+    (root / "projections" / "pkey.json").write_text(json.dumps({"values": [1.5]}))
     judge = JudgeCache(cache.judge_path)
     judge.put("s1", "offline", "t" * 64, 42.0 if not suffix else 7.0)
     judge.put("s2", "offline", "t" * 64, 80.0)
@@ -50,7 +50,7 @@ def test_round_trip_carries_every_kind_with_its_key(tmp_path: Path) -> None:
     assert cache.responses(FP).get_many(["k1", "k2"]) == {"k1": "hello", "k2": "world"}
     loaded = cache.load_vectors("vkey")
     assert loaded is not None and torch.equal(loaded.vectors, torch.arange(12.0).reshape(3, 4))
-    assert json.loads((dst / "projections" / "pkey.json").read_text()) == {"mean": 1.5}
+    assert json.loads((dst / "projections" / "pkey.json").read_text()) == {"values": [1.5]}
     judge = JudgeCache(dst / "judge.sqlite")
     assert (judge.get("s1"), judge.get("s2")) == (42.0, 80.0)
     judge.close()
@@ -138,7 +138,7 @@ def test_cli_reports_a_corrupted_archive(tmp_path: Path, exported: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     dst, before = _target(tmp_path)
     bad = tmp_path / "bad.tar.gz"
-    _rewrite(exported, bad, {"projections/pkey.json": b'{"mean": 99}'})
+    _rewrite(exported, bad, {"projections/pkey.json": b'{"values": [99]}'})
     assert main(["cache", "import", str(bad), "--cache", str(dst)]) == 2
     err = capsys.readouterr().err
     assert "persona: error:" in err and "projections/pkey.json" in err and "tampered" in err
