@@ -27,9 +27,8 @@ def select_engine(name: str, device: str | None = None, *, dtype: str = "auto",
     """
     if name not in ENGINE_NAMES:
         raise EngineError(f"unknown engine {name!r}: use one of {', '.join(ENGINE_NAMES)}")
-    on_gpu = (device or default_device()).startswith("cuda")
     if name == "auto":
-        if vllm_importable() and on_gpu:
+        if vllm_importable() and (device or default_device()).startswith("cuda"):
             name, why = "vllm", "auto: vllm is installed and the run is on a GPU"
         elif not vllm_importable():
             name, why = "hf", "auto: vllm is not installed"

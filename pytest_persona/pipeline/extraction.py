@@ -14,6 +14,7 @@ from pytest_persona.cache.keys import VectorKey
 from pytest_persona.cache.store import PersonaCache
 from pytest_persona.core.requests import GenerationConfig
 from pytest_persona.core.vectors import TraitVectors
+from pytest_persona.engines.base import Engine
 from pytest_persona.errors import ExtractionError as ExtractionError
 from pytest_persona.judges import COHERENCE_PROMPT, Judge, JudgeRequest, check_missing
 from pytest_persona.models.loading import LoadedModel, cache_identity
@@ -127,10 +128,12 @@ def build_rows(trait: TraitData, config: ExtractionConfig) -> list[Row]:
 
 def vector_cache_key(
     loaded: LoadedModel, trait: TraitData, config: ExtractionConfig, judge: Judge,
-    coherence_judge: Judge,
+    coherence_judge: Judge, engine: Engine | None = None,
 ) -> str:
-    """Key of a vector: model fingerprint, trait data hash, parameters and judges."""
-    return VectorKey(model=cache_identity(loaded), trait=trait.name, trait_sha256=trait.sha256,
+    """Key of a vector: model identity (the generating engine's: its texts made the
+    vector), trait data hash, parameters and judges."""
+    model = engine.identity(loaded) if engine is not None else cache_identity(loaded)
+    return VectorKey(model=model, trait=trait.name, trait_sha256=trait.sha256,
                      config=config.key(), judge=judge.id,
                      coherence_judge=coherence_judge.id,
                      version=2).digest()  # 2: reference negative threshold, empty responses out
@@ -199,10 +202,13 @@ def extract_vectors(
     config: ExtractionConfig = ExtractionConfig(),
     cache: PersonaCache | None = None,
     progress: Progress | None = None,
+    engine: Engine | None = None,
 ) -> ExtractionResult:
-    """Run the contrastive pipeline (or load its cached result) and return the vectors."""
+    """Run the contrastive pipeline (or load its cached result) and return the vectors.
+    ``engine`` generates the contrastive responses (default: hf); activations are read with
+    transformers either way."""
     coherence_judge = coherence_judge or judge
-    key = vector_cache_key(loaded, trait, config, judge, coherence_judge)
+    key = vector_cache_key(loaded, trait, config, judge, coherence_judge, engine)
     if cache is not None:
         cached = cache.load_vectors(key)
         if cached is not None:
@@ -216,7 +222,7 @@ def extract_vectors(
         loaded, [[{"role": "system", "content": r.system}, {"role": "user", "content": r.user}]
                  for r in rows],
         config.generation(), cache, salts=[r.sample for r in rows],
-        progress=bind(progress, f"generate {trait.name} contrastive"),
+        progress=bind(progress, f"generate {trait.name} contrastive"), engine=engine,
     )
     scored = score_rows(rows, responses, trait, judge, coherence_judge, config, progress)
     pairs = effective_pairs(scored, config)

@@ -22,6 +22,7 @@ from pytest_persona.core.requests import (
     request_key,
     row_seed,
 )
+from pytest_persona.engines.base import Engine
 from pytest_persona.models.loading import LoadedModel, cache_identity
 
 
@@ -43,19 +44,23 @@ def generate_cached(
     coeffs: Sequence[float] | None = None,
     salts: Sequence[int] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    engine: Engine | None = None,
 ) -> list[str]:
     """Like :func:`generate`, reading and writing the response cache.
 
-    ``salts`` distinguishes repeated samples of the same prompt (sample index).
+    ``salts`` distinguishes repeated samples of the same prompt (sample index). ``engine``
+    generates the misses (default: the hf reference path); its identity keys the responses,
+    so two engines' texts are different cache entries (the hf engine's identity is the plain
+    model identity: caches written before engines existed stay valid).
     """
     messages = [as_messages(item) for item in items]
     row_coeffs = [float(c) for c in coeffs] if coeffs is not None else [0.0] * len(items)
     row_salts = list(salts) if salts is not None else [0] * len(items)
     salted = [m + [{"role": "_sample", "content": str(s)}] if s else m
               for m, s in zip(messages, row_salts)]
-    keys = [request_key(cache_identity(loaded), m, config, steering, c)
-            for m, c in zip(salted, row_coeffs)]
-    store = cache.responses(cache_identity(loaded)) if cache is not None else None
+    identity = engine.identity(loaded) if engine is not None else cache_identity(loaded)
+    keys = [request_key(identity, m, config, steering, c) for m, c in zip(salted, row_coeffs)]
+    store = cache.responses(identity) if cache is not None else None
     found = store.get_many(keys) if store is not None and not cache.refresh else {}  # type: ignore[union-attr]
     todo = [i for i, k in enumerate(keys) if k not in found]
     if store is not None:
@@ -69,12 +74,17 @@ def generate_cached(
             if store is not None:
                 stored.update(store.put_many({keys[todo[i]]: t for i, t in zip(idx, texts)}))
 
-        texts = generate(
-            loaded.model, loaded.tokenizer, [messages[i] for i in todo], config,
-            steering=steering if coeffs is not None else None,
-            coeffs=[row_coeffs[i] for i in todo] if coeffs is not None else None,
-            progress=progress, on_batch=on_batch, seeds=[row_seed(config.seed, salted[i]) for i in todo],
-        )
+        todo_steering = steering if coeffs is not None else None
+        todo_coeffs = [row_coeffs[i] for i in todo] if coeffs is not None else None
+        seeds = [row_seed(config.seed, salted[i]) for i in todo]
+        if engine is None:
+            texts = generate(loaded.model, loaded.tokenizer, [messages[i] for i in todo], config,
+                             steering=todo_steering, coeffs=todo_coeffs, progress=progress,
+                             on_batch=on_batch, seeds=seeds)
+        else:
+            texts = engine.generate(loaded, [messages[i] for i in todo], config,
+                                    steering=todo_steering, coeffs=todo_coeffs, seeds=seeds,
+                                    progress=progress, on_batch=on_batch)
         for i, text in zip(todo, texts):
             results[i] = stored.get(keys[i], text)  # another writer's text, if it was first
     elif progress is not None:

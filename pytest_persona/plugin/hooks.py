@@ -83,6 +83,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Which generation engine the run uses, and why (``--persona-engine``)."""
+    note = config.stash.get(VALUES_KEY, {}).get("persona_engine_note")
+    return [f"pytest-persona: {note}"] if note else []
+
+
 def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
     """With ``-v``: each YAML file that looks like a trait suite but was not collected, and why."""
     skipped = config.stash.get(NOT_COLLECTED_KEY, [])

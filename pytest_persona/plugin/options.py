@@ -109,6 +109,13 @@ def _dtype(raw: str) -> str:
     return text
 
 
+def _engine(raw: str) -> str:
+    text = raw.strip().lower() or "auto"
+    if text not in ("hf", "vllm", "auto"):
+        raise ValueError(f"expected hf, vllm or auto, got {raw!r}")
+    return text
+
+
 def _correction(raw: str) -> str:
     text = raw.strip().lower() or "holm"
     if text not in ("holm", "bonferroni", "none"):
@@ -145,6 +152,12 @@ OPTIONS: tuple[Option, ...] = (
            _required(_COUNT), "1"),
     Option("persona_dtype", "--persona-dtype", ("--dtype",),
            "auto (bf16 on GPU, fp32 on CPU), float32, bfloat16, float16", _dtype, "auto"),
+    Option("persona_engine", "--persona-engine", (),
+           "generation engine: hf (transformers, the reference), vllm, or auto (vllm when "
+           "it is installed and the run is on a GPU, else hf)", _engine, "auto"),
+    Option("persona_tensor_parallel", "--persona-tensor-parallel", (),
+           "GPUs one vllm engine shards the model over (vLLM tensor parallelism)",
+           _required(_COUNT), "1"),
     Option("persona_batch_size", "--persona-batch-size", ("--batch-size",),
            "generation batch size (default: automatic)", _COUNT),
     Option("persona_max_new_tokens", "--persona-max-new-tokens", ("--max-new-tokens",),
@@ -175,6 +188,11 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--persona-refresh", dest="persona_refresh", action="store_true",
                     default=None, help="recompute everything, ignoring cached results")
     parser.addini("persona_refresh", "recompute everything", type="bool", default=False)
+    group.addoption("--persona-deterministic", dest="persona_deterministic", action="store_true",
+                    default=None, help="vllm's batch-invariant mode: a row's tokens do not "
+                    "depend on its batch-mates (ini: persona_deterministic)")
+    parser.addini("persona_deterministic", "vllm batch-invariant mode", type="bool",
+                  default=False)
     group.addoption("--persona-compare-fail", dest="persona_compare_fail", action="append",
                     default=None, help="regression rule, e.g. baseline_score:+5 (repeatable)")
     parser.addini("persona_compare_fail", "regression rules", type="linelist", default=[])
@@ -238,6 +256,14 @@ def parse_values(config: pytest.Config) -> dict[str, Any]:
     except ValueError as exc:
         raise pytest.UsageError(f"pytest-persona: ini value persona_refresh: {exc}") from None
     values["persona_refresh"] = bool(refresh)
+    try:
+        deterministic = config.getoption("persona_deterministic", default=None) or \
+            config.getini("persona_deterministic")
+    except ValueError as exc:
+        raise pytest.UsageError(f"pytest-persona: ini value persona_deterministic: "
+                                f"{exc}") from None
+    values["persona_deterministic"] = bool(deterministic)
+    values["persona_engine_note"] = _engine_note(values)
     rules = list(config.getoption("persona_compare_fail", None) or
                  config.getini("persona_compare_fail"))
     from pytest_persona.results.compare import parse_rule
@@ -252,6 +278,23 @@ def parse_values(config: pytest.Config) -> dict[str, Any]:
                                     f"persona_compare_fail): {exc}") from None
     values["persona_compare_fail"] = rules
     return values
+
+
+def _engine_note(values: dict[str, Any]) -> str:
+    """Which engine the run generates with and why; an engine request that cannot be met
+    (vllm not installed, tensor parallelism or batch invariance on hf) is a usage error now,
+    before any model loads."""
+    from pytest_persona.engines import select_engine
+    from pytest_persona.errors import EngineError
+
+    try:
+        _engine, why = select_engine(values["persona_engine"], values["persona_device"],
+                                     dtype=values["persona_dtype"],
+                                     tensor_parallel=values["persona_tensor_parallel"],
+                                     deterministic=values["persona_deterministic"])
+    except EngineError as exc:
+        raise pytest.UsageError(f"pytest-persona: option --persona-engine: {exc}") from None
+    return why
 
 
 def opt(config: pytest.Config, ini: str) -> Any:
@@ -309,6 +352,9 @@ def build_options(config: pytest.Config) -> Any:
         max_questions=opt(config, "persona_max_questions"),
         seed=int(opt(config, "persona_seed")),
         trait_paths=trait_paths(config),
+        engine=str(opt(config, "persona_engine")),
+        tensor_parallel=int(opt(config, "persona_tensor_parallel")),
+        deterministic=bool(opt(config, "persona_deterministic")),
     )
 
 

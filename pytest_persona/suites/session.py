@@ -14,6 +14,7 @@ from pytest_persona.cache.store import PersonaCache
 from pytest_persona.core.arrays import Vector
 from pytest_persona.core.requests import STATS, GenerationConfig, Steering
 from pytest_persona.core.stats import Summary, summarize
+from pytest_persona.engines import Engine, select_engine
 from pytest_persona.judges import COHERENCE_PROMPT, Judge, JudgeRequest, check_missing
 from pytest_persona.models.loading import LazyLoadedModel, LoadedModel, load_model
 from pytest_persona.pipeline.extraction import ExtractionConfig, ExtractionResult, extract_vectors
@@ -43,6 +44,9 @@ class PersonaOptions:
     max_questions: int | None = None
     seed: int = 0
     trait_paths: tuple[Path, ...] = ()
+    engine: str = "auto"  # hf | vllm | auto (vllm when installed and on a GPU)
+    tensor_parallel: int = 1
+    deterministic: bool = False
 
 
 @dataclass
@@ -136,6 +140,8 @@ class PersonaSession:
         self._projections: dict[Any, dict[str, list[float]]] = {}
         self.sections: dict[str, dict[str, Any]] = {}
         self.sweeps_run = 0
+        self._engines: dict[str, Engine] = {}
+        self.engine_note = ""
 
     # -- models -----------------------------------------------------------------------------
     def _load(self, name: str) -> LoadedModel:
@@ -155,6 +161,19 @@ class PersonaSession:
     @property
     def model(self) -> LoadedModel:
         return self._load(self.options.model)
+
+    def engine_for(self, loaded: LoadedModel) -> Engine:
+        """The generation engine of ``loaded`` (one per model: a vllm engine holds its own
+        copy of the weights), chosen by ``--persona-engine``; built without starting it."""
+        name = str(loaded.name)
+        if name not in self._engines:
+            engine, why = select_engine(self.options.engine, self.options.device,
+                                        dtype=self.options.dtype,
+                                        tensor_parallel=self.options.tensor_parallel,
+                                        deterministic=self.options.deterministic)
+            self._engines[name] = engine
+            self.engine_note = why
+        return self._engines[name]
 
     @property
     def reference(self) -> LoadedModel | None:
@@ -242,7 +261,7 @@ class PersonaSession:
             try:
                 self._vectors[key] = extract_vectors(
                     loaded, trait, self.judge, self.coherence_judge, config, self.cache,
-                    self.progress)
+                    self.progress, engine=self.engine_for(loaded))
             except Exception as exc:  # noqa: BLE001 - remembered: every item fails fast
                 self._failures[key] = exc
                 raise
@@ -306,6 +325,7 @@ class PersonaSession:
         row_coeffs = [c for c in coeffs for _ in rows.questions]
         answers = generate_cached(self.model, items, config, self.cache, steering=steering,
                                   coeffs=row_coeffs, salts=rows.samples * len(coeffs),
+                                  engine=self.engine_for(self.model),
                                   progress=bind(self.progress, f"generate {trait.name} sweep"))
         self.sweeps_run += 1
         t_req = [JudgeRequest(q, a, trait.eval_prompt, trait=trait.name)
@@ -375,7 +395,7 @@ class PersonaSession:
             return self._sweeps[key].at(0.0)
         rows = self.eval_rows(rs, trait)
         answers = generate_cached(self.model, rows.questions, config, self.cache,
-                                  salts=rows.samples,
+                                  salts=rows.samples, engine=self.engine_for(self.model),
                                   progress=bind(self.progress,
                                                 f"generate {self.model.name} baseline"))
         t_res = self.judge.score_many_sync(
@@ -412,7 +432,7 @@ class PersonaSession:
         prompted_msgs = [[{"role": "system", "content": system}, {"role": "user", "content": q}]
                          for q in rows.questions]
         prompted = generate_cached(self.model, prompted_msgs, self._gen_config(rs), self.cache,
-                                   salts=rows.samples,
+                                   salts=rows.samples, engine=self.engine_for(self.model),
                                    progress=bind(self.progress, f"generate {trait.name} prompted"))
         conds = {
             "baseline": (list(rows.questions), sweep.at(0.0).answers),
@@ -445,7 +465,8 @@ class PersonaSession:
     def unsteered_answers(self, loaded: LoadedModel, rs: ResolvedSuite, questions: list[str]
                           ) -> list[str]:
         return generate_cached(loaded, questions, self._gen_config(rs), self.cache,
-                               progress=bind(self.progress, f"generate {loaded.name} baseline"))
+                               progress=bind(self.progress, f"generate {loaded.name} baseline"),
+                               engine=self.engine_for(loaded))
 
     def describe(self) -> dict[str, Any]:
         loaded = self.model_loaded()
@@ -454,6 +475,8 @@ class PersonaSession:
             "reference": (lambda r: r.describe() if r is not None and not isinstance(
                 r, BaseException) else None)(self._models.get(self.options.reference_model or "")),
             "judge_note": self.judge_note,
+            "engine": ({**self._engines[self.options.model].describe(), "note": self.engine_note}
+                       if self.options.model in self._engines else None),
             "judge_usage": self.judge_usage(),
             "judge_models": sorted({m for j in self._judges.values() for m in j.usage.models}),
             "model_usage": {"generated_tokens": STATS.generated_tokens,
