@@ -332,6 +332,15 @@ def _screen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _timeline(args: argparse.Namespace) -> int:
+    from pytest_persona._util.atomic import write_text
+    from pytest_persona.report.timeline import load_timeline, render_timeline
+
+    write_text(args.output, render_timeline(load_timeline(args.timeline)))
+    print(f"timeline written to {args.output}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     from pytest_persona.traits.loader import (
         DEFAULT_NEG_SYSTEM_TEMPLATE,
@@ -451,6 +460,10 @@ def parser() -> argparse.ArgumentParser:
     scr.add_argument("--device", default=None)
     scr.add_argument("--dtype", default="auto")
     scr.set_defaults(func=_screen)
+    tl = sub.add_parser("timeline", help="HTML of a fine-tuning timeline (PersonaCallback out=)")
+    tl.add_argument("timeline", help="the timeline JSON the callback wrote")
+    tl.add_argument("-o", "--output", default="timeline.html")
+    tl.set_defaults(func=_timeline)
     return p
 
 
