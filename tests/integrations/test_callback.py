@@ -111,6 +111,11 @@ def test_stop_if_stops_the_run_and_says_why(tmp_path, caplog):
     doc = json.loads((tmp_path / "stop" / "timeline.json").read_text())
     assert doc["stop"]["trait"] == TRAIT and [c["step"] for c in doc["checks"]] == [0, 2]
     assert any(logs.get(f"persona/{TRAIT}/stopped") == 1.0 for _, logs in rec.logs)
+    from pytest_persona.cli import main
+
+    page = tmp_path / "timeline.html"
+    assert main(["timeline", str(tmp_path / "stop" / "timeline.json"), "-o", str(page)]) == 0
+    assert "stopped at step 2" in page.read_text() and "pp-ci-band" in page.read_text()
 
 
 def test_stop_if_below_the_bound_does_not_stop(tmp_path):
