@@ -16,33 +16,33 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
 import shutil
 import sqlite3
 import tarfile
 import tempfile
 import time
-import zlib
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from pytest_persona._util.atomic import write_with
-from pytest_persona.cache.judge_snapshot import SnapshotError, check_snapshot, merge_snapshot
-from pytest_persona.cache.store import ResponseStore, _line_checksum, check_projection_entry
-from pytest_persona.errors import ArchiveError as ArchiveError
-
-FORMAT = "pytest-persona-cache"
-VERSION = 1
-MANIFEST = "manifest.json"
-JUDGE_DB = "judge.sqlite"
-_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,200}"
-LAYOUT = re.compile(
-    rf"^(responses/{_NAME}\.jsonl|vectors/{_NAME}\.(safetensors|json)|projections/{_NAME}\.json"
-    rf"|{re.escape(JUDGE_DB)})$"
+from pytest_persona.cache.archive_stage import (
+    FORMAT,
+    JUDGE_DB,
+    LAYOUT,
+    MANIFEST,
+    VERSION,
+    Limits,
+    stage_archive,
 )
-MAX_MEMBER_BYTES = 4 * 2**30
+from pytest_persona.cache.judge_snapshot import SnapshotError, check_snapshot, merge_snapshot
+from pytest_persona.cache.store import (
+    ResponseStore,
+    _checked_vectors,
+    _line_checksum,
+    check_projection_entry,
+)
+from pytest_persona.errors import ArchiveError as ArchiveError
 
 
 @dataclass
@@ -152,83 +152,18 @@ def export_cache(root: str | Path, out: str | Path) -> ArchiveSummary:
 
 
 # -- import ------------------------------------------------------------------------------------
-def _check_member(archive: Path, info: tarfile.TarInfo) -> None:
-    name = info.name
-    if not info.isfile():
-        what = "a link" if info.issym() or info.islnk() else "not a plain file"
-        raise ArchiveError(f"{archive}: member {name!r} is {what}; refusing to import")
-    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-        raise ArchiveError(f"{archive}: member {name!r} has an absolute path; refusing to import")
-    if ".." in name.replace("\\", "/").split("/"):
-        raise ArchiveError(f"{archive}: member {name!r} leaves the cache directory ('..'); "
-                           "refusing to import")
-    if name != MANIFEST and not LAYOUT.match(name):
-        raise ArchiveError(f"{archive}: member {name!r} is not a persona cache file "
-                           "(responses/*.jsonl, vectors/*, projections/*.json, judge.sqlite)")
-    if info.size > MAX_MEMBER_BYTES:
-        raise ArchiveError(f"{archive}: member {name!r} is {info.size} bytes, over the limit")
-
-
-def _read_members(archive: Path) -> dict[str, bytes]:
-    found: dict[str, bytes] = {}
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            for info in tar:
-                _check_member(archive, info)
-                if info.name in found:
-                    raise ArchiveError(f"{archive}: member {info.name!r} appears twice")
-                handle = tar.extractfile(info)
-                if handle is None:
-                    raise ArchiveError(f"{archive}: member {info.name!r} cannot be read")
-                found[info.name] = handle.read()
-    except (tarfile.TarError, EOFError, zlib.error) as exc:
-        raise ArchiveError(f"{archive}: not a readable .tar.gz ({exc})") from exc
-    return found
-
-
-def _manifest(archive: Path, members: dict[str, bytes]) -> dict[str, Any]:
-    if MANIFEST not in members:
-        raise ArchiveError(f"{archive}: no {MANIFEST}; not a persona cache archive")
-    try:
-        manifest = json.loads(members.pop(MANIFEST))
-    except ValueError as exc:
-        raise ArchiveError(f"{archive}: {MANIFEST} is not valid JSON ({exc})") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ArchiveError(f"{archive}: {MANIFEST} field 'format' is not {FORMAT!r}")
-    if manifest.get("version") != VERSION:
-        raise ArchiveError(f"{archive}: {MANIFEST} field 'version' is "
-                           f"{manifest.get('version')!r}; this version reads {VERSION}")
-    listed = manifest.get("members")
-    if not isinstance(listed, dict):
-        raise ArchiveError(f"{archive}: {MANIFEST} field 'members' is missing")
-    return listed
-
-
-def _verify(archive: Path, members: dict[str, bytes], listed: dict[str, Any]) -> None:
-    missing = sorted(set(listed) - set(members))
-    extra = sorted(set(members) - set(listed))
-    if missing or extra:
-        raise ArchiveError(f"{archive}: members do not match {MANIFEST} (missing: "
-                           f"{missing or 'none'}; not listed: {extra or 'none'})")
-    for name, data in members.items():
-        entry = listed[name]
-        want = entry.get("sha256") if isinstance(entry, dict) else None
-        if want != _sha256(data) or entry.get("size") != len(data):
-            raise ArchiveError(f"{archive}: member {name!r} fails its sha256/size check in "
-                               f"{MANIFEST}: corrupted or tampered with; nothing was imported")
-
-
 def _validate_contents(archive: Path, staged: Path, names: list[str]) -> None:
-    from pytest_persona.core.vectors import TraitVectors, VectorFileError
+    from pytest_persona.core.vectors import VectorFileError
 
     for name in names:
         path = staged / name
         if name.endswith(".safetensors"):
             try:
-                TraitVectors.load(path)
-            except VectorFileError as exc:
-                raise ArchiveError(f"{archive}: member {name!r} is not a readable vector "
-                                   f"file ({exc})") from exc
+                _checked_vectors(path)  # float dtypes, finite, shape, sidecar an object
+            except (VectorFileError, ValueError, TypeError, IndexError, RuntimeError,
+                    OSError) as exc:
+                raise ArchiveError(f"{archive}: member {name!r} is not a valid vector "
+                                   f"file ({exc}); nothing was imported") from exc
         elif name.endswith(".json"):
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
@@ -280,33 +215,30 @@ def _merge_judge(staged: Path, target: Path, summary: ArchiveSummary) -> None:
     summary.count(summary.kept, "judge scores", kept)
 
 
-def import_cache(archive: str | Path, root: str | Path) -> ArchiveSummary:
+def import_cache(archive: str | Path, root: str | Path, limits: Limits = Limits()
+                 ) -> ArchiveSummary:
     """Verify ``archive`` completely, then add its entries that ``root`` lacks.
 
-    A corrupted, tampered or unsafe archive raises :class:`ArchiveError` before anything under
-    ``root`` is written. Existing entries are kept as they are (never overwritten).
+    A corrupted, tampered, unsafe or oversized archive raises :class:`ArchiveError` before
+    anything under ``root`` is written; members are streamed to a staging folder under the
+    caps of ``limits`` (see :mod:`.archive_stage`). Existing entries are kept as they are.
     """
     source, target = Path(archive), Path(root)
     if not source.is_file():
         raise ArchiveError(f"{source}: archive not found")
-    members = _read_members(source)
-    listed = _manifest(source, members)
-    _verify(source, members, listed)
     summary = ArchiveSummary()
     with tempfile.TemporaryDirectory(prefix="persona-import-") as tmp:
         staged = Path(tmp)
-        for name, data in members.items():
-            (staged / name).parent.mkdir(parents=True, exist_ok=True)
-            (staged / name).write_bytes(data)
-        _validate_contents(source, staged, sorted(members))
-        for name in sorted(members):
+        names = sorted(stage_archive(source, staged, limits))
+        _validate_contents(source, staged, names)
+        for name in names:
             dest = target / name
             if name.startswith("responses/"):
                 _merge_responses(staged / name, dest, summary)
             elif name == JUDGE_DB:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 _merge_judge(staged / name, dest, summary)
-            elif dest.exists():
+            elif dest.exists() or dest.is_symlink():
                 summary.count(summary.kept, _kind(name))
             else:
                 write_with(dest, partial(shutil.copyfile, staged / name))

@@ -115,7 +115,7 @@ def test_tampered_member_is_refused_and_nothing_written(tmp_path: Path, exported
         name = next(m.name for m in tar if m.name.startswith("responses/"))
     bad = tmp_path / "bad.tar.gz"
     _rewrite(exported, bad, {name: b'{"k": "k9", "t": "evil", "c": "x"}\n'})
-    with pytest.raises(ArchiveError, match=f"member '{name}' fails its sha256"):
+    with pytest.raises(ArchiveError, match=f"member '{name}' .*tampered"):
         import_cache(bad, dst)
     assert _tree(dst) == before
 
