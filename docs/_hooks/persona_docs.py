@@ -1,0 +1,311 @@
+"""MkDocs hook (mkdocs.yml ``hooks:``): pages carry markers that are replaced, at build time, by
+text generated from the files they describe, so that no figure or option is retyped by hand.
+
+Markers (an HTML comment alone on its line):
+
+``<!-- bench: FILE.json [steps=a,b] [names=x,y] -->``
+    a table of the measured figures in ``benchmarks/results/FILE.json``, with the machine and
+    the run's wall time under it. Two shapes are read: ``benchmarks/gpu.py``'s (``figures``: a
+    list of ``{name, value, unit, what, target, step}``) and ``benchmarks/bench.py``'s
+    (``metrics``: name -> value, targets in ``details.run.targets``). ``steps=`` keeps the
+    figures of those steps (gpu.py's shape only), ``names=`` those figures.
+``<!-- options -->``
+    every ``--persona-...`` option and ini value, read from ``plugin/options.py`` by running its
+    ``add_options`` against a recording parser.
+``<!-- cli -->``
+    the ``--help`` of every ``persona`` subcommand, from ``cli.parser()``.
+``<!-- kind-fields -->``
+    the fields, types and defaults of every built-in expectation kind, from
+    ``suites/registry.py``; the build fails if the page does not describe a built-in kind.
+``<!-- floors -->``
+    the import floors of the package, read from ``FLOORS`` in ``tests/test_layout.py``.
+
+Anything wrong (a missing file, an unknown marker or argument, an unknown step or name) raises,
+so ``mkdocs build --strict`` fails instead of publishing a stale or empty table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+MARKER = re.compile(r"^<!--\s*([a-z-]+)(?::\s*(.*?))?\s*-->\s*$", re.MULTILINE)
+RESULTS_DIR = Path("benchmarks") / "results"
+
+
+class DocsHookError(ValueError):
+    """A marker that cannot be rendered; the message names the page and the marker."""
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _cell(value: Any) -> str:
+    """Markdown table cell: pipes escaped, newlines folded."""
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ").strip() or "–"
+
+
+def _table(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    head = list(header)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.4g}" if abs(value) >= 1 else f"{value:.4g}"
+
+
+def _unit(unit: Any) -> str:
+    return "" if unit in (None, "", "bool") else str(unit)
+
+
+# --------------------------------------------------------------------------- bench
+
+
+def _args(text: str) -> dict[str, list[str]]:
+    """``FILE.json steps=a,b names=x`` -> {"file": [FILE.json], "steps": [a, b], ...}."""
+    words = text.split()
+    if not words:
+        raise DocsHookError("bench marker without a file name")
+    out: dict[str, list[str]] = {"file": [words[0]]}
+    for word in words[1:]:
+        key, eq, value = word.partition("=")
+        if not eq or key not in ("steps", "names"):
+            raise DocsHookError(f"bench marker argument {word!r}: expected steps=... or names=...")
+        out[key] = [v for v in value.split(",") if v]
+    return out
+
+
+def _figures(doc: Mapping[str, Any], path: Path) -> list[dict[str, Any]]:
+    """Both result shapes as one list of {name, value, unit, target, what, step}."""
+    if isinstance(doc.get("figures"), list):
+        return [dict(f) for f in doc["figures"]]
+    if isinstance(doc.get("metrics"), Mapping):
+        details = doc.get("details") or {}
+        targets = (details.get("run") or {}).get("targets") or {}
+        return [{"name": k, "value": v, "unit": "", "target": targets.get(k), "what": "",
+                 "step": None} for k, v in doc["metrics"].items()]
+    raise DocsHookError(f"{path}: neither a 'figures' list (benchmarks/gpu.py) nor a "
+                        "'metrics' object (benchmarks/bench.py)")
+
+
+def _machine(doc: Mapping[str, Any]) -> str:
+    m = doc.get("machine") or {}
+    parts = [m.get("device_name") or m.get("device"), m.get("cpu_count") and
+             f"{m['cpu_count']} CPU cores", m.get("torch") and f"torch {m['torch']}",
+             m.get("transformers") and f"transformers {m['transformers']}",
+             m.get("python") and f"Python {m['python']}"]
+    return ", ".join(str(p) for p in parts if p)
+
+
+def render_bench(text: str, root: Path) -> str:
+    """The markdown table for one ``bench:`` marker (``text`` is what follows the colon)."""
+    args = _args(text)
+    name = args["file"][0]
+    if "/" in name or not name.endswith(".json"):
+        raise DocsHookError(f"bench marker file {name!r}: expected a FILE.json in {RESULTS_DIR}")
+    path = root / RESULTS_DIR / name
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DocsHookError(f"{path}: cannot read ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise DocsHookError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
+    figures = _figures(doc, path)
+    for key, field in (("steps", "step"), ("names", "name")):
+        if key in args:
+            known = {str(f.get(field)) for f in figures}
+            unknown = sorted(set(args[key]) - known)
+            if unknown:
+                raise DocsHookError(f"{path}: {key} {', '.join(unknown)} not in the file "
+                                    f"(known: {', '.join(sorted(known))})")
+            figures = [f for f in figures if str(f.get(field)) in args[key]]
+    rows = [(f"`{f.get('name')}`", f"**{_number(f.get('value'))}** {_unit(f.get('unit'))}",
+             f.get("target"), f.get("what")) for f in figures]
+    table = _table(("figure", "measured", "target", "what"), rows)
+    wall = doc.get("total_wall_s") or ((doc.get("details") or {}).get("run") or {}).get(
+        "total_wall_s")
+    complete = "" if doc.get("complete", True) else " **(run incomplete)**"
+    source = (f"*Rendered from `{RESULTS_DIR / name}`: {_machine(doc)}"
+              + (f"; {_number(wall)} s for the whole run" if wall else "") + f".{complete}*")
+    return f"{table}\n\n{source}"
+
+
+# --------------------------------------------------------------------------- options
+
+
+class _Recorder:
+    """Stands in for pytest's parser and option group: records what ``add_options`` adds."""
+
+    def __init__(self) -> None:
+        self.options: list[tuple[list[str], dict[str, Any]]] = []
+        self.ini: dict[str, tuple[str, str, Any]] = {}
+
+    def getgroup(self, name: str, description: str = "") -> _Recorder:
+        return self
+
+    def addoption(self, *names: str, **attrs: Any) -> None:
+        self.options.append((list(names), attrs))
+
+    def addini(self, name: str, help: str, type: str | None = None,  # noqa: A002
+               default: Any = None) -> None:
+        self.ini[name] = (help, type or "string", default)
+
+
+_INI_NOTE = re.compile(r"\s*\(ini: [^)]*\)$")
+
+
+def _ini(name: str, ini_type: str) -> str:
+    """The ini name; its type only where it is not text parsed like the option."""
+    return f"`{name}`" if ini_type == "string" else f"`{name}` ({ini_type})"
+
+
+def render_options() -> str:
+    from pytest_persona.plugin import options as opts
+
+    rec = _Recorder()
+    opts.add_options(rec)  # type: ignore[arg-type]  # duck-typed pytest.Parser
+    aliases = {o.dest: o.aliases for o in opts.OPTIONS}
+    rows: list[tuple[str, str | None, str | None, str | None, str]] = []
+    seen_ini = set()
+    for names, attrs in rec.options:
+        dest = attrs.get("dest", "")
+        help_text, ini_type, default = rec.ini.get(dest, ("", "", None))
+        seen_ini.add(dest)
+        flag = ", ".join(f"`{n}`" for n in names)
+        if attrs.get("action") == "append":
+            flag += " (repeatable)"
+        alias = ", ".join(f"`{a}`" for a in aliases.get(dest, ())) or None
+        shown_default = default if default not in ("", None, []) else None
+        what = _INI_NOTE.sub("", str(attrs.get("help", help_text))).replace(" (repeatable)", "")
+        rows.append((flag, alias, _ini(dest, ini_type) if dest in rec.ini else None,
+                     f"`{shown_default}`" if shown_default is not None else None, what))
+    for name, (help_text, ini_type, default) in rec.ini.items():
+        if name not in seen_ini:
+            rows.append(("(ini only)", None, _ini(name, ini_type),
+                         f"`{default}`" if default not in ("", None) else None, help_text))
+    return _table(("option", "alias", "ini value", "default", "what"), rows)
+
+
+# --------------------------------------------------------------------------- cli
+
+
+def _subcommands(p: argparse.ArgumentParser, prefix: str) -> list[tuple[str, str]]:
+    out = [(prefix, p.format_help())]
+    for action in p._actions:  # argparse keeps subparsers only here
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                out += _subcommands(sub, f"{prefix} {name}")
+    return out
+
+
+def render_cli() -> str:
+    from pytest_persona import cli
+
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"  # argparse wraps to the terminal: fix it for a stable page
+    try:
+        helps = _subcommands(cli.parser(), "persona")
+    finally:
+        if old is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = old
+    parts = []
+    for name, text in helps[1:]:
+        parts.append(f"### `{name}`\n\n```text\n{text.rstrip()}\n```")
+    return "\n\n".join(parts)
+
+
+# --------------------------------------------------------------------------- kinds
+
+
+def render_kind_fields(markdown: str) -> str:
+    from pytest_persona.suites.registry import BUILTIN_KINDS, REQUIRED
+
+    missing = [k.name for k in BUILTIN_KINDS if f"`{k.name}`" not in markdown]
+    if missing:
+        raise DocsHookError(f"built-in kinds not described on the page: {', '.join(missing)}")
+    rows = []
+    for kind in BUILTIN_KINDS:
+        fields = []
+        for field, (type_name, default) in kind.fields.items():
+            shown = ("required" if default == REQUIRED else "optional" if default is None
+                     else f"default `{default}`")
+            fields.append(f"`{field}` ({type_name}, {shown})")
+        rows.append((f"`{kind.name}`", "; ".join(fields) or "none",
+                     "yes" if kind.uses_judge else "no"))
+    return _table(("kind", "fields (type, default)", "needs the judge"), rows)
+
+
+# --------------------------------------------------------------------------- floors
+
+
+def render_floors(root: Path) -> str:
+    """The import floors as ``tests/test_layout.py`` enforces them (read from its source)."""
+    import ast
+
+    path = root / "tests" / "test_layout.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    floors: dict[str, int] | None = None
+    target: ast.expr
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id == "FLOORS":
+            floors = ast.literal_eval(value)
+    if not floors:
+        raise DocsHookError(f"{path}: no FLOORS assignment")
+    by_floor: dict[int, list[str]] = {}
+    for name, floor in floors.items():
+        by_floor.setdefault(floor, []).append(name)
+    rows = [(str(f), ", ".join(f"`{n}`" for n in names)) for f, names in sorted(by_floor.items())]
+    return _table(("floor", "packages and modules of `pytest_persona`"), rows)
+
+
+# --------------------------------------------------------------------------- hook
+
+
+def render(markdown: str, root: Path, where: str = "page") -> str:
+    """Replace every marker in ``markdown``; ``root`` is the repository (mkdocs.yml's folder)."""
+    simple: dict[str, Callable[[], str]] = {"options": render_options, "cli": render_cli,
+                                            "kind-fields": lambda: render_kind_fields(markdown),
+                                            "floors": lambda: render_floors(root)}
+
+    def one(m: re.Match[str]) -> str:
+        name, arg = m.group(1), m.group(2)
+        try:
+            if name == "bench":
+                return render_bench(arg or "", root)
+            if name in simple and not arg:
+                return simple[name]()
+        except DocsHookError as exc:
+            raise DocsHookError(f"{where}: {m.group(0).strip()}: {exc}") from None
+        raise DocsHookError(f"{where}: {m.group(0).strip()}: unknown marker (known: bench: "
+                            f"FILE.json, {', '.join(simple)})")
+
+    return MARKER.sub(one, markdown)
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    """MkDocs event: render this page's markers."""
+    root = Path(config["config_file_path"]).resolve().parent
+    return render(markdown, root, where=str(page.file.src_path))
