@@ -9,6 +9,12 @@ tokenised with the model's transformers tokenizer, as the hf engine does, and se
 ids; text is decoded the same way, so the two engines differ only in the forward pass and
 the sampler. Steered rows get a ``cache_salt``: vLLM's prefix cache never lends a steered
 row's KV to another row.
+
+At start the engine runs a batch-invariance self-check (:meth:`VLLMEngine.self_check`): one
+probe row's greedy tokens and logprobs alone and among other rows, compared bitwise. Its
+result is cached per engine fingerprint (vLLM and torch versions, device, dtype, model,
+mode) and recorded in the results document, so a comparison knows whether texts can depend
+on batch-mates on this host.
 """
 
 from __future__ import annotations
@@ -34,6 +40,12 @@ log = logging.getLogger(__name__)
 SUPPORTED = ("0.32.0",)
 POSITIONS = ("all", "prompt", "response")
 CHUNK_ROWS = 256  # rows per engine call: each finished chunk is cached at once
+#: the self-check's probe prompts (project-written): one row alone vs. among the others
+PROBES = ("Describe a quiet morning in a small town.", "How do I keep basil alive indoors?",
+          "Explain what a prime number is to a child.", "Suggest a name for a grey cat.",
+          "What should I pack for a two-day hike?", "Why is the sky blue?",
+          "Give me a tip for writing clearer emails.", "What is a good first chess opening?")
+CHECK_TOKENS = 16
 
 
 def vllm_version() -> str:
@@ -77,14 +89,19 @@ class VLLMEngine:
 
     def __init__(self, *, dtype: str = "auto", device: str | None = None,
                  tensor_parallel: int = 1, deterministic: bool = False,
-                 enforce_eager: bool = True, max_model_len: int = 4096) -> None:
+                 enforce_eager: bool = True, max_model_len: int = 4096,
+                 gpu_memory_utilization: float = 0.5) -> None:
         self.dtype = dtype
         self.device = device
         self.tensor_parallel = int(tensor_parallel)
         self.deterministic = deterministic
         self.enforce_eager = enforce_eager
         self.max_model_len = max_model_len
+        # 0.5 of the card: the hf copy that reads activations (extraction, projections) shares
+        # it; a 7B model in bf16 is 15 GB per copy, so 80 GB hold both plus 25 GB of KV cache.
+        self.gpu_memory_utilization = gpu_memory_utilization
         self.version = vllm_version()
+        self.check: dict[str, Any] | None = None
         self._llm: Any = None
         self._model_dir: Path | None = None
         self._tokenizer: Any = None
@@ -103,7 +120,8 @@ class VLLMEngine:
         return {"name": self.name, "version": self.version, "tensor_parallel":
                 self.tensor_parallel, "deterministic": self.deterministic,
                 "deterministic_note": self.deterministic_note,
-                "enforce_eager": self.enforce_eager}
+                "enforce_eager": self.enforce_eager, "started": self._llm is not None,
+                "batch_invariance": self.check}
 
     # -- engine start -------------------------------------------------------------------
     def _start(self, loaded: Any) -> Any:
@@ -124,23 +142,89 @@ class VLLMEngine:
 
         self._tokenizer = AutoTokenizer.from_pretrained(str(directory))
         ensure_pad_token(self._tokenizer)
+        import torch
+
+        threads = torch.get_num_threads()
         try:
             self._llm = LLM(model=str(directory), dtype=str(loaded.dtype), seed=0,
                             tensor_parallel_size=self.tensor_parallel,
                             enforce_eager=self.enforce_eager, generation_config="vllm",
                             max_model_len=self.max_model_len,
-                            distributed_executor_backend=None if self.tensor_parallel == 1
-                            else "mp")
+                            gpu_memory_utilization=self.gpu_memory_utilization)
         except Exception as exc:
             raise EngineError(f"vllm could not start on {directory}: {exc}") from exc
+        finally:
+            # in-process, vLLM drops torch to one thread "for serving": the hf side of the same
+            # run (activations) would then run single-threaded
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
         self._model_dir = directory
         self._shape = self._llm.collective_rpc(worker_fns.model_shape)[0]
+        self.check = self.self_check(loaded)
         if self.deterministic:
-            # Setting the variable is all this engine does so far: whether the build honours
-            # it is known only from a batch-1 vs batch-N logprob comparison, not built yet.
-            self.deterministic_note = ("VLLM_BATCH_INVARIANT=1 requested; not verified "
-                                       "(no batch-1 vs batch-N self-check yet)")
+            if self.check.get("equal"):
+                self.deterministic_note = (
+                    f"VLLM_BATCH_INVARIANT=1: verified on this host (one row alone and in a "
+                    f"batch of {self.check['batch']}: {self.check['tokens']} greedy tokens and "
+                    "logprobs bitwise equal)")
+            else:
+                self.deterministic_note = (
+                    "VLLM_BATCH_INVARIANT=1 requested but NOT honoured on this host: "
+                    f"{self.check.get('detail')}; texts can depend on their batch-mates")
+                log.warning("pytest-persona: %s", self.deterministic_note)
         return self._llm
+
+    # -- the batch-invariance self-check ------------------------------------------------
+    def fingerprint(self, loaded: Any) -> dict[str, Any]:
+        """What the self-check's result depends on: versions, device, dtype, model, mode."""
+        import platform
+
+        import torch
+
+        device = "cpu"
+        if torch.cuda.is_available():
+            device = torch.cuda.get_device_name(0)
+        return {"vllm": self.version, "torch": torch.__version__, "device": device,
+                "machine": platform.machine(), "dtype": str(loaded.dtype),
+                "model": cache_identity(loaded), "batch_invariant_mode": self.deterministic,
+                "tensor_parallel": self.tensor_parallel, "enforce_eager": self.enforce_eager}
+
+    def self_check(self, loaded: Any) -> dict[str, Any]:
+        """Greedy tokens and logprobs of one probe row alone and in a batch of all probes,
+        compared bitwise; cached per :meth:`fingerprint` (so once per host and setup)."""
+        import json
+
+        from pytest_persona._util.atomic import write_text
+
+        fp = self.fingerprint(loaded)
+        digest = hashlib.sha256(json.dumps(fp, sort_keys=True).encode()).hexdigest()[:32]
+        path = cache_root() / "engine-checks" / f"{digest}.json"
+        try:
+            found = json.loads(path.read_text())
+            if isinstance(found, dict) and found.get("fingerprint") == fp:
+                return {**found, "cached": True}
+        except (OSError, ValueError):
+            pass
+        from pytest_persona.core.requests import as_messages
+
+        config = GenerationConfig(max_new_tokens=CHECK_TOKENS, temperature=0.0)
+        probes = [as_messages(p) for p in PROBES]
+        alone = self.raw(probes[:1], config, [0.0], [0], logprobs=True)[0]
+        batched = self.raw(probes, config, [0.0] * len(probes), [0] * len(probes),
+                            logprobs=True)[0]
+        equal = alone == batched
+        diff = max((abs(a - b) for a, b in zip(alone[1], batched[1])), default=0.0)
+        detail = ("tokens and logprobs bitwise equal" if equal else
+                  f"tokens {'equal' if alone[0] == batched[0] else 'differ'}, max |logprob "
+                  f"difference| {diff:.3g}")
+        result = {"equal": equal, "batch": len(probes), "tokens": CHECK_TOKENS,
+                  "max_abs_logprob_diff": diff, "detail": detail, "fingerprint": fp}
+        try:
+            write_text(path, json.dumps(result, sort_keys=True))
+        except OSError as exc:
+            log.warning("pytest-persona: could not cache the engine self-check at %s: %s",
+                        path, exc)
+        return {**result, "cached": False}
 
     def _stop_ids(self) -> list[int]:
         from transformers import GenerationConfig as HFGenerationConfig
@@ -156,8 +240,16 @@ class VLLMEngine:
             ids.add(int(self._tokenizer.pad_token_id))
         return sorted(ids)
 
+    def _refuse_compiled(self) -> None:
+        if not self.enforce_eager:
+            raise EngineError("vllm engine: steering needs enforce_eager=True: the steering "
+                              "hook is skipped under torch.compile / CUDA graphs (a graph-"
+                              "safe custom op is not built yet), and an unsteered answer is "
+                              "never returned for a steered request")
+
     def check_steering(self, loaded: Any, steering: Steering) -> None:
         """Raise :class:`EngineError` for a request this engine cannot honour."""
+        self._refuse_compiled()
         self._start(loaded)
         assert self._shape is not None
         n_layers, d_model, _ = self._shape
@@ -185,68 +277,44 @@ class VLLMEngine:
         progress: Progress | None = None,
         on_batch: OnBatch | None = None,
     ) -> list[str]:
-        import numpy as np
-        from vllm import SamplingParams
-        from vllm.inputs import TokensPrompt
-
-        from pytest_persona.core.generation import chat_prompt
-
         if coeffs is not None and steering is None:
             raise ValueError("coeffs given without a steering vector")
         if coeffs is not None and len(coeffs) != len(messages):
             raise ValueError(f"coeffs has {len(coeffs)} entries for {len(messages)} items")
-        llm = self._start(loaded)
         row_coeffs = [float(c) for c in coeffs] if coeffs is not None else [0.0] * len(messages)
         steered = steering is not None and any(c != 0 for c in row_coeffs)
+        if steered:
+            self._refuse_compiled()  # before the engine starts: nothing is paid for
+        llm = self._start(loaded)
         salt_base = ""
         if steered:
             assert steering is not None
-            self.check_steering(loaded, steering)
-            vector = np.asarray(steering.vector, dtype=np.float32).reshape(-1).tolist()
-            llm.collective_rpc(worker_fns.install,
-                               args=(int(steering.layer), vector, steering.positions))
-            salt_base = hashlib.sha256(json_key(steering).encode()).hexdigest()[:16]
-        stops = self._stop_ids()
-        tok = self._tokenizer
+            salt_base = self.install(loaded, steering)
         results: list[str] = []
         if progress is not None and messages:
             progress(0, len(messages))
+        seeds_i = [int(x) for x in seeds]
+        before = 0
         try:
             for start in range(0, len(messages), CHUNK_ROWS):
                 idx = list(range(start, min(start + CHUNK_ROWS, len(messages))))
-                prompts: list[Any] = []
-                params: list[Any] = []
-                for i in idx:
-                    ids = tok(chat_prompt(tok, messages[i]), add_special_tokens=False)["input_ids"]
-                    prompt = TokensPrompt(prompt_token_ids=list(ids))
-                    if row_coeffs[i] != 0:
-                        prompt["cache_salt"] = f"persona-{salt_base}-{row_coeffs[i]!r}"
-                    prompts.append(prompt)
-                    sampled = config.temperature > 0
-                    params.append(SamplingParams(
-                        max_tokens=config.max_new_tokens, temperature=config.temperature,
-                        top_p=config.top_p if sampled else 1.0,
-                        seed=int(seeds[i]) % (2**63) if sampled else None,
-                        stop_token_ids=stops, detokenize=False,
-                        extra_args={worker_fns.COEFF_KEY: row_coeffs[i]}))
-                outs = llm.generate(prompts, params, use_tqdm=False)
+                rows = self.raw([messages[i] for i in idx], config,
+                                 [row_coeffs[i] for i in idx], [seeds_i[i] for i in idx],
+                                 salt=salt_base)
                 texts = []
-                for out in outs:
-                    kept: list[int] = []
-                    for tid in out.outputs[0].token_ids:
-                        if tid in stops:
-                            break
-                        kept.append(int(tid))
+                for kept, _ in rows:
                     STATS.generated_tokens += len(kept)
-                    texts.append(tok.decode(kept, skip_special_tokens=True).strip())
+                    texts.append(self._tokenizer.decode(kept, skip_special_tokens=True).strip())
                 STATS.generate_calls += 1
                 STATS.rows += len(idx)
                 if steered:
                     hit, _calls = llm.collective_rpc(worker_fns.hits)[0]
-                    if hit == 0:
+                    chunk_steered = any(row_coeffs[i] != 0 for i in idx)
+                    if chunk_steered and hit == before:
                         raise EngineError(
                             "vllm engine: the steering hook steered no token (is the model "
                             "compiled? hooks need enforce_eager): refusing unsteered text")
+                    before = hit
                 results.extend(texts)
                 if on_batch is not None:
                     on_batch(idx, texts)
@@ -254,8 +322,67 @@ class VLLMEngine:
                     progress(len(results), len(messages))
         finally:
             if steered:
-                llm.collective_rpc(worker_fns.remove)
+                self.remove()
         return results
+
+    def install(self, loaded: Any, steering: Steering) -> str:
+        """Check ``steering`` and hook it into every worker; returns the request's cache salt
+        (rows then steer by their own coefficient). :meth:`remove` takes it out."""
+        import numpy as np
+
+        self.check_steering(loaded, steering)
+        vector = np.asarray(steering.vector, dtype=np.float32).reshape(-1).tolist()
+        self._llm.collective_rpc(worker_fns.install,
+                                 args=(int(steering.layer), vector, steering.positions))
+        return hashlib.sha256(json_key(steering).encode()).hexdigest()[:16]
+
+    def remove(self) -> None:
+        """Remove the steering hook from every worker (a no-op when none is installed)."""
+        if self._llm is not None:
+            self._llm.collective_rpc(worker_fns.remove)
+
+    def raw(self, messages: Sequence[Messages], config: GenerationConfig,
+             coeffs: Sequence[float], seeds: Sequence[int], *, salt: str = "",
+             logprobs: bool = False) -> list[tuple[list[int], list[float]]]:
+        """One engine call: per row, the kept token ids (up to the first stop token) and,
+        with ``logprobs``, each kept token's logprob."""
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        from pytest_persona.core.generation import chat_prompt
+
+        assert self._llm is not None
+        stops = self._stop_ids()
+        tok = self._tokenizer
+        sampled = config.temperature > 0
+        prompts: list[Any] = []
+        params: list[Any] = []
+        for msgs, coeff, seed in zip(messages, coeffs, seeds):
+            ids = tok(chat_prompt(tok, msgs), add_special_tokens=False)["input_ids"]
+            prompt = TokensPrompt(prompt_token_ids=list(ids))
+            if coeff != 0:
+                prompt["cache_salt"] = f"persona-{salt}-{coeff!r}"
+            prompts.append(prompt)
+            params.append(SamplingParams(
+                max_tokens=config.max_new_tokens, temperature=config.temperature,
+                top_p=config.top_p if sampled else 1.0,
+                seed=int(seed) % (2**63) if sampled else None,
+                stop_token_ids=stops, detokenize=False, logprobs=0 if logprobs else None,
+                extra_args={worker_fns.COEFF_KEY: float(coeff)}))
+        outs = self._llm.generate(prompts, params, use_tqdm=False)
+        rows: list[tuple[list[int], list[float]]] = []
+        for out in outs:
+            completion = out.outputs[0]
+            kept: list[int] = []
+            lps: list[float] = []
+            for pos, tid in enumerate(completion.token_ids):
+                if tid in stops:
+                    break
+                kept.append(int(tid))
+                if logprobs and completion.logprobs is not None:
+                    lps.append(float(completion.logprobs[pos][tid].logprob))
+            rows.append((kept, lps))
+        return rows
 
 
 def json_key(steering: Steering) -> str:

@@ -381,6 +381,24 @@ def _device_type(model: Mapping[str, Any]) -> str:
     return str(model.get("device") or "").split(":")[0]
 
 
+def _check(model: Mapping[str, Any]) -> Mapping[str, Any]:
+    engine = model.get("engine")
+    check = engine.get("batch_invariance") if isinstance(engine, Mapping) else None
+    return check if isinstance(check, Mapping) else {}
+
+
+def batch_invariant(model: Mapping[str, Any]) -> bool:
+    """True when the results' engine ran its batch-invariance self-check and it passed (one
+    row alone and in a batch: greedy tokens and logprobs bitwise equal)."""
+    return _check(model).get("equal") is True
+
+
+def _check_detail(model: Mapping[str, Any]) -> str:
+    check = _check(model)
+    return (f"batch 1 vs {check.get('batch')}, {check.get('tokens')} greedy tokens, "
+            f"{check.get('detail')}")
+
+
 def precision_notes(current_model: Mapping[str, Any], baseline_model: Mapping[str, Any]
                     ) -> list[str]:
     """Notes on numerics that change generated texts independently of the weights.
@@ -393,7 +411,13 @@ def precision_notes(current_model: Mapping[str, Any], baseline_model: Mapping[st
     notes: list[str] = []
     sides = {"current": current_model, "baseline": baseline_model}
     low = [name for name, m in sides.items()
-           if str(m.get("dtype")) in REDUCED_PRECISION and _device_type(m) not in ("", "cpu")]
+           if str(m.get("dtype")) in REDUCED_PRECISION and _device_type(m) not in ("", "cpu")
+           and not batch_invariant(m)]
+    for name, m in sides.items():
+        if batch_invariant(m):
+            notes.append(f"{name} generated on an engine whose batch-invariance self-check "
+                         f"passed on its host ({_check_detail(m)}): its texts do not depend "
+                         "on batch-mates")
     if low:
         notes.append(
             f"{' and '.join(low)} generated in reduced precision on an accelerator, where a "

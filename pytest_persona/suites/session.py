@@ -12,6 +12,7 @@ from typing import Any
 from pytest_persona._util.progress import Progress, bind
 from pytest_persona.cache.store import PersonaCache
 from pytest_persona.core.arrays import Vector
+from pytest_persona.core.dose import DoseScale
 from pytest_persona.core.requests import STATS, GenerationConfig, Steering
 from pytest_persona.core.stats import Summary, summarize
 from pytest_persona.engines import Engine, select_engine
@@ -142,6 +143,7 @@ class PersonaSession:
         self.sweeps_run = 0
         self._engines: dict[str, Engine] = {}
         self.engine_note = ""
+        self._dose_scales: dict[Any, DoseScale] = {}
 
     # -- models -----------------------------------------------------------------------------
     def _load(self, name: str) -> LoadedModel:
@@ -308,8 +310,27 @@ class PersonaSession:
             n = min(n, self.options.max_questions)
         return list(trait.eval_questions[:n])
 
+    def dose_scale(self, rs: ResolvedSuite, trait: TraitData) -> DoseScale:
+        """The dose scale of the trait vector at the suite layer: its norm over the mean
+        block-output norm on the evaluation questions (measured once, cached)."""
+        from pytest_persona.pipeline.dose import dose_scale
+
+        questions = self.eval_questions(rs, trait)
+        key = (self.model.fingerprint, trait.sha256, self.extraction_config(rs.suite.extraction),
+               rs.layer, tuple(questions))
+        if key not in self._dose_scales:
+            vec = self.vectors(trait, rs.suite.extraction).vectors.array(rs.layer)
+            self._dose_scales[key] = dose_scale(self.model, vec, rs.layer, questions,
+                                                self.cache, self.options.batch_size or 16)
+        return self._dose_scales[key]
+
+    def dosed(self, rs: ResolvedSuite, trait: TraitData) -> ResolvedSuite:
+        """``rs`` with its dose scale: doses become coefficients, coefficients get doses."""
+        return rs if rs.dose_scale is not None else rs.with_scale(self.dose_scale(rs, trait))
+
     def sweep(self, rs: ResolvedSuite, trait: TraitData) -> Sweep:
         """Generate eval questions x coefficients as large batches, judge trait and coherence."""
+        rs = self.dosed(rs, trait)
         vectors = self.vectors(trait, rs.suite.extraction).vectors
         coeffs = rs.sweep_coefficients()
         questions = self.eval_questions(rs, trait)
@@ -352,14 +373,15 @@ class PersonaSession:
     def _record_sweep(self, name: str, rs: ResolvedSuite, sweep: Sweep) -> None:
         section = self.section(name)
         section.update(layer=rs.layer, positions=rs.positions, coefficients=rs.coefficients,
-                       sampling=self.sampling(rs))
+                       sampling=self.sampling(rs), dose=rs.conversion())
         rows = []
         for c, run in sorted(sweep.runs.items()):
             s, h = run.score_summary(), run.coherence_summary()
             examples = [{"question": q, "answer": a, "score": _finite(t), "coherence": _finite(k)}
                         for q, a, t, k, j in zip(run.questions, run.answers, run.scores,
                                                  run.coherence, run.samples) if j == 0][:3]
-            rows.append({"coeff": c, "n": s.n, "n_questions": s.n_questions,
+            rows.append({"coeff": c, "dose": rs.dose_of(c), "n": s.n,
+                         "n_questions": s.n_questions,
                          "samples_per_question": s.samples_per_question,
                          "mean": _finite(s.mean),
                          "ci": [_finite(s.ci_low), _finite(s.ci_high)], "missing": s.missing,
@@ -471,12 +493,13 @@ class PersonaSession:
     def describe(self) -> dict[str, Any]:
         loaded = self.model_loaded()
         return {
-            "model": loaded.describe() if loaded else {"name": self.options.model},
+            "model": {**(loaded.describe() if loaded else {"name": self.options.model}),
+                      **({"engine": {**self._engines[self.options.model].describe(),
+                                     "note": self.engine_note}}
+                         if self.options.model in self._engines else {})},
             "reference": (lambda r: r.describe() if r is not None and not isinstance(
                 r, BaseException) else None)(self._models.get(self.options.reference_model or "")),
             "judge_note": self.judge_note,
-            "engine": ({**self._engines[self.options.model].describe(), "note": self.engine_note}
-                       if self.options.model in self._engines else None),
             "judge_usage": self.judge_usage(),
             "judge_models": sorted({m for j in self._judges.values() for m in j.usage.models}),
             "model_usage": {"generated_tokens": STATS.generated_tokens,
