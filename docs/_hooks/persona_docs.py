@@ -247,6 +247,12 @@ def render_kind_fields(markdown: str) -> str:
             shown = ("required" if default == REQUIRED else "optional" if default is None
                      else f"default `{default}`")
             fields.append(f"`{field}` ({type_name}, {shown})")
+        for group in getattr(kind, "non_null", ()):
+            names = group.split("|")
+            fields.append(("one of " if len(names) > 1 else "") + ", ".join(
+                f"`{n}`" for n in names) + " must be set")
+        for group in getattr(kind, "exclusive", ()):
+            fields.append("at most one of " + ", ".join(f"`{n}`" for n in group))
         rows.append((f"`{kind.name}`", "; ".join(fields) or "none",
                      "yes" if kind.uses_judge else "no"))
     return _table(("kind", "fields (type, default)", "needs the judge"), rows)
