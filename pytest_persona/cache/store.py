@@ -19,15 +19,17 @@ import time
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from filelock import FileLock
 
 from pytest_persona._util.atomic import write_text
 from pytest_persona.core.vectors import TraitVectors, VectorFileError
+from pytest_persona.errors import CacheIOError
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 1
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # an entry that is a symlink is never opened
 
 
 class CacheWarning(UserWarning):
@@ -62,34 +64,54 @@ class ResponseStore:
         self.misses = 0
         self.conflicts = 0
 
+    def _refuse_symlinks(self) -> None:
+        """A symlink at the entry or its lock file, dangling or not, is never followed (that
+        would read or append outside the cache): it is moved aside with a warning."""
+        for path in (self.path, Path(str(self.path) + ".lock")):
+            if path.is_symlink():
+                try:
+                    target = os.readlink(path)
+                except OSError:
+                    target = "?"
+                warnings.warn(f"{path}: a symlink (to {target}) where the cache keeps a plain "
+                              "file; not followed, moved aside, responses stored here instead",
+                              CacheWarning, stacklevel=4)
+                _move_aside(path)
+
     def _scan(self) -> None:
         """Read lines appended since the last scan (call with the lock held)."""
         try:
-            stat = self.path.stat()
+            fd = os.open(self.path, os.O_RDONLY | _NOFOLLOW)
         except FileNotFoundError:
             return
+        with os.fdopen(fd, "rb") as handle:
+            bad = self._read_new(handle)
+        if bad:
+            self._compact(bad)
+
+    def _read_new(self, handle: BinaryIO) -> int:
+        """Take the valid lines after the last offset; return how many were bad."""
+        stat = os.fstat(handle.fileno())
         if stat.st_ino != self._inode or stat.st_size < self._offset:
             self._data, self._offset, self._inode = {}, 0, stat.st_ino  # replaced: read it all
         if stat.st_size == self._offset:
-            return
+            return 0
         good: dict[str, str] = {}
         bad = 0
-        with open(self.path, "rb") as handle:
-            handle.seek(self._offset)
-            for raw in handle:
-                if not raw.endswith(b"\n"):
-                    bad += 1  # torn: no writer is mid-line while we hold the lock
-                    continue
-                parsed = _parse_line(raw)
-                if parsed is None:
-                    bad += 1
-                    continue
-                good.setdefault(parsed[0], parsed[1])
-            self._offset = handle.tell()
+        handle.seek(self._offset)
+        for raw in handle:
+            if not raw.endswith(b"\n"):
+                bad += 1  # torn: no writer is mid-line while we hold the lock
+                continue
+            parsed = _parse_line(raw)
+            if parsed is None:
+                bad += 1
+                continue
+            good.setdefault(parsed[0], parsed[1])
+        self._offset = handle.tell()
         for key, text in good.items():
             self._data.setdefault(key, text)
-        if bad:
-            self._compact(bad)
+        return bad
 
     def _compact(self, bad: int) -> None:
         """Rewrite the file atomically with only its valid lines (lock held), warn once."""
@@ -102,6 +124,7 @@ class ResponseStore:
 
     def get_many(self, keys: Iterable[str]) -> dict[str, str]:
         """The cached responses among ``keys``."""
+        self._refuse_symlinks()
         if self.path.exists():
             with self._lock:
                 self._scan()
@@ -116,19 +139,21 @@ class ResponseStore:
         if not items:
             return {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._refuse_symlinks()
         with self._lock:
             self._scan()
             fresh = {k: t for k, t in items.items() if k not in self._data}
             clash = [k for k, t in items.items() if k in self._data and self._data[k] != t]
             if fresh:
-                with open(self.path, "a+b") as handle:
-                    handle.seek(0, os.SEEK_END)
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW,
+                             0o666)
+                with os.fdopen(fd, "ab") as handle:
                     handle.write("".join(_format_line(k, t) for k, t in fresh.items())
                                  .encode("utf-8"))
                     handle.flush()
                     os.fsync(handle.fileno())
-                    self._offset = handle.tell()
-                self._inode = self.path.stat().st_ino
+                    stat = os.fstat(handle.fileno())
+                self._offset, self._inode = stat.st_size, stat.st_ino
                 self._data.update(fresh)
         if clash:
             self.conflicts += len(clash)
@@ -157,11 +182,28 @@ def _parse_line(raw: bytes) -> tuple[str, str] | None:
     return key, text
 
 
+def cache_root_problem(root: Path) -> str | None:
+    """Why ``root`` cannot be a cache folder (it, or the nearest existing folder above it,
+    is a regular file or something else that is not a folder), or None."""
+    for path in (root, *root.parents):
+        if path.is_dir():
+            return None
+        if path.exists() or path.is_symlink():
+            what = "a regular file" if path.is_file() else "not a folder"
+            where = "" if path == root else f" (a parent of {root})"
+            return (f"{path}{where} is {what}; the persona cache must be a folder "
+                    "(--persona-cache names one, created when missing)")
+    return None
+
+
 class PersonaCache:
     """Content-addressed cache root. ``refresh=True`` ignores reads but still writes."""
 
     def __init__(self, root: str | Path, refresh: bool = False) -> None:
         self.root = Path(root)
+        problem = cache_root_problem(self.root)
+        if problem:
+            raise CacheIOError(problem)
         self.refresh = refresh
         self._responses: dict[str, ResponseStore] = {}
         self.vector_hits = 0

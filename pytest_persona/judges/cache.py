@@ -108,8 +108,9 @@ class JudgeCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise CacheIOError(f"{self.path}: cannot create the judge cache's folder "
-                               f"{self.path.parent} ({exc})") from exc
+            raise CacheIOError(f"{self.path}: cannot create the cache folder "
+                               f"{self.path.parent} ({exc}); is a regular file in the way? "
+                               "(--persona-cache must name a folder)") from exc
         try:
             self._conn = self._open_checked()
         except _Damaged as exc:
