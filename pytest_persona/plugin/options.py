@@ -277,6 +277,12 @@ def parse_values(config: pytest.Config) -> dict[str, Any]:
             raise pytest.UsageError(f"pytest-persona: option --persona-compare-fail (ini "
                                     f"persona_compare_fail): {exc}") from None
     values["persona_compare_fail"] = rules
+    from pytest_persona.cache.store import cache_root_problem
+
+    cache = Path(values["persona_cache"])
+    problem = cache_root_problem(cache if cache.is_absolute() else config.rootpath / cache)
+    if problem:  # found now, not blamed later on the judge that first writes there
+        raise pytest.UsageError(f"pytest-persona: option --persona-cache: {problem}")
     return values
 
 
