@@ -157,7 +157,7 @@ def _trait(t: Mapping[str, Any], path: str) -> None:
         if "coeff" not in row:
             raise ResultsError(f"{rp}.coeff: missing (expected number)")
         _num(row, "coeff", rp)
-        for k in ("n", "mean", "missing", "coherence_mean"):
+        for k in ("dose", "n", "mean", "missing", "coherence_mean"):
             _num(row, k, rp)
         _interval(row, "ci", rp)
         _interval(row, "coherence_ci", rp)
@@ -169,6 +169,9 @@ def _trait(t: Mapping[str, Any], path: str) -> None:
             _str(ex, "answer", ep)
             _num(ex, "score", ep)
             _num(ex, "coherence", ep)
+    _dose(t, path)
+    _damage(t, path)
+    _agreement(t, path)
     proj = _obj(t, "projections", path)
     for cond, pr in (proj or {}).items():
         pp = f"{path}.projections.{cond}"
@@ -184,6 +187,46 @@ def _trait(t: Mapping[str, Any], path: str) -> None:
     for k, v in (metrics or {}).items():
         if v is not None and not isinstance(v, (str, Mapping, list)):
             _num(metrics, k, f"{path}.metrics")
+
+
+def _dose(t: Mapping[str, Any], path: str) -> None:
+    """``traits.<name>.dose``: how coefficients and relative doses convert at this layer."""
+    dose = _obj(t, "dose", path)
+    if dose is None:
+        return
+    dp = f"{path}.dose"
+    for k in ("vector_norm", "mean_norm", "n_tokens", "layer"):
+        _num(dose, k, dp, required=True, nullable=False)
+    _str(dose, "given", dp)
+    _str(dose, "procedure", dp)
+    _numbers(dose, "coefficients", dp)
+    _numbers(dose, "doses", dp)
+
+
+def _damage(t: Mapping[str, Any], path: str) -> None:
+    """``traits.<name>.damage``: steering KL per coefficient (``kl``, ``ci``, ``n``)."""
+    for i, row in enumerate(_list(t, "damage", path) or []):
+        rp = f"{path}.damage[{i}]"
+        if not isinstance(row, Mapping):
+            _fail(rp, "object", row)
+        for k in ("coeff", "kl"):
+            _num(row, k, rp, required=True, nullable=False)
+        for k in ("dose", "n"):
+            _num(row, k, rp)
+        _interval(row, "ci", rp)
+
+
+def _agreement(t: Mapping[str, Any], path: str) -> None:
+    """``traits.<name>.judge_agreement``: per labelled file, ``auc`` or ``spearman``."""
+    for name, row in (_obj(t, "judge_agreement", path) or {}).items():
+        rp = f"{path}.judge_agreement.{name}"
+        if not isinstance(row, Mapping):
+            _fail(rp, "object", row)
+        _str(row, "metric", rp, required=True, nullable=False)
+        for k in ("value", "n"):
+            _num(row, k, rp)
+        _interval(row, "ci", rp)
+        _str(row, "judge", rp)
 
 
 def _cosine(c: Mapping[str, Any]) -> None:

@@ -45,20 +45,49 @@ def _c(v: float) -> str:
     return f"{v:+g}" if v else "0"
 
 
+def _cd(rs: ResolvedSuite, coeff: float, word: str = "coeff ") -> str:
+    """``coeff +3 (dose 0.41)``: a coefficient with its relative dose beside it."""
+    dose = rs.dose_of(coeff)
+    return f"{word}{_c(coeff)}" + (f" (dose {dose:.3g})" if dose is not None else "")
+
+
+def _dose_figures(rs: ResolvedSuite, coeffs: list[float], exp: Expectation,
+                  single: bool = False) -> dict[str, Any]:
+    """``dose`` (or ``doses``) beside the coefficient(s), and how they were converted."""
+    if rs.dose_scale is None:
+        return {}
+    out: dict[str, Any] = {"vector_norm": round(rs.dose_scale.vector_norm, 6),
+                           "mean_norm": round(rs.dose_scale.mean_norm, 6)}
+    doses = [round(rs.dose_scale.dose(c), 6) for c in coeffs]
+    if single:
+        out["dose"] = doses[0]
+    else:
+        out["doses"] = doses
+    if exp.params.get("dose") is not None or exp.params.get("doses") is not None or (
+            rs.doses is not None):
+        out["converted"] = ("coeff = dose * mean_norm / vector_norm (mean_norm: mean L2 norm "
+                            f"of block {rs.layer} outputs over {rs.dose_scale.n_tokens} "
+                            "evaluation-prompt tokens)")
+    return out
+
+
 def _steered_score(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData,
                    raises: bool) -> Outcome:
     """The trait score at ``coeff`` must exceed (raises) or stay below the threshold; with
     ``require: ci`` the interval bound on the far side must clear it too."""
-    coeff, thr, req = float(exp.params["coeff"]), exp.params["threshold"], exp.params["require"]
+    rs = ps.dosed(rs, t)
+    coeff = rs.steered_coeff(exp)
+    thr, req = exp.params["threshold"], exp.params["require"]
     s = ps.sweep(rs, t).at(coeff).score_summary()
     bound = s.ci_low if raises else s.ci_high
     value = s.mean if req == "mean" else bound
     ok = value > thr if raises else value < thr
     what = "mean" if req == "mean" else f"95% CI {'lower' if raises else 'upper'} bound"
     verb = "must exceed" if raises else "must stay below"
-    msg = (f"{t.name} score at coeff {_c(coeff)} (layer {rs.layer}): {s.describe()}; "
+    msg = (f"{t.name} score at {_cd(rs, coeff)} (layer {rs.layer}): {s.describe()}; "
            f"{what} {value:.1f} {verb} {thr:g}")
-    return Outcome(ok, msg, {**_summary_figures(s), "coeff": coeff, "threshold": thr,
+    return Outcome(ok, msg, {**_summary_figures(s), "coeff": coeff,
+                             **_dose_figures(rs, [coeff], exp, single=True), "threshold": thr,
                              "require": req, "layer": rs.layer})
 
 
@@ -86,7 +115,8 @@ def baseline_ceiling(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t:
 
 def coherence_guard(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
                     ) -> Outcome:
-    coeffs = exp.params["coefficients"] or [c for c in rs.coefficients if c != 0]
+    rs = ps.dosed(rs, t)
+    coeffs = rs.coeffs_of(exp) or [c for c in rs.coefficients if c != 0]
     floor, req = exp.params["min"], exp.params["require"]
     sweep = ps.sweep(rs, t)
     parts, figures, ok = [], {"min": floor, "require": req}, True
@@ -96,14 +126,17 @@ def coherence_guard(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: 
         figures[f"coherence[{c:g}]"] = round(s.mean, 2)
         good = value >= floor
         ok &= good
-        parts.append(f"{_c(c)}: {s.mean:.1f} [{s.ci_low:.1f}-{s.ci_high:.1f}]{'' if good else ' LOW'}")
+        parts.append(f"{_cd(rs, c, '')}: {s.mean:.1f} [{s.ci_low:.1f}-{s.ci_high:.1f}]"
+                     f"{'' if good else ' LOW'}")
     msg = (f"coherence while steering {t.name} must stay >= {floor:g} ({req}): "
            + ", ".join(parts))
-    return Outcome(ok, msg, figures)
+    return Outcome(ok, msg, {**figures, "coefficients": [float(c) for c in coeffs],
+                             **_dose_figures(rs, [float(c) for c in coeffs], exp)})
 
 
 def monotonic(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData) -> Outcome:
-    coeffs = sorted(float(c) for c in (exp.params["coefficients"] or rs.coefficients))
+    rs = ps.dosed(rs, t)
+    coeffs = sorted(float(c) for c in (rs.coeffs_of(exp) or rs.coefficients))
     sweep = ps.sweep(rs, t)
     means = [sweep.at(c).score_summary().mean for c in coeffs]
     if any(math.isnan(m) for m in means):
@@ -120,11 +153,13 @@ def monotonic(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitD
            f"(per-response r = {r_all:.2f}) must be >= {exp.params['min_r']:g}; means {curve}")
     return Outcome(ok, msg, {"spearman_r": round(r, 4), "per_response_r": round(r_all, 4),
                              "min_r": exp.params["min_r"],
-                             "means": {f"{c:g}": round(m, 2) for c, m in zip(coeffs, means)}})
+                             "means": {f"{c:g}": round(m, 2) for c, m in zip(coeffs, means)},
+                             "coefficients": coeffs, **_dose_figures(rs, coeffs, exp)})
 
 
 def projection_order(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
                      ) -> Outcome:
+    rs = ps.dosed(rs, t)
     coeff = rs.steered_coeff(exp)
     margin = exp.params["margin"]
     proj = ps.projections(rs, t, coeff)
@@ -132,11 +167,11 @@ def projection_order(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t:
     b, p, s = m["baseline"].mean, m["prompted"].mean, m["steered"].mean
     ok = b + margin < p and p + margin < s
     msg = (f"mean projection onto the {t.name} vector at layer {rs.layer}: baseline {b:.3f} < "
-           f"prompted {p:.3f} < steered (coeff {_c(coeff)}) {s:.3f}, margin {margin:g}: "
+           f"prompted {p:.3f} < steered ({_cd(rs, coeff)}) {s:.3f}, margin {margin:g}: "
            + ("holds" if ok else "violated"))
     return Outcome(ok, msg, {"baseline": round(b, 4), "prompted": round(p, 4),
                              "steered": round(s, 4), "margin": margin, "coeff": coeff,
-                             "n": m["baseline"].n})
+                             **_dose_figures(rs, [coeff], exp, single=True), "n": m["baseline"].n})
 
 
 def cross_trait_cosine(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData

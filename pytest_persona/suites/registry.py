@@ -34,6 +34,8 @@ class Kind:
     fields: Mapping[str, FieldSpec] = field(default_factory=dict)
     uses_judge: bool = False
     non_null: tuple[str, ...] = ()  # fields that may default to None yet must end up set
+    # ("a|b": one of them must); groups of fields of which at most one may be given
+    exclusive: tuple[tuple[str, ...], ...] = ()
 
     def resolve(self) -> Evaluator:
         """The evaluator callable (imported now if it was registered by dotted name)."""
@@ -100,22 +102,27 @@ _E = "pytest_persona.suites.expectations:"
 
 BUILTIN_KINDS: tuple[Kind, ...] = (
     Kind("steering_raises", _E + "steering_raises",
-         {"coeff": ("number", None), "threshold": ("number", 50.0),
-          "require": ("require", "mean")}, uses_judge=True, non_null=("coeff",)),
+         {"coeff": ("number", None), "dose": ("number", None), "threshold": ("number", 50.0),
+          "require": ("require", "mean")}, uses_judge=True, non_null=("coeff|dose",),
+         exclusive=(("coeff", "dose"),)),
     Kind("steering_lowers", _E + "steering_lowers",
-         {"coeff": ("number", None), "threshold": ("number", 20.0),
-          "require": ("require", "mean")}, uses_judge=True, non_null=("coeff",)),
+         {"coeff": ("number", None), "dose": ("number", None), "threshold": ("number", 20.0),
+          "require": ("require", "mean")}, uses_judge=True, non_null=("coeff|dose",),
+         exclusive=(("coeff", "dose"),)),
     Kind("coeff_zero_matches_baseline", _E + "coeff_zero_matches_baseline",
          {"n_prompts": ("int", 4), "max_new_tokens": ("int", 16)}),
     Kind("projection_order", _E + "projection_order",
-         {"coeff": ("number", None), "margin": ("number", 0.0)}),
+         {"coeff": ("number", None), "dose": ("number", None), "margin": ("number", 0.0)},
+         exclusive=(("coeff", "dose"),)),
     Kind("cross_trait_cosine", _E + "cross_trait_cosine",
          {"traits": ("strlist", REQUIRED), "max": ("number", 0.8), "absolute": ("bool", False)}),
     Kind("monotonic", _E + "monotonic",
-         {"coefficients": ("numlist", None), "min_r": ("number", 0.8)}, uses_judge=True),
+         {"coefficients": ("numlist", None), "doses": ("numlist", None),
+          "min_r": ("number", 0.8)}, uses_judge=True, exclusive=(("coefficients", "doses"),)),
     Kind("coherence_guard", _E + "coherence_guard",
-         {"coefficients": ("numlist", None), "min": ("number", 50.0),
-          "require": ("require", "mean")}, uses_judge=True),
+         {"coefficients": ("numlist", None), "doses": ("numlist", None),
+          "min": ("number", 50.0), "require": ("require", "mean")}, uses_judge=True,
+         exclusive=(("coefficients", "doses"),)),
     Kind("baseline_ceiling", _E + "baseline_ceiling",
          {"max": ("number", REQUIRED), "require": ("require", "mean")}, uses_judge=True),
     Kind("checkpoint_shift", _E + "checkpoint_shift",

@@ -5,26 +5,30 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from pytest_persona.core.dose import DoseScale
 from pytest_persona.errors import SuiteError as SuiteError
 from pytest_persona.suites.registry import KindRegistry, default_registry
 
 Path_ = tuple[str | int, ...]
 
 COMMON_FIELDS = {"kind", "name", "xfail", "skip"}
-SUITE_FIELDS = {"trait", "trait_file", "layer", "positions", "coefficients", "n_questions",
+SUITE_FIELDS = {"trait", "trait_file", "layer", "positions", "coefficients", "doses",
+                "n_questions",
                 "samples_per_question", "max_new_tokens", "temperature", "top_p",
                 "max_missing_fraction", "extraction", "models", "expectations", "description"}
 # Evaluation sampling; the reference evaluates with 10 samples per question at temperature 1,
 # top_p 1, up to 1000 new tokens, and averages per question.
 SAMPLING_FIELDS = {"samples_per_question": "int", "temperature": "temperature",
                    "top_p": "top_p", "max_new_tokens": "int"}
-MODEL_FIELDS = {"layer", "coefficients", "positions", "n_questions", *SAMPLING_FIELDS}
+MODEL_FIELDS = {"layer", "coefficients", "doses", "positions", "n_questions", *SAMPLING_FIELDS}
+#: Where a suite may give relative doses instead of coefficients (suite, profile, expectation).
+DOSE_ALTERNATIVES = {"coefficients": "doses", "coeff": "dose"}
 EXTRACTION_FIELDS = {"n_samples", "n_questions", "n_instructions", "max_new_tokens",
                      "temperature", "top_p", "seed", "trait_threshold", "coherence_threshold",
                      "min_pairs", "pos_system_template", "neg_system_template"}
@@ -312,11 +316,20 @@ class Suite:
     located: Located
     samples_per_question: int = 1
     top_p: float = 1.0
+    doses: list[float] | None = None  # given instead of coefficients (converted per model)
 
     def for_model(self, model: str) -> ResolvedSuite:
-        """Apply the per-model overrides (``models:`` section) for ``model``."""
+        """Apply the per-model overrides (``models:`` section) for ``model``. A profile's
+        ``coefficients`` or ``doses`` replaces the suite's (whichever the suite gave)."""
         over = self.models.get(model, {})
-        coeffs = [float(c) for c in over.get("coefficients", self.coefficients)]
+        doses: list[float] | None
+        if "doses" in over:
+            doses, coeffs = [float(d) for d in over["doses"]], []
+        elif "coefficients" in over:
+            doses, coeffs = None, [float(c) for c in over["coefficients"]]
+        else:
+            doses = list(self.doses) if self.doses is not None else None
+            coeffs = [] if doses is not None else [float(c) for c in self.coefficients]
         return ResolvedSuite(
             suite=self,
             layer=int(over.get("layer", self.layer)),
@@ -328,6 +341,7 @@ class Suite:
                                               self.samples_per_question)),
             temperature=float(over.get("temperature", self.temperature)),
             top_p=float(over.get("top_p", self.top_p)),
+            doses=doses,
         )
 
     def layer_line(self, model: str) -> tuple[int, str]:
@@ -351,6 +365,53 @@ class ResolvedSuite:
     samples_per_question: int = 1
     temperature: float = 0.0
     top_p: float = 1.0
+    doses: list[float] | None = None  # the suite's doses, when it gave doses
+    dose_scale: DoseScale | None = None  # set by the session for this model and layer
+
+    def with_scale(self, scale: DoseScale) -> ResolvedSuite:
+        """This suite with its dose scale measured: doses become coefficients."""
+        if scale.layer != self.layer:
+            raise ValueError(f"dose scale measured at layer {scale.layer}, suite steers at "
+                             f"layer {self.layer}")
+        coeffs = ([scale.coeff(d) for d in self.doses] if self.doses is not None
+                  else list(self.coefficients))
+        return replace(self, coefficients=coeffs, dose_scale=scale)
+
+    def _need_scale(self, what: str) -> DoseScale:
+        if self.dose_scale is None:
+            raise ValueError(f"{what} is given as a dose, but the dose scale of this model "
+                             "is not measured yet (PersonaSession.dosed converts it)")
+        return self.dose_scale
+
+    def dose_of(self, coeff: float) -> float | None:
+        """The relative dose of ``coeff`` (None while the scale is not measured)."""
+        return None if self.dose_scale is None else self.dose_scale.dose(coeff)
+
+    def coeff_of(self, exp: Expectation) -> float | None:
+        """The coefficient an expectation names, by ``coeff`` or converted from ``dose``."""
+        if exp.params.get("dose") is not None:
+            return self._need_scale(f"{exp.id}: dose").coeff(float(exp.params["dose"]))
+        if exp.params.get("coeff") is not None:
+            return float(exp.params["coeff"])
+        return None
+
+    def coeffs_of(self, exp: Expectation) -> list[float] | None:
+        """The coefficients an expectation lists, by ``coefficients`` or from ``doses``."""
+        if exp.params.get("doses") is not None:
+            scale = self._need_scale(f"{exp.id}: doses")
+            return [scale.coeff(float(d)) for d in exp.params["doses"]]
+        if exp.params.get("coefficients") is not None:
+            return [float(c) for c in exp.params["coefficients"]]
+        return None
+
+    def conversion(self) -> dict[str, Any] | None:
+        """How doses and coefficients relate here, for the results (None: not measured)."""
+        if self.dose_scale is None:
+            return None
+        return {**self.dose_scale.to_dict(), "given": "doses" if self.doses is not None
+                else "coefficients",
+                "coefficients": list(self.coefficients),
+                "doses": [self.dose_scale.dose(c) for c in self.coefficients]}
 
     def sampling(self) -> dict[str, Any]:
         """The evaluation sampling settings, as reported with the results."""
@@ -360,18 +421,24 @@ class ResolvedSuite:
 
     def sweep_coefficients(self) -> list[float]:
         """The suite's coefficients plus every coefficient an expectation names, and 0."""
+        if self.doses is not None:
+            self._need_scale("the suite's coefficients")
         coeffs = set(self.coefficients) | {0.0}
         for exp in self.suite.expectations:
-            if exp.params.get("coeff") is not None:
-                coeffs.add(float(exp.params["coeff"]))
-            for c in exp.params.get("coefficients") or []:
-                coeffs.add(float(c))
+            one = self.coeff_of(exp)
+            if one is not None:
+                coeffs.add(one)
+            for c in self.coeffs_of(exp) or []:
+                coeffs.add(c)
         return sorted(coeffs)
 
     def steered_coeff(self, exp: Expectation) -> float:
         """The coefficient an expectation uses: its own, else the suite's largest positive."""
-        if exp.params.get("coeff") is not None:
-            return float(exp.params["coeff"])
+        own = self.coeff_of(exp)
+        if own is not None:
+            return own
+        if self.doses is not None:
+            self._need_scale("the suite's coefficients")
         positive = [c for c in self.coefficients if c > 0]
         return max(positive) if positive else max(self.coefficients)
 
@@ -382,9 +449,12 @@ def _fmt_num(v: float) -> str:
 
 def expectation_id(kind: str, params: dict[str, Any]) -> str:
     """A readable id such as ``steering_raises[coeff=3]``."""
-    if kind in ("steering_raises", "steering_lowers", "projection_order") and params.get(
-            "coeff") is not None:
-        return f"{kind}[coeff={_fmt_num(params['coeff'])}]"
+    if kind in ("steering_raises", "steering_lowers", "projection_order",
+                "steering_damage"):
+        if params.get("coeff") is not None:
+            return f"{kind}[coeff={_fmt_num(params['coeff'])}]"
+        if params.get("dose") is not None:
+            return f"{kind}[dose={_fmt_num(params['dose'])}]"
     if kind == "cross_trait_cosine":
         return f"{kind}[{','.join(params['traits'])}]"
     if kind == "dataset_screen" and params.get("file"):
@@ -392,6 +462,11 @@ def expectation_id(kind: str, params: dict[str, Any]) -> str:
     if kind in ("monotonic", "coherence_guard") and params.get("coefficients"):
         cs = params["coefficients"]
         return f"{kind}[{_fmt_num(min(cs))}..{_fmt_num(max(cs))}]"
+    if kind in ("monotonic", "coherence_guard") and params.get("doses"):
+        ds = params["doses"]
+        return f"{kind}[dose={_fmt_num(min(ds))}..{_fmt_num(max(ds))}]"
+    if kind == "judge_agreement" and params.get("file"):
+        return f"{kind}[{Path(str(params['file'])).name}]"
     return kind
 
 
@@ -458,9 +533,17 @@ def _parse_expectation(loc: Located, i: int, raw: Any, model: str | None = None,
             raise loc.error((*where, name), f"missing required field for {kind}")
         else:
             params[name] = default
+    for group in kinds[kind].exclusive:
+        given = [n for n in group if params.get(n) is not None]
+        if len(given) > 1:
+            raise loc.error((*where, given[1]), f"give {' or '.join(group)}, not both: "
+                            "a dose is converted to a coefficient per model")
     for name in kinds[kind].non_null:
-        if params[name] is None:
-            raise loc.error((*where, name), f"missing required field for {kind}")
+        names = name.split("|")
+        if all(params[n] is None for n in names):
+            shown = " or ".join(repr(n) for n in names)
+            raise loc.error((*where, names[0]), f"missing required field for {kind}"
+                            + (f" (give {shown})" if len(names) > 1 else ""))
     if kind == "dataset_screen":
         _check_dataset_screen(loc, where, params)
     ident = raw.get("name") or expectation_id(kind, params)
@@ -548,8 +631,12 @@ def load_suite(path: str | Path, model: str | None = None, located: Located | No
     positions = data.get("positions", "response")
     if positions not in POSITIONS:
         raise loc.error(("positions",), f"must be one of {', '.join(POSITIONS)}, got {positions!r}")
+    if "coefficients" in data and "doses" in data:
+        raise loc.error(("doses",), "give coefficients or doses, not both (doses are "
+                        "converted to coefficients per model and layer)")
     coeffs = _check(loc, ("coefficients",), data.get("coefficients", [-3, -1, 0, 1, 3]),
                     "numlist")
+    doses = _check(loc, ("doses",), data["doses"], "numlist") if "doses" in data else None
     scalars = {
         "n_questions": ("int", 20), "samples_per_question": ("int", 1),
         "max_new_tokens": ("int", 64), "temperature": ("temperature", 0.0),
@@ -569,11 +656,15 @@ def load_suite(path: str | Path, model: str | None = None, located: Located | No
     for name_m, over in models.items():
         if not isinstance(over, dict):
             raise loc.error(("models", name_m), "must be a mapping (layer, coefficients, ...)")
+        if "coefficients" in over and "doses" in over:
+            raise loc.error(("models", name_m, "doses"), "give coefficients or doses, not "
+                            "both")
         for name, value in over.items():
             if name not in MODEL_FIELDS:
                 raise loc.error(("models", name_m, name), f"unknown per-model field; allowed: "
                                 f"{', '.join(sorted(MODEL_FIELDS))}")
-            checker = {"layer": "int", "coefficients": "numlist", "positions": "str",
+            checker = {"layer": "int", "coefficients": "numlist", "doses": "numlist",
+                       "positions": "str",
                        "n_questions": "int", **SAMPLING_FIELDS}[name]
             if name == "layer" and value == 0:
                 continue
@@ -605,4 +696,5 @@ def load_suite(path: str | Path, model: str | None = None, located: Located | No
                  int(values["n_questions"]), int(values["max_new_tokens"]),
                  float(values["temperature"]), float(values["max_missing_fraction"]),
                  dict(extraction), {str(k): v for k, v in models.items()}, exps, loc,
-                 int(values["samples_per_question"]), float(values["top_p"]))
+                 int(values["samples_per_question"]), float(values["top_p"]),
+                 [float(d) for d in doses] if doses is not None else None)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import torch
 
+from pytest_persona.core.dose import DoseScale
 from pytest_persona.core.stats import Summary
 from pytest_persona.core.vectors import TraitVectors
 from pytest_persona.pipeline.extraction import ExtractionResult
@@ -85,6 +86,10 @@ class FakeSession(PersonaSession):
 
     def trait(self, name_or_path: str | Path) -> Any:
         return SimpleNamespace(name=str(name_or_path), sha256=f"sha-{name_or_path}")
+
+    def dose_scale(self, rs: ResolvedSuite, trait: Any) -> DoseScale:
+        # ||v|| = 2, mean ||h|| = 8: dose = |c| / 4, coeff = 4 * dose
+        return DoseScale(vector_norm=2.0, mean_norm=8.0, n_tokens=12, layer=rs.layer)
 
     def sweep(self, rs: ResolvedSuite, trait: Any) -> Sweep:
         self.calls.append(("sweep", trait.name))
@@ -454,3 +459,31 @@ def test_projection_tracks_score_negative_and_constant(tmp_path: Path, rs: Resol
     assert not out.passed and out.figures["pearson_r"] == pytest.approx(-1.0)
     flat = _track_session(tmp_path, [1.0, 2.0, 3.0, 4.0], [2.0, 2.0, 2.0, 2.0])
     assert not _run("projection_tracks_score", flat, rs, min_r=-1.0).passed
+
+
+# -- relative dose ---------------------------------------------------------------------------
+
+def test_raises_by_dose_reads_the_converted_coefficient(tmp_path: Path, rs: ResolvedSuite
+                                                        ) -> None:
+    runs = {2.0: FixedRun(2.0, _summary(90.0)), 3.0: FixedRun(3.0, _summary(10.0))}
+    ps = FakeSession(tmp_path, runs=runs)
+    out = _run("steering_raises", ps, rs, dose=0.5, threshold=50)  # coeff = 4 * 0.5 = 2
+    assert out.passed and out.figures["coeff"] == 2.0 and out.figures["dose"] == 0.5
+    assert "coeff = dose * mean_norm / vector_norm" in out.figures["converted"]
+    assert "coeff +2 (dose 0.5)" in out.message
+
+
+def test_coefficient_figures_carry_their_dose(tmp_path: Path, rs: ResolvedSuite) -> None:
+    ps = FakeSession(tmp_path, runs={3.0: FixedRun(3.0, _summary(90.0))})
+    out = _run("steering_raises", ps, rs, coeff=3, threshold=50)
+    assert out.figures["dose"] == 0.75 and "converted" not in out.figures
+    assert out.figures["vector_norm"] == 2.0 and out.figures["mean_norm"] == 8.0
+    assert "(dose 0.75)" in out.message
+
+
+def test_guard_by_doses(tmp_path: Path, rs: ResolvedSuite) -> None:
+    runs = {c: FixedRun(c, _summary(80.0), coherence=_summary(c * 30.0)) for c in (1.0, 2.0)}
+    ps = FakeSession(tmp_path, runs=runs)
+    out = _run("coherence_guard", ps, rs, doses=[0.25, 0.5], min=50)
+    assert not out.passed  # 30 at coeff 1 (dose 0.25), 60 at coeff 2 (dose 0.5)
+    assert out.figures["coefficients"] == [1.0, 2.0] and out.figures["doses"] == [0.25, 0.5]
