@@ -510,8 +510,10 @@ def _examples_table(sweep: Sequence[Mapping[str, Any]], max_examples: int | None
             ans = redact_secrets(str(ex.get("answer") or ""))
             if len(ans) > MAX_ANSWER_CHARS:
                 ans = ans[:MAX_ANSWER_CHARS] + f"\u2026 [{len(ans) - MAX_ANSWER_CHARS} more chars]"
+            dose = (f"<br><span class=pp-note>dose {_fmt(r.get('dose'), 3)}</span>"
+                    if _num(r.get("dose")) is not None else "")
             coeff = (f'<td class="pp-num" rowspan="{len(exs)}"><strong>'
-                     f"{_fmt(r.get('coeff'))}</strong></td>") if i == 0 else ""
+                     f"{_fmt(r.get('coeff'))}</strong>{dose}</td>") if i == 0 else ""
             rows.append(f"<tr>{coeff}<td><div class=pp-question>{_e(ex.get('question'))}</div>"
                         f"</td><td><div class=pp-answer>{_e(ans)}</div></td>"
                         + _td(_fmt(ex.get("score")), True) + _td(_fmt(ex.get("coherence")), True)
@@ -526,13 +528,39 @@ def _sweep_table(sweep: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for r in sorted((r for r in sweep if isinstance(r, Mapping)),
                     key=lambda r: _num(r.get("coeff")) or 0.0):
-        rows.append("<tr>" + _td(_fmt(r.get("coeff")), True) + _td(_fmt(r.get("n")), True)
+        rows.append("<tr>" + _td(_fmt(r.get("coeff")), True) + _td(_fmt(r.get("dose"), 3), True)
+                    + _td(_fmt(r.get("n")), True)
                     + _td(_fmt(r.get("mean")), True) + _td(_ci(r.get("ci")), True)
                     + _td(_fmt(r.get("coherence_mean")), True)
                     + _td(_ci(r.get("coherence_ci")), True)
                     + _td(_fmt(r.get("missing")), True) + "</tr>")
-    return _table([("coeff", True), ("n", True), ("score", True), ("95% CI", True),
+    return _table([("coeff", True), ("dose", True), ("n", True), ("score", True),
+                   ("95% CI", True),
                    ("coherence", True), ("95% CI", True), ("missing", True)], rows, "pp-sweep pp-compact")
+
+
+def _dose_note(dose: Mapping[str, Any]) -> str:
+    """How coefficients and doses relate for this trait, in words and numbers."""
+    return (f"Relative dose = |coeff| x ||v|| / mean ||h||, with ||v|| = "
+            f"{_fmt(dose.get('vector_norm'), 3)} (the vector at layer {dose.get('layer')}) and "
+            f"mean ||h|| = {_fmt(dose.get('mean_norm'), 3)} (mean L2 norm of block "
+            f"{dose.get('layer')} outputs over {_fmt(dose.get('n_tokens'), 0)} tokens of the "
+            "evaluation prompts, unsteered)"
+            + ("; the suite gave doses, converted to coefficients for this model"
+               if dose.get("given") == "doses" else "") + ".")
+
+
+def _agreement_text(t: Mapping[str, Any]) -> str:
+    """``AUC 0.93 (95% CI 0.85-0.99, n=44, evil.jsonl)`` per labelled file, joined."""
+    parts = []
+    for file, row in sorted((t.get("judge_agreement") or {}).items()):
+        if not isinstance(row, Mapping) or _num(row.get("value")) is None:
+            continue
+        ci: list[Any] = row["ci"] if isinstance(row.get("ci"), list) else [None, None]
+        metric = "AUC" if row.get("metric") == "auc" else "Spearman"
+        parts.append(f"{metric} {_fmt(row['value'], 3)} (95% CI {_fmt(ci[0], 2)}-"
+                     f"{_fmt(ci[1], 2)}, n={_fmt(row.get('n'), 0)}, {file})")
+    return "; ".join(parts)
 
 
 def _trait_section(name: str, t: Mapping[str, Any], results: Mapping[str, Any],
@@ -546,6 +574,10 @@ def _trait_section(name: str, t: Mapping[str, Any], results: Mapping[str, Any],
         meta.append(f"positions {_e(t['positions'])}")
     if t.get("coefficients"):
         meta.append("coefficients " + ", ".join(_fmt(c) for c in t["coefficients"]))
+    dose = t.get("dose") if isinstance(t.get("dose"), Mapping) else None
+    if dose and dose.get("doses"):
+        meta.append(("given as doses " if dose.get("given") == "doses" else "doses ")
+                    + ", ".join(_fmt(d, 3) for d in dose["doses"]))
     if vec.get("source"):
         meta.append(f"vector from {_e(vec['source'])}")
     tiles = []
@@ -563,6 +595,9 @@ def _trait_section(name: str, t: Mapping[str, Any], results: Mapping[str, Any],
     if _num(vec.get("pos_mean_score")) is not None or _num(vec.get("neg_mean_score")) is not None:
         tiles.append(_tile("extraction pos / neg score",
                            f"{_fmt(vec.get('pos_mean_score'))} / {_fmt(vec.get('neg_mean_score'))}"))
+    agreement = _agreement_text(t)
+    if agreement:
+        tiles.append(_tile("judge agreement", _e(agreement)))
     counts = outcome_counts(results, name)
     chips = " ".join(_chip(o, f"{n} {o}") for o, n in counts.items())
     figs = []
@@ -570,6 +605,12 @@ def _trait_section(name: str, t: Mapping[str, Any], results: Mapping[str, Any],
     if sweep:
         figs.append(_fig("Dose response: trait score and coherence per coefficient",
                          plots.dose_response_svg(sweep, title=f"{name}: dose response")))
+    damage = [r for r in t.get("damage") or [] if isinstance(r, Mapping)]
+    if damage:
+        figs.append(_fig("Steering damage: mean KL(steered || unsteered) of next-token "
+                         "distributions over benign prompts (teacher-forced), per dose, beside "
+                         "the trait score", plots.damage_svg(damage, sweep,
+                                                             title=f"{name}: damage")))
     if isinstance(t.get("projections"), Mapping) and t["projections"]:
         figs.append(_fig("Projection onto the trait vector",
                          plots.projection_svg(t["projections"], title=f"{name}: projections")))
@@ -584,8 +625,13 @@ def _trait_section(name: str, t: Mapping[str, Any], results: Mapping[str, Any],
         f'<div class="pp-tiles">{"".join(tiles)}</div>' if tiles else "",
         f'<div class="pp-plots">{"".join(figs)}</div>' if figs else "",
     ]
+    if dose:
+        parts.append(f'<p class="pp-note pp-dose-note">{_e(_dose_note(dose))}</p>')
     if sweep:
         parts.append('<h4 class="pp-h4">Sweep</h4>' + _sweep_table(sweep))
+        if agreement:
+            parts.append(f'<p class="pp-note pp-agreement-note">Judge-based figures above: '
+                         f"the judge's measured agreement with labels is {_e(agreement)}.</p>")
         ex = _examples_table(sweep, max_examples)
         if ex:
             note = (f" <span class=pp-note>(up to {max_examples} per coefficient)</span>"

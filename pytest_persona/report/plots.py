@@ -197,7 +197,15 @@ def dose_response_svg(sweep: Sequence[Mapping[str, Any]], *, width: int = 430,
     f = _Frame(width, height, (xmin - pad, xmax + pad), (y0, y1))
     out = _open(width, height, title, "pp-dose")
     out += _y_axis(f, _nice_ticks(y0, y1), "judge score (0-100)")
-    out += _x_axis(f, [(x, _fmt(x)) for x in xs], "steering coefficient")
+    doses = {float(r["coeff"]): _num(r.get("dose")) for r in rows}
+    dosed = all(d is not None for d in doses.values())
+    out += _x_axis(f, [(x, _fmt(x)) for x in xs],
+                   "steering coefficient (relative dose below)" if dosed
+                   else "steering coefficient")
+    if dosed:
+        for x in xs:
+            out.append(_text(f.px(x), f.plot_bottom + 28, f"d {_fmt(doses[x] or 0.0)}",
+                             size=9, color=AXIS_COLOR, extra=' class="pp-dose-tick"'))
     if xmin <= 0 <= xmax:
         zx = f.px(0)
         out.append(f'<line x1="{zx:.1f}" y1="{f.plot_top:.1f}" x2="{zx:.1f}" '
@@ -220,7 +228,10 @@ def dose_response_svg(sweep: Sequence[Mapping[str, Any]], *, width: int = 430,
             if ci:
                 out.append(_errbar(x, f.py(ci[0]), f.py(ci[1]), color))
             label = "score" if key == "mean" else "coherence"
-            tip = f"coeff {_fmt(float(r['coeff']))}: {label} {_fmt(float(r[key]))}"
+            tip = f"coeff {_fmt(float(r['coeff']))}"
+            if _num(r.get("dose")) is not None:
+                tip += f" (dose {_fmt(float(r['dose']))})"
+            tip += f": {label} {_fmt(float(r[key]))}"
             if ci:
                 tip += f" [{_fmt(ci[0])}, {_fmt(ci[1])}]"
             if _num(r.get("n")) is not None:
@@ -235,6 +246,86 @@ def dose_response_svg(sweep: Sequence[Mapping[str, Any]], *, width: int = 430,
     out.append(f'<line x1="{lx2:.1f}" y1="14" x2="{lx2 + 14:.1f}" y2="14" '
                f'stroke="{COHERENCE_COLOR}" stroke-width="2" stroke-dasharray="5,3"/>')
     out.append(_text(lx2 + 19, 18, "coherence", anchor="start", size=10))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def damage_svg(damage: Sequence[Mapping[str, Any]], sweep: Sequence[Mapping[str, Any]] = (),
+               *, width: int = 430, height: int = 280,
+               title: str = "Steering damage against dose") -> str:
+    """KL(steered || unsteered) per signed dose (mean over benign prompts, 95% CI bars, left
+    axis) beside the mean trait score at the same coefficients (right axis, 0-100)."""
+    def signed(r: Mapping[str, Any]) -> float | None:
+        c, d = _num(r.get("coeff")), _num(r.get("dose"))
+        if c is None or d is None:
+            return None
+        return math.copysign(d, c) if c else 0.0
+
+    rows = sorted(((x, r) for r in damage or [] if (x := signed(r)) is not None
+                   and _num(r.get("kl")) is not None), key=lambda p: p[0])
+    if not rows:
+        return _empty(width, height, title, "pp-damage", "no steering damage measured")
+    scores = sorted(((x, r) for r in sweep or [] if (x := signed(r)) is not None
+                     and _num(r.get("mean")) is not None), key=lambda p: p[0])
+    xs = [x for x, _ in rows] + [x for x, _ in scores]
+    highs = [float(r["kl"]) for _, r in rows] + [c[1] for _, r in rows
+                                                  if (c := _ci(r.get("ci")))]
+    y1 = max(max(highs) * 1.1, 1e-6)
+    xmin, xmax = min(xs), max(xs)
+    pad = (xmax - xmin) * 0.08 or 0.1
+    f = _Frame(width, height, (xmin - pad, xmax + pad), (0.0, y1), margin=(34, 54, 46, 58))
+    out = _open(width, height, title, "pp-damage")
+    out += _y_axis(f, _nice_ticks(0.0, y1), "KL (nats / token)")
+    ticks = sorted({round(x, 6) for x in xs})
+    out += _x_axis(f, [(x, _fmt(x)) for x in ticks], "relative dose (signed by coefficient)")
+    # right axis: trait score 0-100
+    rx = f.plot_right
+    out.append(f'<line x1="{rx:.1f}" y1="{f.plot_top:.1f}" x2="{rx:.1f}" '
+               f'y2="{f.plot_bottom:.1f}" stroke="{AXIS_COLOR}" stroke-width="1"/>')
+    for t in (0, 25, 50, 75, 100):
+        y = f.plot_bottom - t / 100 * (f.plot_bottom - f.plot_top)
+        out.append(_text(rx + 6, y + 3.5, t, anchor="start", size=10, color=SCORE_COLOR))
+    cy = (f.plot_top + f.plot_bottom) / 2
+    out.append(_text(width - 10, cy, "trait score (0-100)", size=11, color=SCORE_COLOR,
+                     extra=f' transform="rotate(90 {width - 10} {cy:.1f})"'))
+    pts = []
+    for x, r in rows:
+        px, py = f.px(x), f.py(float(r["kl"]))
+        ci = _ci(r.get("ci"))
+        if ci:
+            out.append(_errbar(px, f.py(ci[0]), f.py(ci[1]), HIGHLIGHT_COLOR))
+        tip = (f"coeff {_fmt(float(r['coeff']))} (dose {_fmt(abs(x))}): KL "
+               f"{_fmt(float(r['kl']))}")
+        if ci:
+            tip += f" [{_fmt(ci[0])}, {_fmt(ci[1])}]"
+        if _num(r.get("n")) is not None:
+            tip += f", n={int(r['n'])} prompts"
+        pts.append((px, py))
+        out.append(f'<circle class="pp-pt-kl" cx="{px:.1f}" cy="{py:.1f}" r="4" '
+                   f'fill="{HIGHLIGHT_COLOR}" stroke="#fff" stroke-width="1.5">'
+                   f"<title>{_e(tip)}</title></circle>")
+    if len(pts) > 1:
+        out.append('<path d="M' + " L".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+                   + f'" fill="none" stroke="{HIGHLIGHT_COLOR}" stroke-width="2" opacity="0.8"/>')
+    spts = []
+    for x, r in scores:
+        px = f.px(x)
+        py = f.plot_bottom - float(r["mean"]) / 100 * (f.plot_bottom - f.plot_top)
+        spts.append((px, py))
+        tip = f"coeff {_fmt(float(r['coeff']))} (dose {_fmt(abs(x))}): score " \
+              f"{_fmt(float(r['mean']))}"
+        out.append(f'<circle class="pp-pt-score" cx="{px:.1f}" cy="{py:.1f}" r="3.5" '
+                   f'fill="{SCORE_COLOR}" stroke="#fff" stroke-width="1.5">'
+                   f"<title>{_e(tip)}</title></circle>")
+    if len(spts) > 1:
+        out.append('<path d="M' + " L".join(f"{x:.1f},{y:.1f}" for x, y in spts)
+                   + f'" fill="none" stroke="{SCORE_COLOR}" stroke-width="1.5" '
+                   'stroke-dasharray="5,3" opacity="0.8"/>')
+    lx = f.plot_left + 4
+    out.append(f'<circle cx="{lx + 5:.1f}" cy="14" r="4" fill="{HIGHLIGHT_COLOR}"/>')
+    out.append(_text(lx + 14, 18, "KL (mean, 95% CI)", anchor="start", size=10))
+    out.append(f'<circle cx="{lx + 135:.1f}" cy="14" r="3.5" fill="{SCORE_COLOR}"/>')
+    out.append(_text(lx + 144, 18, "trait score", anchor="start", size=10))
     out.append("</svg>")
     return "".join(out)
 

@@ -63,6 +63,43 @@ def _fit(s: str, w: int) -> str:
     return s if len(s) <= w else s[: max(w - 1, 0)] + "\u2026"
 
 
+def _g(v: Any, digits: int = 3) -> str:
+    x = _num(v)
+    return "-" if x is None else f"{x:.{digits}g}"
+
+
+def trait_notes(name: str, t: Mapping[str, Any]) -> list[str]:
+    """Lines under the table for one trait: its coefficients as relative doses, the steering
+    damage measured, and the judge's measured agreement with labels."""
+    lines = []
+    dose = t.get("dose") if isinstance(t.get("dose"), Mapping) else None
+    if dose and dose.get("coefficients") and dose.get("doses"):
+        pairs = ", ".join(f"{_g(c)} = {_g(d)}" for c, d in zip(dose["coefficients"],
+                                                                dose["doses"]))
+        given = " (suite gave doses)" if dose.get("given") == "doses" else ""
+        lines.append(f"{name}: coeff = dose at layer {dose.get('layer')}: {pairs}{given}; "
+                     f"dose = |c|*||v||/mean||h||, ||v|| {_g(dose.get('vector_norm'))}, "
+                     f"mean||h|| {_g(dose.get('mean_norm'))} over {dose.get('n_tokens')} "
+                     "prompt tokens")
+    damage = [r for r in t.get("damage") or [] if isinstance(r, Mapping)]
+    if damage:
+        parts = []
+        for r in sorted(damage, key=lambda r: _num(r.get("coeff")) or 0.0):
+            ci: list[Any] = r["ci"] if isinstance(r.get("ci"), list) else [None, None]
+            parts.append(f"{_g(r.get('coeff'))} (dose {_g(r.get('dose'))}): "
+                         f"{_g(r.get('kl'))} [{_g(ci[0])}, {_g(ci[1])}]")
+        n = damage[0].get("n")
+        lines.append(f"{name}: steering KL(steered||unsteered), nats/token, mean over {n} "
+                     "benign prompts, 95% CI: " + "; ".join(parts))
+    for file, row in sorted((t.get("judge_agreement") or {}).items()):
+        if isinstance(row, Mapping):
+            iv: list[Any] = row["ci"] if isinstance(row.get("ci"), list) else [None, None]
+            metric = "AUC" if row.get("metric") == "auc" else "Spearman"
+            lines.append(f"{name}: judge agreement on {file}: {metric} {_f(row.get('value'), 3)}"
+                         f" (95% CI {_f(iv[0], 2)}-{_f(iv[1], 2)}, n={row.get('n')})")
+    return lines
+
+
 def format_summary_table(results: Mapping[str, Any], width: int = 100, *,
                          ascii_only: bool = False) -> str:
     """A plain-text table, one row per trait: baseline score, steered score, projection order,
@@ -107,6 +144,8 @@ def format_summary_table(results: Mapping[str, Any], width: int = 100, *,
 
     out = [line(headers), sep.join("-" * w for w in widths)]
     out += [line(r) for r in rows] if rows else ["(no traits in this run)"]
+    for name in names:
+        out += trait_notes(str(name), traits.get(name) or {})
     judge = results.get("judge") or {}
     if judge.get("offline"):
         out.append(f"judge: {judge.get('id', 'offline')} (OFFLINE judge: scores are a smoke "
