@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ._api_common import public_url, redact
+from ._api_common import call_with_deadline, deadline_reason, public_url, redact, resolve_deadline
 from .aggregate import parse_score_text
 from .base import Judge, JudgeRequest, Outcome
 from .prompts import fill_prompt
@@ -37,6 +37,7 @@ class AnthropicJudge(Judge):
         max_retries: int = 2,
         cache_path: str | Path | None = None,
         refresh: bool = False,
+        deadline: float | None = None,
     ) -> None:
         super().__init__(concurrency=concurrency, cache_path=cache_path, refresh=refresh)
         import anthropic  # noqa: F401
@@ -55,6 +56,9 @@ class AnthropicJudge(Judge):
         self.__key = key
         self.timeout = timeout
         self.max_retries = max_retries
+        #: seconds one call may take in all (the SDK timeout is per read); past it, the call
+        #: is cancelled and retried, then reported missing (a transport failure, never cached)
+        self.deadline = resolve_deadline(deadline, timeout)
         self.id = f"anthropic:{model}@{public_url(self.base_url)}"
 
     def scoring_params(self, request: JudgeRequest) -> dict[str, Any]:
@@ -81,12 +85,15 @@ class AnthropicJudge(Judge):
         kwargs: dict[str, Any] = {}
         if _accepts_temperature(client):
             kwargs["temperature"] = 0  # older SDKs; newer ones dropped the parameter
-        resp = await client.messages.create(
+        resp = await call_with_deadline(lambda: client.messages.create(
             model=self.model,
             max_tokens=MAX_TOKENS,
             messages=[{"role": "user", "content": prompt}],
             **kwargs,
-        )
+        ), self.deadline, 1 + self.max_retries)
+        if resp is None:  # ran past the overall deadline on every attempt
+            return Outcome(None, deadline_reason(self.deadline, 1 + self.max_retries),
+                           cacheable=False)
         usage = getattr(resp, "usage", None)
         n_in = int(getattr(usage, "input_tokens", 0) or 0)
         n_out = int(getattr(usage, "output_tokens", 0) or 0)

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ._api_common import public_url, redact
+from ._api_common import call_with_deadline, deadline_reason, public_url, redact, resolve_deadline
 from .aggregate import MIN_NUMERIC_MASS, aggregate_logprobs
 from .base import Judge, JudgeRequest, Outcome
 from .prompts import fill_prompt
@@ -33,6 +33,7 @@ class OpenAIJudge(Judge):
         max_retries: int = 2,
         cache_path: str | Path | None = None,
         refresh: bool = False,
+        deadline: float | None = None,
         min_mass: float = MIN_NUMERIC_MASS,
     ) -> None:
         super().__init__(concurrency=concurrency, cache_path=cache_path, refresh=refresh)
@@ -52,6 +53,9 @@ class OpenAIJudge(Judge):
         self.__key = key
         self.timeout = timeout
         self.max_retries = max_retries
+        #: seconds one call may take in all (the SDK timeout is per read); past it, the call
+        #: is cancelled and retried, then reported missing (a transport failure, never cached)
+        self.deadline = resolve_deadline(deadline, timeout)
         self.min_mass = min_mass
         self.id = f"openai:{model}@{public_url(self.base_url)}"
 
@@ -82,7 +86,7 @@ class OpenAIJudge(Judge):
 
     async def _score_one(self, request: JudgeRequest, client: Any) -> Outcome:
         prompt = fill_prompt(request.eval_prompt, request.question, request.answer)
-        resp = await client.chat.completions.create(
+        resp = await call_with_deadline(lambda: client.chat.completions.create(
             model=self.model,
             messages=[{"role": "user", "content": prompt}],
             max_tokens=1,
@@ -90,7 +94,10 @@ class OpenAIJudge(Judge):
             logprobs=True,
             top_logprobs=TOP_LOGPROBS,
             seed=0,
-        )
+        ), self.deadline, 1 + self.max_retries)
+        if resp is None:  # ran past the overall deadline on every attempt
+            return Outcome(None, deadline_reason(self.deadline, 1 + self.max_retries),
+                           cacheable=False)
         usage = getattr(resp, "usage", None)
         n_in = int(getattr(usage, "prompt_tokens", 0) or 0)
         n_out = int(getattr(usage, "completion_tokens", 0) or 0)

@@ -13,7 +13,9 @@ probability ~0.97, with non-numeric filler tokens), a ``str`` (that literal toke
 answers its most probable token; a NaN probability is sent as a NaN logprob). One-shot behaviours queued with :meth:`queue` apply to the next
 requests in order: "429" (then the retry succeeds; retry-after 0), "500", "slow" (sleeps past
 the client timeout), "garbage" (non-numeric top tokens), "refusal" (REFUSAL), "lowmass"
-(numeric mass under 0.25), "badjson" (a 200 response that is not JSON).
+(numeric mass under 0.25), "badjson" (a 200 response that is not JSON), "trickle" (the
+normal answer, sent one byte every ``trickle_seconds``: each byte resets the SDK's per-read
+timeout, so only an overall deadline ends the call).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Scorer = Callable[[str], "int | float | str | dict[str, float]"]
-BEHAVIOURS = ("429", "500", "slow", "garbage", "refusal", "lowmass", "badjson")
+BEHAVIOURS = ("429", "500", "slow", "garbage", "refusal", "lowmass", "badjson", "trickle")
 _SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "proxy-authorization"}
 
 
@@ -82,12 +84,16 @@ class JudgeServer:
         latency: float = 0.0,
         default_score: int = 50,
         slow_seconds: float = 3.0,
+        trickle_seconds: float = 0.05,
         openai_model: str | None = None,
         anthropic_model: str | None = None,
     ) -> None:
         self.scorer: Scorer = scorer or (lambda prompt: default_score)
         self.latency = latency
         self.slow_seconds = slow_seconds
+        self.trickle_seconds = trickle_seconds
+        #: trickled responses cut off by the client before their last byte
+        self.trickles_abandoned = 0
         self.openai_model = openai_model
         self.anthropic_model = anthropic_model
         self.calls = 0
@@ -192,6 +198,8 @@ class _Handler(BaseHTTPRequestHandler):
         # add ~40 ms to every keep-alive response.
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    trickle = False
+
     def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
         try:
             self.send_response(status)
@@ -200,15 +208,31 @@ class _Handler(BaseHTTPRequestHandler):
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
             self.end_headers()
-            self.wfile.write(payload)
+            if self.trickle:
+                self._trickle(payload)
+            else:
+                self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
-            pass
+            if self.trickle:
+                with self.owner._lock:
+                    self.owner.trickles_abandoned += 1
+
+    def _trickle(self, payload: bytes) -> None:
+        """One byte at a time, ``trickle_seconds`` apart, until done or the server stops."""
+        srv = self.owner
+        for i in range(len(payload)):
+            self.wfile.write(payload[i:i + 1])
+            self.wfile.flush()
+            if srv._stop.wait(srv.trickle_seconds):
+                self.close_connection = True
+                return
 
     def _json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(obj).encode(), headers)
 
     def do_POST(self) -> None:  # noqa: N802
         srv = self.owner
+        self.trickle = False  # a keep-alive connection reuses this handler
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         with srv._lock:
@@ -240,6 +264,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if behaviour == "slow":
                 srv._sleep(srv.slow_seconds)
+            self.trickle = behaviour == "trickle"
             if behaviour == "badjson":
                 self._send(200, b"{this is not json")
                 return
