@@ -20,7 +20,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from pytest_persona.models.tiny_names import D_MODEL, N_LAYERS
+from pytest_persona.models.tiny_names import D_MODEL, N_LAYERS, WIDE_D_MODEL
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}"
@@ -75,12 +75,13 @@ def _common(vocab: int) -> dict[str, Any]:
     return {"vocab_size": vocab, "pad_token_id": 0, "eos_token_id": 3, "bos_token_id": 1}
 
 
-def _llama_like(model_type: str, **extra: Any) -> Callable[[int], PretrainedConfig]:
+def _llama_like(model_type: str, width: int = D_MODEL, **extra: Any
+                ) -> Callable[[int], PretrainedConfig]:
     def build(vocab: int) -> PretrainedConfig:
         return AutoConfig.for_model(
             model_type,
-            hidden_size=D_MODEL,
-            intermediate_size=128,
+            hidden_size=width,
+            intermediate_size=2 * width,
             num_hidden_layers=N_LAYERS,
             num_attention_heads=4,
             num_key_value_heads=2,
@@ -120,13 +121,20 @@ TINY_CONFIGS: dict[str, Callable[[int], PretrainedConfig]] = {
     "tiny-random-gpt2": _gpt2,
     "tiny-random-gpt-neox": _gpt_neox,
 }
+WIDE_CONFIGS: dict[str, Callable[[int], PretrainedConfig]] = {
+    "tiny-random-llama-wide": _llama_like("llama", width=WIDE_D_MODEL),
+}
+"""Tiny models of another width (WIDE_D_MODEL), for checks that must hold across widths
+(a suite written in relative doses). Not ``--model`` names: save one with
+:func:`save_tiny_model` and pass the directory."""
 
 
 def tiny_config(name: str) -> PretrainedConfig:
-    """The config of a tiny model by registry name."""
-    if name not in TINY_CONFIGS:
-        raise ValueError(f"unknown tiny model {name!r}; available: {', '.join(TINY_CONFIGS)}")
-    return TINY_CONFIGS[name](len(make_tiny_tokenizer()))
+    """The config of a tiny model by registry name (a wide variant included)."""
+    builders = {**TINY_CONFIGS, **WIDE_CONFIGS}
+    if name not in builders:
+        raise ValueError(f"unknown tiny model {name!r}; available: {', '.join(builders)}")
+    return builders[name](len(make_tiny_tokenizer()))
 
 
 def make_tiny_model(

@@ -8,3 +8,5 @@ N_LAYERS = 4
 TINY_NAMES = ("tiny-random-qwen2", "tiny-random-llama", "tiny-random-mistral",
               "tiny-random-gemma2", "tiny-random-phi3", "tiny-random-gpt2",
               "tiny-random-gpt-neox")
+WIDE_D_MODEL = 128
+WIDE_NAMES = ("tiny-random-llama-wide",)  # built by tiny.py; not resolvable as --model names
