@@ -84,7 +84,7 @@ mutate: $(STAMP)
 # ruff (rules: pyproject.toml [tool.ruff.lint]), then mypy --strict (config and the few relaxed
 # modules: pyproject.toml [tool.mypy]).
 lint: $(STAMP)
-	$(VENV)/bin/ruff check pytest_persona tests benchmarks demo trait_suites
+	$(VENV)/bin/ruff check pytest_persona tests benchmarks demo trait_suites docs/_hooks
 	$(VENV)/bin/mypy pytest_persona
 
 # ruff format on the files you name, never the whole tree (a shared checkout): make format FILES='a.py b.py'.

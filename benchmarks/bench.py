@@ -23,6 +23,10 @@ Metrics (targets are printed, never asserted):
 - ``screen_samples_per_s`` / ``screen_generate_samples_per_s``: ``persona screen`` throughput
   on a cold cache (prompt/response JSONL of the extraction pairs, batch 16): raw projection only
   (``--baseline none``) and with the model's own 32-token greedy response (``generate``).
+- ``vllm_speedup``: steered sweep tokens/s of the vllm engine over the hf engine (same rows,
+  greedy, one process), run by :mod:`benchmarks.vllm_speedup` in the vLLM venv
+  (``.venv-vllm``, or ``PERSONA_VLLM_PYTHON``); left out, with the reason logged and in the
+  details, where no such interpreter exists.
 
 The steering vector is a fixed seeded random vector of norm 8 at layer 12 (timing only).
 """
@@ -70,6 +74,7 @@ TARGETS: dict[str, tuple[str, float] | None] = {
     "gate_detection_rate": (">=", 0.95),
     "screen_samples_per_s": None,
     "screen_generate_samples_per_s": None,
+    "vllm_speedup": (">=", 2.0),
 }
 
 RESPONSES = (
@@ -582,6 +587,28 @@ def bench_screen(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
 
 
 # -- driver -----------------------------------------------------------------------------------
+def bench_vllm(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
+    """vllm over hf on the steered sweep, in the interpreter that has vLLM (a child)."""
+    root = Path(__file__).resolve().parents[1]
+    python = os.environ.get("PERSONA_VLLM_PYTHON") or str(root / ".venv-vllm" / "bin" / "python")
+    if not Path(python).exists():
+        why = f"not measured: no vLLM interpreter at {python} (make test-vllm builds it)"
+        _log(f"vllm_speedup: {why}")
+        return {}, {"skipped": why}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "vllm.json"
+        cmd = [python, "-m", "benchmarks.vllm_speedup", "--out", str(out)] + (
+            ["--quick"] if b.quick else [])
+        _log("vllm_speedup: child process in the vLLM venv")
+        proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
+        if proc.returncode != 0 or not out.exists():
+            raise RuntimeError(f"vllm_speedup child failed ({proc.returncode}): "
+                               f"{proc.stderr[-2000:]}")
+        child = json.loads(out.read_text())
+    return {"vllm_speedup": child["metrics"]["vllm_speedup"]}, {
+        **child["details"]["vllm_speedup"], "machine": child["machine"], "python": python}
+
+
 GROUPS: list[tuple[tuple[str, ...], Callable[[Bench], tuple[dict[str, float], dict[str, Any]]],
                    str]] = [
     (("sweep_speedup",), bench_sweep, "sweep"),
@@ -592,6 +619,7 @@ GROUPS: list[tuple[tuple[str, ...], Callable[[Bench], tuple[dict[str, float], di
     (("warm_rerun_speedup",), bench_warm_rerun, "warm_rerun"),
     (("gate_false_alarm_rate", "gate_detection_rate"), bench_gate, "gate"),
     (("screen_samples_per_s", "screen_generate_samples_per_s"), bench_screen, "screen"),
+    (("vllm_speedup",), bench_vllm, "vllm"),
 ]
 ALL_METRICS = [name for names, _, _ in GROUPS for name in names]
 

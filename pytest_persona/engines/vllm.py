@@ -145,12 +145,20 @@ class VLLMEngine:
         import torch
 
         threads = torch.get_num_threads()
+        extra: dict[str, Any] = {}
+        if not str(getattr(loaded, "device", "cpu")).startswith("cuda"):
+            # vLLM 0.32's CPU runner rewinds a seeded request's generator when a chunked
+            # prefill step discards its sampled token, and a CPU torch.Generator cannot
+            # rewind ("CPU Generator does not use offset"): every seeded (sampled) row would
+            # crash once prompts outgrow a step. Whole prompts per step avoid the rewind.
+            extra = {"enable_chunked_prefill": False,
+                     "max_num_batched_tokens": max(self.max_model_len, 8192)}
         try:
             self._llm = LLM(model=str(directory), dtype=str(loaded.dtype), seed=0,
                             tensor_parallel_size=self.tensor_parallel,
                             enforce_eager=self.enforce_eager, generation_config="vllm",
                             max_model_len=self.max_model_len,
-                            gpu_memory_utilization=self.gpu_memory_utilization)
+                            gpu_memory_utilization=self.gpu_memory_utilization, **extra)
         except Exception as exc:
             raise EngineError(f"vllm could not start on {directory}: {exc}") from exc
         finally:

@@ -117,6 +117,17 @@ def test_sampled_row_depends_on_its_key_only(loaded: LazyLoadedModel, engine: An
     assert other_seed[0] != alone[0]
 
 
+def test_many_sampled_rows_with_long_prompts(loaded: LazyLoadedModel, engine: Any) -> None:
+    """More prompt tokens than one scheduler step holds, every row seeded: on vLLM 0.32's CPU
+    runner chunked prefill then rewinds a CPU generator and crashes; the engine must not."""
+    filler = "Please answer carefully and think about the details of the situation. " * 12
+    rows = [as_messages(f"{filler} Question {i}: name a colour.") for i in range(96)]
+    sampled = GenerationConfig(max_new_tokens=4, temperature=1.0, seed=1)
+    texts = engine.generate(loaded, rows, sampled, steering=None, coeffs=None,
+                            seeds=list(range(96)))
+    assert len(texts) == 96 and sum(bool(t) for t in texts) >= 90
+
+
 def test_self_check_recorded_and_cached(loaded: LazyLoadedModel, engine: Any) -> None:
     from pytest_persona.engines.vllm import VLLMEngine
 
