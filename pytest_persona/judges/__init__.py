@@ -80,8 +80,12 @@ def make_judge(
     cache_path: str | Path | None = None,
     refresh: bool = False,
     model_loader: Callable[[str], tuple[Any, Any]] | None = None,
+    deadline: float | None = None,
 ) -> Judge:
-    """Build a judge from a spec: ``auto``, ``offline``, ``openai:M``, ``anthropic:M``, ``hf:M``."""
+    """Build a judge from a spec: ``auto``, ``offline``, ``openai:M``, ``anthropic:M``, ``hf:M``.
+
+    ``deadline``: overall seconds one API judge call may take (default: the judges' own,
+    ``PERSONA_JUDGE_DEADLINE`` or 3x ``timeout``)."""
     spec, _msg = resolve_judge_spec(spec)
     kind, _, model = spec.partition(":")
     common: dict[str, Any] = dict(concurrency=concurrency, cache_path=cache_path, refresh=refresh)
@@ -89,12 +93,12 @@ def make_judge(
         from .openai_judge import OpenAIJudge
 
         return OpenAIJudge(model, base_url=base_url, timeout=timeout, max_retries=max_retries,
-                           **common)
+                           deadline=deadline, **common)
     if kind == "anthropic":
         from .anthropic_judge import AnthropicJudge
 
         return AnthropicJudge(model, base_url=base_url, timeout=timeout,
-                              max_retries=max_retries, **common)
+                              max_retries=max_retries, deadline=deadline, **common)
     if kind == "hf":
         from .hf_judge import HFJudge
 

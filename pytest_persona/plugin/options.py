@@ -141,6 +141,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("persona_judge_concurrency", "--persona-judge-concurrency", ("--judge-concurrency",),
            "concurrent judge requests (a positive integer)",
            _required(_int(1, "a positive integer")), "16"),
+    Option("persona_judge_deadline", "--persona-judge-deadline", (),
+           "overall seconds one judge API call may take, a byte-by-byte answer included; past "
+           "it the call is retried, then reported missing, never cached (default: 3x the SDK "
+           "timeout, or PERSONA_JUDGE_DEADLINE)", _COUNT),
     Option("persona_coherence_judge", "--persona-coherence-judge", ("--coherence-judge",),
            "judge spec for coherence scores (default: the trait judge)", _judge_spec),
     Option("persona_cache", "--persona-cache", (), "cache directory (relative to rootdir)",
@@ -348,6 +352,7 @@ def build_options(config: pytest.Config) -> Any:
         judge=str(opt(config, "persona_judge")),
         judge_base_url=opt(config, "persona_judge_base_url") or None,
         judge_concurrency=int(opt(config, "persona_judge_concurrency")),
+        judge_deadline=opt(config, "persona_judge_deadline"),
         coherence_judge=opt(config, "persona_coherence_judge") or None,
         cache_dir=cache,
         refresh=bool(opt(config, "persona_refresh")),

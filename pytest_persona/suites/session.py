@@ -35,6 +35,7 @@ class PersonaOptions:
     judge: str = "auto"
     judge_base_url: str | None = None
     judge_concurrency: int = 16
+    judge_deadline: float | None = None  # None: the judges' default (3x the SDK timeout)
     coherence_judge: str | None = None
     cache_dir: Path = Path(".persona_cache")
     refresh: bool = False
@@ -195,7 +196,7 @@ class PersonaSession:
             self._judges[resolved] = make_judge(
                 resolved, base_url=self.options.judge_base_url,
                 concurrency=self.options.judge_concurrency, cache_path=self.cache.judge_path,
-                refresh=self.options.refresh,
+                refresh=self.options.refresh, deadline=self.options.judge_deadline,
                 model_loader=lambda s: (lambda m: (m.model, m.tokenizer))(
                     load_model(s, device=self.options.device)),
             )
