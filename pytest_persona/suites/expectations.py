@@ -380,3 +380,52 @@ def dataset_screen(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: T
     return Outcome(ok, msg, figures)
 
 
+
+
+def steering_damage(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
+                    ) -> Outcome:
+    """Mean KL(steered || unsteered) of next-token distributions over a benign prompt set,
+    teacher-forced on reference continuations (no generation), at ``coeff`` or ``dose``: the
+    mean (``require: mean``) or the 95% bootstrap upper bound over prompts (``ci``) must stay
+    at or below ``max_kl``. With ``curve`` (default) every suite coefficient is measured too,
+    for the report's KL-against-dose plot."""
+    from pytest_persona.pipeline.damage import load_benign, steering_kl, summarize_kl
+
+    p = exp.params
+    rs = ps.dosed(rs, t)
+    coeff = rs.coeff_of(exp)
+    assert coeff is not None  # the schema requires coeff or dose
+    path = None
+    if p["file"] is not None:
+        path = Path(p["file"])
+        if not path.is_absolute():
+            path = rs.suite.path.parent / path
+    benign = load_benign(path).head(p["n_prompts"])
+    vec = ps.vectors(t, rs.suite.extraction).vectors.array(rs.layer)
+    batch = ps.options.batch_size or 8
+    coeffs = sorted({coeff, *(rs.coefficients if p["curve"] else [])})
+    rows = {}
+    for c in coeffs:
+        values = steering_kl(ps.model, vec, rs.layer, rs.positions, c, benign, ps.cache, batch)
+        rows[c] = summarize_kl(c, values, rs.dose_of(c), seed=0)
+    section = ps.section(t.name)
+    known = {r["coeff"]: r for r in section.get("damage") or []}
+    known.update({c: s.to_row() for c, s in rows.items()})
+    section["damage"] = [known[c] for c in sorted(known)]
+    s = rows[coeff]
+    value = s.kl if p["require"] == "mean" else s.ci_high
+    ok = math.isfinite(value) and value <= p["max_kl"]
+    what = "mean" if p["require"] == "mean" else "95% CI upper bound"
+    curve = "; ".join(f"{_cd(rs, c, '')}: {r.kl:.4g}" for c, r in rows.items()) if len(
+        rows) > 1 else ""
+    msg = (f"steering damage of the {t.name} vector at {_cd(rs, coeff)} (layer {rs.layer}, "
+           f"{rs.positions}): mean KL(steered || unsteered) {s.kl:.4g} nats/token (95% CI "
+           f"{s.ci_low:.4g} to {s.ci_high:.4g}, bootstrap over n={s.n} benign prompts of "
+           f"{Path(benign.source).name}, teacher-forced on reference continuations); {what} "
+           f"{value:.4g} must be at most {p['max_kl']:g}" + (f". Curve: {curve}" if curve else ""))
+    return Outcome(ok, msg, {"kl": round(s.kl, 6), "ci_low": round(s.ci_low, 6),
+                             "ci_high": round(s.ci_high, 6), "n": s.n, "coeff": coeff,
+                             **_dose_figures(rs, [coeff], exp, single=True),
+                             "max_kl": p["max_kl"], "require": p["require"],
+                             "layer": rs.layer, "positions": rs.positions,
+                             "prompts": benign.source})

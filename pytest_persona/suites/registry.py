@@ -136,6 +136,10 @@ BUILTIN_KINDS: tuple[Kind, ...] = (
          {"file": ("str", REQUIRED), "min_cosine": ("number", 0.9)}),
     Kind("projection_tracks_score", _E + "projection_tracks_score",
          {"min_r": ("number", 0.3)}, uses_judge=True),
+    Kind("steering_damage", _E + "steering_damage",
+         {"coeff": ("number", None), "dose": ("number", None), "max_kl": ("number", REQUIRED),
+          "require": ("require", "mean"), "file": ("str", None), "n_prompts": ("int", None),
+          "curve": ("bool", True)}, non_null=("coeff|dose",), exclusive=(("coeff", "dose"),)),
 )
 
 
