@@ -429,3 +429,50 @@ def steering_damage(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: 
                              "max_kl": p["max_kl"], "require": p["require"],
                              "layer": rs.layer, "positions": rs.positions,
                              "prompts": benign.source})
+
+
+def judge_agreement(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
+                    ) -> Outcome:
+    """The run's judge scores a labelled file (``builtin:<trait>`` or a path relative to the
+    suite) with the trait's evaluation prompt; its AUC (binary labels) or Spearman (graded)
+    must be at least ``min`` (``require: ci``: the 95% bootstrap lower bound must)."""
+    from pytest_persona.judges.agreement import builtin_labels, builtin_traits, load_labels
+
+    p = exp.params
+    name = str(p["file"])
+    if name.startswith("builtin:"):
+        trait = name[len("builtin:"):]
+        if trait not in builtin_traits():
+            raise PersonaUsageError(f"{rs.suite.path}:{exp.line}: field 'expectations["
+                                    f"{exp.index}].file': no shipped labelled set "
+                                    f"{trait!r}; shipped: {', '.join(builtin_traits())}")
+        path = builtin_labels(trait)
+    else:
+        path = Path(name)
+        if not path.is_absolute():
+            path = rs.suite.path.parent / path
+    labelled = load_labels(path)
+    from pytest_persona.judges.agreement import measure
+
+    a = measure(ps.judge, labelled, t.eval_prompt, t.name)
+    req, floor = p["require"], p["min"]
+    value = a.value if req == "mean" else a.ci_low
+    ok = math.isfinite(value) and value >= floor
+    label = "AUC" if a.metric == "auc" else "Spearman rho"
+    what = label if req == "mean" else f"95% CI lower bound of the {label}"
+    classes = (f", {a.n_positive} labelled 1 / {a.n - (a.n_positive or 0)} labelled 0"
+               if a.n_positive is not None else ", graded labels 0-100")
+    msg = (f"{a.judge} judge on {path.name} ({t.name}): {label} {a.value:.3f} (95% CI "
+           f"{a.ci_low:.3f} to {a.ci_high:.3f}, bootstrap, n={a.n}{classes}"
+           + (f", {a.missing} unscored" if a.missing else "") + f"); {what} {value:.3f} must "
+           f"be at least {floor:g}")
+    ps.section(t.name).setdefault("judge_agreement", {})[path.name] = {
+        "metric": a.metric, "value": a.value if math.isfinite(a.value) else None,
+        "ci": [a.ci_low if math.isfinite(a.ci_low) else None,
+               a.ci_high if math.isfinite(a.ci_high) else None],
+        "n": a.n, "missing": a.missing, "judge": a.judge, "file": name,
+        "procedure": a.to_dict()["procedure"]}
+    return Outcome(ok, msg, {a.metric: round(a.value, 4), "ci_low": round(a.ci_low, 4),
+                             "ci_high": round(a.ci_high, 4), "n": a.n, "missing": a.missing,
+                             "min": floor, "require": req, "judge": a.judge,
+                             "file": str(path)})

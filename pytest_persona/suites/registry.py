@@ -140,6 +140,9 @@ BUILTIN_KINDS: tuple[Kind, ...] = (
          {"coeff": ("number", None), "dose": ("number", None), "max_kl": ("number", REQUIRED),
           "require": ("require", "mean"), "file": ("str", None), "n_prompts": ("int", None),
           "curve": ("bool", True)}, non_null=("coeff|dose",), exclusive=(("coeff", "dose"),)),
+    Kind("judge_agreement", _E + "judge_agreement",
+         {"file": ("str", REQUIRED), "min": ("number", REQUIRED),
+          "require": ("require", "mean")}, uses_judge=True),
 )
 
 

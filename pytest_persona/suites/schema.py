@@ -466,7 +466,10 @@ def expectation_id(kind: str, params: dict[str, Any]) -> str:
         ds = params["doses"]
         return f"{kind}[dose={_fmt_num(min(ds))}..{_fmt_num(max(ds))}]"
     if kind == "judge_agreement" and params.get("file"):
-        return f"{kind}[{Path(str(params['file'])).name}]"
+        name = str(params["file"])
+        if name.startswith("builtin:"):
+            return f"{kind}[builtin-{name[len('builtin:'):]}]"
+        return f"{kind}[{Path(name).name}]"
     return kind
 
 
@@ -546,6 +549,8 @@ def _parse_expectation(loc: Located, i: int, raw: Any, model: str | None = None,
                             + (f" (give {shown})" if len(names) > 1 else ""))
     if kind == "dataset_screen":
         _check_dataset_screen(loc, where, params)
+    if kind == "judge_agreement" and isinstance(params.get("file"), str):
+        _check_labelled_file(loc, (*where, "file"), params["file"])
     ident = raw.get("name") or expectation_id(kind, params)
     if not isinstance(ident, str):
         raise loc.error((*where, "name"), "must be a string")
@@ -581,6 +586,26 @@ def _trait_file(loc: Located, value: Any) -> TraitFile:
         return (existing(("trait_file", "extract"), value["extract"]),
                 existing(("trait_file", "eval"), value["eval"]))
     return existing(("trait_file",), value)
+
+
+def _check_labelled_file(loc: Located, where: Path_, name: str) -> None:
+    """``builtin:<trait>`` names a shipped labelled set; anything else is a file relative to
+    the suite, which must exist (its lines are checked when the expectation runs)."""
+    if name.startswith("builtin:"):
+        from importlib import resources
+
+        trait = name[len("builtin:"):]
+        folder = resources.files("pytest_persona") / "data" / "judge_labels"
+        shipped = sorted(p.name[:-6] for p in folder.iterdir() if p.name.endswith(".jsonl"))
+        if trait not in shipped:
+            raise loc.error(where, f"no shipped labelled set {trait!r}; shipped: "
+                            f"{', '.join('builtin:' + t for t in shipped)}")
+        return
+    path = Path(name)
+    if not path.is_absolute():
+        path = loc.path.parent / path
+    if not path.is_file():
+        raise loc.error(where, f"labelled file not found: {path}")
 
 
 def _check_dataset_screen(loc: Located, where: Path_, params: dict[str, Any]) -> None:

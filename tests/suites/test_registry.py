@@ -14,7 +14,7 @@ from pytest_persona.suites.schema import CHECKERS, SuiteError, load_suite
 
 def test_every_builtin_kind_resolves_to_its_evaluator() -> None:
     reg = default_registry()
-    assert len(reg) == 13
+    assert len(reg) == 14
     for name in reg:
         fn = reg.evaluator(name)
         assert fn is getattr(expectations, name)
