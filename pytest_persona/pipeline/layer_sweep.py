@@ -14,6 +14,7 @@ from pytest_persona.core.generation import GenerationConfig, Steering
 from pytest_persona.core.stats import summarize
 from pytest_persona.core.vectors import TraitVectors
 from pytest_persona.judges import COHERENCE_PROMPT, Judge, JudgeRequest
+from pytest_persona.pipeline.dose import dose_scale
 from pytest_persona.pipeline.responses import generate_cached
 from pytest_persona.traits.loader import TraitData
 
@@ -26,6 +27,9 @@ class LayerScore:
     trait_mean: float
     coherence_mean: float
     n: int
+    dose: float | None = None  # relative dose of the sweep coefficient at this layer
+    vector_norm: float | None = None
+    mean_norm: float | None = None  # mean block-output norm over the sweep questions
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class LayerSweep:
     def to_dict(self) -> dict[str, object]:
         return {"coeff": self.coeff, "best_layer": self.best_layer,
                 "min_coherence": self.min_coherence,
+                "dose_procedure": "dose = |coeff| * ||v_layer|| / mean L2 norm of block-layer "
+                                  "outputs over every token of the sweep questions (chat "
+                                  "template, unsteered)",
                 "scores": [asdict(s) for s in self.scores]}
 
 
@@ -73,7 +80,10 @@ def sweep_layers(
                                                           trait="coherence")
                                              for q, a in zip(questions, answers)])
         ts, cs = summarize([r.score for r in t]), summarize([r.score for r in c])
-        results.append(LayerScore(layer, ts.mean, cs.mean, ts.n))
+        scale = dose_scale(loaded, vectors[layer], layer, questions, cache,
+                           batch_size=config.batch_size or 16)
+        results.append(LayerScore(layer, ts.mean, cs.mean, ts.n, scale.dose(coeff),
+                                  scale.vector_norm, scale.mean_norm))
     coherent = [s for s in results if not math.isnan(s.trait_mean)
                 and s.coherence_mean >= min_coherence]
     best = max(coherent, key=lambda s: s.trait_mean).layer if coherent else None

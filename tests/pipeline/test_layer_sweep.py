@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from pytest_persona.cache.store import PersonaCache
@@ -46,3 +47,13 @@ def test_picks_the_highest_scoring_coherent_layer(tmp_path: Path) -> None:
     assert scores[3].coherence_mean < 50 <= scores[1].coherence_mean
     assert result.best_layer == 1  # the best *coherent* layer
     assert result.to_dict()["best_layer"] == 1
+    # each candidate records its dose: |coeff| * ||v_L|| / mean block-L norm on the questions
+    from pytest_persona.core.dose import mean_block_norm
+
+    for layer in (1, 3):
+        mean, _ = mean_block_norm(loaded.model, loaded.tokenizer, qs, layer)
+        want = 4.0 * float(vectors[layer].norm()) / mean
+        assert scores[layer].dose is not None
+        assert scores[layer].dose == pytest.approx(want, rel=1e-5)
+        assert result.to_dict()["scores"][[1, 3].index(layer)]["dose"] == scores[layer].dose
+    assert "dose = |coeff|" in result.to_dict()["dose_procedure"]
