@@ -56,8 +56,9 @@ def _extract(args: argparse.Namespace) -> int:
                       f"{args.sweep_coeff:g}: try a smaller --sweep-coeff")
             for row in sweep.scores:
                 mark = "  <- best coherent layer" if row.layer == sweep.best_layer else ""
+                dose = f"  dose {row.dose:.3g}" if row.dose is not None else ""
                 print(f"layer {row.layer:3d}: trait {row.trait_mean:5.1f}  coherence "
-                      f"{row.coherence_mean:5.1f}  (n={row.n}){mark}")
+                      f"{row.coherence_mean:5.1f}  (n={row.n}){dose}{mark}")
     finally:
         judge.close()
     out = Path(args.out) / f"{trait.name}.safetensors"
@@ -122,6 +123,8 @@ def _compare(args: argparse.Namespace) -> int:
     write_text(args.output, render_comparison(a, b, rules, correction=args.correction))
     for check in comparison.checks:
         print(f"{'REGRESSION' if check.failed else 'ok'} {check.message}")
+    for line in comparison.compared:
+        print(f"compared: {line}")
     for note in comparison.notes:
         print(f"note: {note}")
     print(f"comparison written to {args.output}")
