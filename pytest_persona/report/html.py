@@ -469,7 +469,7 @@ def _comparison_block(results: Mapping[str, Any]) -> str:
     else:
         body = '<div class="pp-banner pp-good"><strong>No regressions</strong> beyond the rules.</div>'
     body += checks_table(comp)
-    notes = comp.get("notes") or []
+    notes = [*(comp.get("compared") or []), *(comp.get("notes") or [])]
     if notes:
         body += '<ul class="pp-list pp-note">' + "".join(f"<li>{_e(n)}</li>" for n in notes) \
             + "</ul>"
@@ -769,9 +769,9 @@ def render_comparison(a: Mapping[str, Any], b: Mapping[str, Any],
         parts.append(f'<div class="pp-banner pp-good"><strong>No regressions</strong> beyond '
                      f"rules {_e(rules_txt)}.</div>")
     parts.append(checks_table(comp.to_dict()))
-    if comp.notes:
-        parts.append('<ul class="pp-list pp-note">' + "".join(f"<li>{_e(n)}</li>"
-                                                              for n in comp.notes) + "</ul>")
+    if comp.notes or comp.compared:
+        parts.append('<ul class="pp-list pp-note">' + "".join(
+            f"<li>{_e(n)}</li>" for n in [*comp.compared, *comp.notes]) + "</ul>")
     ta, tb = a.get("traits") or {}, b.get("traits") or {}
     for name in list(ta) + [n for n in tb if n not in ta]:
         xa, xb = ta.get(name) or {}, tb.get(name) or {}
