@@ -89,17 +89,53 @@ class LoadedModel:
 
         return model_d_model(self.model)
 
+    @property
+    def architecture(self) -> str:
+        """The transformers ``model_type`` (``qwen2``, ``llama``, ``gpt2``...)."""
+        return architecture_of(self.model)
+
     def describe(self) -> dict[str, Any]:
         """JSON-ready identity for results files and cache keys."""
         return {
             "name": self.name,
             "id": self.model_id,
             "fingerprint": self.fingerprint,
+            "architecture": self.architecture,
             "n_layers": self.n_layers,
             "d_model": self.d_model,
             "device": self.device,
             "dtype": self.dtype,
         }
+
+
+def architecture_of(model: Any) -> str:
+    """A loaded model's transformers ``model_type`` (its text config's, when it has one), else
+    its class name."""
+    config = getattr(model, "config", None)
+    cfg = getattr(config, "text_config", None) or config
+    kind = getattr(cfg, "model_type", None)
+    return str(kind) if isinstance(kind, str) and kind else type(model).__name__
+
+
+def tiny_architecture(name: str) -> str:
+    """The ``model_type`` of a tiny test model from its name (``tiny-random-gpt-neox`` ->
+    ``gpt_neox``, ``tiny-random-llama-wide`` -> ``llama``), as :mod:`.tiny` builds them."""
+    return name.removeprefix("tiny-random-").removesuffix("-wide").replace("-", "_")
+
+
+def json_config_architecture(directory: str | Path) -> str | None:
+    """``model_type`` read from ``config.json`` (``text_config`` first), or None."""
+    try:
+        data = json.loads((Path(directory) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    text = data.get("text_config")
+    for cfg in (text if isinstance(text, dict) else {}, data):
+        if isinstance(cfg.get("model_type"), str) and cfg["model_type"]:
+            return str(cfg["model_type"])
+    return None
 
 
 def embedded_gguf_path() -> Path:
@@ -369,10 +405,37 @@ class LazyLoadedModel:
     def d_model(self) -> int:
         return self._loaded.d_model if self._loaded is not None else self._d_model
 
+    @property
+    def architecture(self) -> str:
+        """The ``model_type``, without loading weights where the name or config.json says it."""
+        if self._loaded is not None:
+            return self._loaded.architecture
+        cheap = _cheap_architecture(self.spec)
+        return cheap if cheap is not None else self._materialize().architecture
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "id": self.model_id, "fingerprint": self.fingerprint,
-                "n_layers": self.n_layers, "d_model": self.d_model, "device": self.device,
-                "dtype": self.dtype}
+                "architecture": self.architecture, "n_layers": self.n_layers,
+                "d_model": self.d_model, "device": self.device, "dtype": self.dtype}
+
+
+def _cheap_architecture(spec: ModelSpec) -> str | None:
+    """``model_type`` of a model that is not loaded: from a tiny model's name, or the
+    config.json of its directory (converted GGUF, local directory, hub snapshot)."""
+    try:
+        if spec.kind == "tiny":
+            return tiny_architecture(spec.source)
+        if spec.kind in ("embedded", "gguf"):
+            sha = cached_file_sha256(Path(spec.source), cache_root() / "sha256")
+            return json_config_architecture(cache_root() / "converted" / sha[:24])
+        if spec.kind == "dir":
+            return json_config_architecture(spec.source)
+        if spec.kind == "hub":
+            found = _hub_snapshot(spec.source)
+            return json_config_architecture(found[0]) if found is not None else None
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 #: config.json keys of the decoder depth and the residual width, in the order tried

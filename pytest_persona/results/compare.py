@@ -214,6 +214,8 @@ Regression = Check  # a failed check (kept for code written against the first ve
 class Comparison:
     checks: list[Check] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: what was compared with what: both models' identities and each trait's layer
+    compared: list[str] = field(default_factory=list)
     deltas: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     rules: list[Rule] = field(default_factory=list)
     baseline_path: str | None = None
@@ -244,6 +246,7 @@ class Comparison:
             "regressions": [r.to_dict() for r in self.regressions],
             "deltas": self.deltas,
             "notes": list(self.notes),
+            "compared": list(self.compared),
         }
 
 
@@ -432,6 +435,74 @@ def precision_notes(current_model: Mapping[str, Any], baseline_model: Mapping[st
     return notes
 
 
+#: model fields that must agree for two runs (or two checkpoints) to be compared: a different
+#: fingerprint of the same architecture and shape is the normal case (a fine-tune)
+MODEL_IDENTITY = (("architecture", "architecture"), ("n_layers", "decoder blocks"),
+                  ("d_model", "width d_model"))
+#: trait fields that must agree: the layer the figures were read at and the trait data
+TRAIT_IDENTITY = (("layer", "layer"), ("data_sha256", "trait data sha256"))
+
+
+def describe_model(m: Mapping[str, Any]) -> str:
+    """``name (architecture, N blocks, d=D, fingerprint F)`` of a results ``model`` object."""
+    parts = [str(m.get("architecture") or "architecture not recorded"),
+             f"{m.get('n_layers', '?')} blocks", f"d={m.get('d_model', '?')}"]
+    if m.get("fingerprint"):
+        parts.append(f"fingerprint {str(m['fingerprint'])[:40]}")
+    return f"{m.get('name') or '?'} ({', '.join(parts)})"
+
+
+def model_mismatches(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """The identity fields (architecture, depth, width) where two model objects disagree;
+    a field missing on either side is not a mismatch (see :func:`unchecked_fields`)."""
+    return [what for key, what in MODEL_IDENTITY
+            if a.get(key) is not None and b.get(key) is not None and a.get(key) != b.get(key)]
+
+
+def unchecked_fields(a: Mapping[str, Any], b: Mapping[str, Any],
+                     fields: tuple[tuple[str, str], ...] = MODEL_IDENTITY) -> list[str]:
+    return [what for key, what in fields if a.get(key) is None or b.get(key) is None]
+
+
+def check_comparable(current: Mapping[str, Any], baseline: Mapping[str, Any],
+                     baseline_path: str | None = None) -> list[str]:
+    """Raise :class:`CompareUsageError` naming both sides when ``current`` and ``baseline``
+    come from another architecture, depth or width, or when a trait in both was read at
+    another layer or from other trait data; return notes saying what was compared with what
+    (and which identity fields a side does not record, so could not be checked), for
+    :attr:`Comparison.compared`."""
+    where = baseline_path or "the baseline"
+    cm, bm = current.get("model") or {}, baseline.get("model") or {}
+    cm, bm = (cm if isinstance(cm, Mapping) else {}), (bm if isinstance(bm, Mapping) else {})
+    problems = [f"{what}: baseline {bm.get(key)!r}, this run {cm.get(key)!r}"
+                for key, what in MODEL_IDENTITY if what in model_mismatches(cm, bm)]
+    notes = [f"compared this run, model {describe_model(cm)}, with baseline {where}, model "
+             f"{describe_model(bm)}"]
+    missing = unchecked_fields(cm, bm)
+    if missing:
+        notes.append(f"model {', '.join(missing)} not recorded on both sides: not checked")
+    ct, bt = current.get("traits") or {}, baseline.get("traits") or {}
+    ct, bt = (ct if isinstance(ct, Mapping) else {}), (bt if isinstance(bt, Mapping) else {})
+    for name in sorted(n for n in ct if n in bt):
+        c, b = ct[name], bt[name]
+        if not isinstance(c, Mapping) or not isinstance(b, Mapping):
+            continue
+        for key, what in TRAIT_IDENTITY:
+            if c.get(key) is not None and b.get(key) is not None and c[key] != b[key]:
+                problems.append(f"{name}: {what}: baseline {b[key]!r}, this run {c[key]!r}")
+        layer = c.get("layer") if c.get("layer") is not None else b.get("layer")
+        gaps = unchecked_fields(c, b, TRAIT_IDENTITY)
+        notes.append(f"{name}: compared at layer {layer if layer is not None else '?'}"
+                     + (f" ({', '.join(gaps)} not recorded on both sides: not checked)"
+                        if gaps else " on the same trait data"))
+    if problems:
+        raise CompareUsageError(
+            f"{where} cannot be compared with this run: {'; '.join(problems)} (baseline model "
+            f"{describe_model(bm)}, this run {describe_model(cm)}); save a baseline from a run "
+            "of this model and suite (--persona-save BASELINE.json)")
+    return notes
+
+
 def compare_results(current: Mapping[str, Any], baseline: Mapping[str, Any],
                     rules: Iterable[str | Rule] = (), *, baseline_path: str | None = None,
                     correction: str = "holm", level: float = DEFAULT_LEVEL) -> Comparison:
@@ -453,6 +524,7 @@ def compare_results(current: Mapping[str, Any], baseline: Mapping[str, Any],
     if not isinstance(cur_traits, Mapping) or not isinstance(base_traits, Mapping):
         raise CompareUsageError("results 'traits' must be an object on both sides")
     check_rules(parsed, cur_traits, base_traits, baseline_path)
+    comp.compared = check_comparable(current, baseline, baseline_path)
 
     cm, bm = current.get("model") or {}, baseline.get("model") or {}
     if cm.get("fingerprint") and cm.get("fingerprint") == bm.get("fingerprint"):

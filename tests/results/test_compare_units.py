@@ -216,7 +216,7 @@ def test_comparison_regressions_flagged_and_dict() -> None:
     assert d == {"baseline_path": "b.json", "rules": ["score:+5%"], "correction": "none",
                  "level": 0.9, "checks": [c.to_dict() for c in (ok, bad, other)],
                  "regressions": [bad.to_dict(), other.to_dict()], "deltas": {},
-                 "notes": ["n1"]}
+                 "notes": ["n1"], "compared": []}
     assert Comparison().ok and Comparison().to_dict()["correction"] == "holm"
     assert Comparison().level == 0.95
 
