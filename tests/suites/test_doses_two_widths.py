@@ -28,6 +28,8 @@ expectations:
   - {kind: projection_order, dose: 0.5, margin: -1000000000}
   - {kind: coherence_guard, doses: [-0.5, 0.5], min: 0}
   - {kind: monotonic, min_r: -1.01}
+  - {kind: steering_damage, dose: 0.5, max_kl: 1000, n_prompts: 8}
+  - {kind: judge_agreement, file: "builtin:sycophantic", min: 0}
 """
 
 
@@ -50,7 +52,7 @@ def _run(pytester: pytest.Pytester, server: JudgeServer, model: str, out: str
         "--judge", "openai:scripted-2025-04-14", "--judge-base-url", server.base_url,
         "--persona-cache", str(pytester.path / ".persona_cache"),
         "--persona-results", out, timeout=300)
-    res.assert_outcomes(passed=4)
+    res.assert_outcomes(passed=6)
     data: dict[str, Any] = json.loads((pytester.path / out).read_text())
     return data
 
@@ -77,5 +79,12 @@ def test_a_dosed_suite_runs_unchanged_on_two_widths(pytester: pytest.Pytester,
         assert figs["steering_raises"]["dose"] == pytest.approx(0.5)
         assert figs["steering_raises"]["coeff"] == pytest.approx(0.5 * k)
         assert "coeff = dose * mean_norm / vector_norm" in figs["steering_raises"]["converted"]
+        assert figs["steering_damage"]["dose"] == pytest.approx(0.5)
+        assert figs["steering_damage"]["kl"] > 0 and figs["steering_damage"]["n"] == 8
+        damage = {r["coeff"]: r for r in t["damage"]}
+        assert damage[0.0]["kl"] == 0.0
+        assert [r["dose"] for r in t["damage"]] == pytest.approx([0.5, 0.0, 0.5])
+        assert 0 <= figs["judge_agreement"]["auc"] <= 1 and figs["judge_agreement"]["n"] == 44
+        assert t["judge_agreement"]["sycophantic.jsonl"]["metric"] == "auc"
         scales.append(k)
     assert scales[0] != pytest.approx(scales[1], rel=1e-3)  # the conversion differs by model
