@@ -36,7 +36,7 @@ def _clean_errors() -> tuple[type[BaseException], ...]:
         from pytest_persona.pipeline.extraction import ExtractionError
         from pytest_persona.traits.loader import TraitDataError, UnknownTraitError
 
-        CLEAN_ERRORS = (ExpectationFailed, SuiteError, ExtractionError, MissingScoresError,
+        CLEAN_ERRORS = (ExpectationFailed, SetupFailed, SuiteError, ExtractionError, MissingScoresError,
                         ModelLoadError, TraitDataError, UnknownTraitError, VectorFileError)
     return CLEAN_ERRORS
 
@@ -155,6 +155,52 @@ def preflight(config: pytest.Config, items: list[ExpectationItem]) -> None:
         except SETUP_ERRORS as exc:
             raise SetupFailed(f"pytest-persona: {what} cannot be used, so no expectation can "
                               f"run: {type(exc).__name__}: {exc}") from exc
+    if ps.reference is not None:
+        reference_comparable(ps.model.describe(), ps.reference.describe())
+    baseline_comparable(config, ps, items)
+
+
+def reference_comparable(test: dict[str, Any], ref: dict[str, Any]) -> None:
+    """:class:`SetupFailed` naming both models when the reference has another architecture,
+    depth or width than the model under test (checkpoint_shift compares checkpoints of one
+    model: a projection on another model's residual stream means nothing)."""
+    from pytest_persona.results.compare import describe_model, model_mismatches
+
+    bad = model_mismatches(test, ref)
+    if bad:
+        raise SetupFailed(
+            f"pytest-persona: the reference model is not a checkpoint of the model under test "
+            f"({', '.join(bad)} differ): model under test {describe_model(test)}, reference "
+            f"{describe_model(ref)}; pass --reference-model a checkpoint of the same "
+            "architecture and shape")
+
+
+def baseline_comparable(config: pytest.Config, ps: Any, items: list[ExpectationItem]) -> None:
+    """With ``--persona-compare``, :class:`SetupFailed` before anything runs when the baseline
+    comes from another architecture, depth or width, or a trait's layer or data differ."""
+    from pytest_persona.plugin.options import opt, profile_name
+    from pytest_persona.results.compare import CompareUsageError, check_comparable
+    from pytest_persona.results.document import ResultsError, load_results
+
+    path = opt(config, "persona_compare")
+    if not path:
+        return
+    try:
+        baseline = load_results(path)
+    except (ResultsError, OSError, ValueError, RecursionError):
+        return  # reported as a usage error at session start
+    traits: dict[str, dict[str, Any]] = {}
+    for item in items:
+        try:
+            trait = ps.trait(item.trait_ref)
+            rs = item.suite.for_model(profile_name(config, item.suite.models))
+        except Exception:  # noqa: BLE001 - the item reports its own error when it runs
+            continue
+        traits.setdefault(trait.name, {"layer": rs.layer, "data_sha256": trait.sha256})
+    try:
+        check_comparable({"model": ps.model.describe(), "traits": traits}, baseline, str(path))
+    except CompareUsageError as exc:
+        raise SetupFailed(f"pytest-persona: --persona-compare: {exc}") from None
 
 
 SETUP_ERRORS: tuple[type[BaseException], ...] = (RuntimeError, ValueError, OSError, ImportError,
@@ -217,6 +263,12 @@ class ExpectationItem(pytest.Item):
                              f"layer {rs.layer} is out of range for {ps.options.model}, which has "
                              f"{loaded.n_layers} decoder blocks (0..{loaded.n_layers - 1}); set "
                              f"models.{model_name}.layer in the suite")
+        if exp.kind == "checkpoint_shift" and ps.options.reference_model:
+            try:  # the controller's preflight checked this already, except under xdist
+                reference_comparable(loaded.describe(), ps.reference.describe())
+            except SetupFailed as exc:
+                self.persona_fatal = str(exc)
+                raise
         if exp.absent:
             pytest.skip(f"{self._where(exp.absent[0])}: the suite gives no value for "
                         f"{ps.options.model} (profile {model_name})")
@@ -238,7 +290,8 @@ class ExpectationItem(pytest.Item):
             "trait": trait.name, "kind": exp.kind, "name": exp.id,
             "message": outcome.message, "figures": outcome.figures,
             "duration_s": time.monotonic() - started,
-            "section": ps.sections.get(trait.name, {}),
+            "section": {**ps.sections.get(trait.name, {}), "layer": rs.layer,
+                        "positions": rs.positions, "data_sha256": trait.sha256},
             "cosine": getattr(ps, "cosine", None),
             "session": ps.describe(),
         }
