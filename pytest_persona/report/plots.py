@@ -194,11 +194,12 @@ def dose_response_svg(sweep: Sequence[Mapping[str, Any]], *, width: int = 430,
     y0, y1 = (0.0, 100.0) if lo >= 0 and hi <= 100 else _nice_range(lo, hi)
     xmin, xmax = min(xs), max(xs)
     pad = (xmax - xmin) * 0.08 or 1.0
-    f = _Frame(width, height, (xmin - pad, xmax + pad), (y0, y1))
-    out = _open(width, height, title, "pp-dose")
-    out += _y_axis(f, _nice_ticks(y0, y1), "judge score (0-100)")
     doses = {float(r["coeff"]): _num(r.get("dose")) for r in rows}
     dosed = all(d is not None for d in doses.values())
+    f = _Frame(width, height, (xmin - pad, xmax + pad), (y0, y1),
+               margin=(34, 16, 58 if dosed else 46, 54))
+    out = _open(width, height, title, "pp-dose")
+    out += _y_axis(f, _nice_ticks(y0, y1), "judge score (0-100)")
     out += _x_axis(f, [(x, _fmt(x)) for x in xs],
                    "steering coefficient (relative dose below)" if dosed
                    else "steering coefficient")
@@ -325,7 +326,7 @@ def damage_svg(damage: Sequence[Mapping[str, Any]], sweep: Sequence[Mapping[str,
     out.append(f'<circle cx="{lx + 5:.1f}" cy="14" r="4" fill="{HIGHLIGHT_COLOR}"/>')
     out.append(_text(lx + 14, 18, "KL (mean, 95% CI)", anchor="start", size=10))
     out.append(f'<circle cx="{lx + 135:.1f}" cy="14" r="3.5" fill="{SCORE_COLOR}"/>')
-    out.append(_text(lx + 144, 18, "trait score", anchor="start", size=10))
+    out.append(_text(lx + 144, 18, "trait score (mean)", anchor="start", size=10))
     out.append("</svg>")
     return "".join(out)
 
