@@ -36,6 +36,7 @@ class JudgeRequest:
     answer: str
     eval_prompt: str
     trait: str | None = None  # trait name, or "coherence" for coherence requests
+    repeat: int = 0  # asking again (a suite's judge_repeats): 1, 2, ... key their own entries
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,8 @@ class Judge:
             template_sha256(request.eval_prompt),
             request.question,
             request.answer,
-            self.scoring_params(request),
+            {**self.scoring_params(request),
+             **({"repeat": request.repeat} if request.repeat else {})},
         )
 
     def score(
