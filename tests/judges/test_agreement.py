@@ -125,3 +125,23 @@ def test_measure_goes_through_the_judge_cache(tmp_path: Path) -> None:
     assert a.ci_low <= a.value <= a.ci_high and again == a
     assert "stratified" in a.to_dict()["procedure"] and a.to_dict()["ci"] == [a.ci_low,
                                                                               a.ci_high]
+
+
+def test_repeat_index_keys_its_own_cache_entry(tmp_path: Path) -> None:
+    from pytest_persona.judges import JudgeRequest
+
+    with JudgeServer(scorer=lambda prompt: 42) as srv:
+        judge = make_judge("openai:scripted-2025-04-14", base_url=srv.base_url,
+                           cache_path=tmp_path / "judge.sqlite")
+        req = JudgeRequest("q", "a", TEMPLATE, "evil")
+        again = JudgeRequest("q", "a", TEMPLATE, "evil", repeat=1)
+        assert judge.cache_key(req) != judge.cache_key(again)
+        assert judge.cache_key(req) == judge.cache_key(JudgeRequest("q", "a", TEMPLATE, "evil"))
+        judge.score_many_sync([req])
+        judge.score_many_sync([req])
+        assert srv.calls == 1
+        judge.score_many_sync([again])
+        assert srv.calls == 2  # a repeat asks the judge again, once
+        judge.score_many_sync([again])
+        assert srv.calls == 2
+        judge.close()
