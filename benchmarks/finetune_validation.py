@@ -250,7 +250,7 @@ def run(cfg: Config, cache_dir: Path, work: Path, out: Path) -> dict[str, Any]:
             print(f"[finetune] {trait}: {failures[trait]}", file=sys.stderr, flush=True)
             continue
         runs += trait_runs
-        vector = trait_runs[0]["vector"].removeprefix("file:")
+        vector = trait_runs[0]["vector"].split("file:")[-1]
         screened = screen_ranking(trait, sets, vector, cfg, cache, work)
         final = {r["dataset"]: r["checkpoints"][-1] for r in trait_runs}
         by = {"screen": sorted(DATASETS, key=lambda d: -screened[d]["mean_projection_difference"]),

@@ -184,9 +184,11 @@ class PersonaCallback(TrainerCallback):
                                          self.cache)
         finally:
             judge.close()
-        if saved is not None:
-            result.vectors.save(saved)  # a resumed run reads the same vector back
-        return result.vectors, "cache" if result.from_cache else "extracted"
+        origin = "cache" if result.from_cache else "extracted"
+        if saved is None:
+            return result.vectors, origin
+        result.vectors.save(saved)  # a resumed run reads the same vector back
+        return result.vectors, f"{origin}, saved to file:{saved}"
 
     def _saved_vector_path(self, trait: str) -> Path | None:
         path = self.timeline.path
