@@ -46,6 +46,11 @@ Baseline = Literal["generate", "none"]
 BASELINES: tuple[str, ...] = ("generate", "none")
 ROLES = ("system", "user", "assistant", "tool", "developer")
 TEXT_LIMIT = 4000  # characters of a top sample's text kept for the report
+#: the longest line read, in bytes: a longer one is a bad line (read past in chunks, never held)
+MAX_LINE_BYTES = 4 * 1024 * 1024
+#: the most tokens of one sample (prompt and response, or prompt and the generated answer)
+#: the screen runs through the model; a longer sample is a bad line, located and counted
+MAX_SAMPLE_TOKENS = 2048
 SCREEN_VERSION = 1
 
 
@@ -99,6 +104,8 @@ def parse_sample(text: str, path: Path | str, line: int) -> Sample:
         data = json.loads(text)
     except ValueError as exc:
         raise ScreenInputError(path, line, f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ScreenInputError(path, line, "not valid JSON: nested too deep") from None
     if not isinstance(data, dict):
         raise ScreenInputError(path, line, "each line must be a JSON object")
     try:
@@ -151,27 +158,48 @@ class BadLines:
 
 
 def count_lines(path: Path) -> int:
-    """Non-blank lines of a file (for progress), in constant memory."""
-    n = 0
+    """Non-blank lines of a file (for progress), in constant memory (read in chunks)."""
+    n, content = 0, False
     with open(path, "rb") as handle:
-        for raw in handle:
-            n += bool(raw.strip())
-    return n
+        while chunk := handle.read(1 << 20):
+            for part in chunk.split(b"\n")[:-1]:
+                n += content or bool(part.strip())
+                content = False
+            content = content or bool(chunk.rsplit(b"\n", 1)[-1].strip())
+    return n + content
+
+
+def _lines(handle: Any, digest: Any) -> Iterator[bytes | None]:
+    """The file's lines, each at most :data:`MAX_LINE_BYTES`; a longer one is read past in
+    chunks and given as None. Every byte goes to ``digest``."""
+    while raw := handle.readline(MAX_LINE_BYTES + 1):
+        if digest is not None:
+            digest.update(raw)
+        if len(raw) <= MAX_LINE_BYTES or raw.endswith(b"\n"):
+            yield raw
+            continue
+        while raw and not raw.endswith(b"\n"):
+            raw = handle.readline(1 << 16)
+            if digest is not None:
+                digest.update(raw)
+        yield None
 
 
 def read_samples(path: Path, on_bad_line: str = "fail", bad: BadLines | None = None,
                  digest: Any = None) -> Iterator[Sample]:
     """Samples of a JSONL file one by one; blank lines are ignored. ``digest`` (a hashlib
-    object) is fed every raw byte, so the caller gets the file's hash for free."""
+    object) is fed every raw byte, so the caller gets the file's hash for free. A line over
+    :data:`MAX_LINE_BYTES` is a bad line (never held in memory whole)."""
     if on_bad_line not in ("fail", "skip"):
         raise ValueError(f"on_bad_line must be 'fail' or 'skip', got {on_bad_line!r}")
     with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, 1):
-            if digest is not None:
-                digest.update(raw)
-            if not raw.strip():
+        for number, raw in enumerate(_lines(handle, digest), 1):
+            if raw is not None and not raw.strip():
                 continue
             try:
+                if raw is None:
+                    raise ScreenInputError(path, number, f"line longer than {MAX_LINE_BYTES:,} "
+                                           "bytes: too long to screen")
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
@@ -182,6 +210,20 @@ def read_samples(path: Path, on_bad_line: str = "fail", bad: BadLines | None = N
                     raise
                 if bad is not None:
                     bad.add(exc)
+
+
+def bounded(samples: Iterator[Sample], path: Path, check: Callable[[Sample], str | None] | None,
+            on_bad_line: str, bad: BadLines) -> Iterator[Sample]:
+    """``samples`` less those ``check`` finds too long: each is a located bad line."""
+    for sample in samples:
+        why = check(sample) if check is not None else None
+        if why is None:
+            yield sample
+            continue
+        error = ScreenInputError(path, sample.line, why)
+        if on_bad_line == "fail":
+            raise error
+        bad.add(error)
 
 
 def batched(samples: Iterator[Sample], size: int) -> Iterator[list[Sample]]:
@@ -225,7 +267,7 @@ class ModelProjector:
 
     def __init__(self, loaded: LoadedModel, vectors: Mapping[str, torch.Tensor], layer: int,
                  cache: PersonaCache | None = None, max_new_tokens: int = 64,
-                 batch_size: int = 16) -> None:
+                 batch_size: int = 16, max_tokens: int = MAX_SAMPLE_TOKENS) -> None:
         if not vectors:
             raise ValueError("screen needs at least one trait vector")
         if not 0 <= layer < loaded.n_layers:
@@ -243,6 +285,30 @@ class ModelProjector:
         self.batch_size = batch_size
         self.config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0,
                                        batch_size=batch_size)
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
+        self.max_tokens = max_tokens
+
+    def _count(self, text: str) -> int:
+        return len(self.loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def too_long(self, sample: Sample) -> str | None:
+        """Why ``sample`` is over :attr:`max_tokens` (its prompt, chat template included, with
+        its response or with the ``max_new_tokens`` of its own answer), or None."""
+        tok = self.loaded.tokenizer
+        try:
+            prompt = tok.apply_chat_template(sample.prompt, tokenize=False,
+                                             add_generation_prompt=True)
+        except (ValueError, AttributeError):
+            prompt = "\n".join(m["content"] for m in sample.prompt)
+        n_prompt = self._count(prompt)
+        n_response = self._count(sample.response)
+        longest = n_prompt + max(n_response, self.config.max_new_tokens)
+        if longest <= self.max_tokens:
+            return None
+        return (f"{n_prompt:,} prompt tokens and {n_response:,} response tokens (own answers "
+                f"up to {self.config.max_new_tokens}): over the cap of {self.max_tokens:,} "
+                "tokens per sample (--max-tokens)")
 
     def key(self) -> dict[str, Any]:
         return {"model": cache_identity(self.loaded), "layer": self.layer,
@@ -483,8 +549,9 @@ def screen(
     computed = cached = n = 0
     if progress is not None:
         progress(0, total)
-    for number, batch in enumerate(batched(read_samples(data, on_bad_line, bad, digest),
-                                           batch_size)):
+    samples = bounded(read_samples(data, on_bad_line, bad, digest), data,
+                      getattr(projector, "too_long", None), on_bad_line, bad)
+    for number, batch in enumerate(batched(samples, batch_size)):
         key = stable_hash({**base_key, "lines": [s.digest for s in batch]}, 40)
         path_b = _batch_path(cache, key) if cache is not None else None
         found = (_load_batch(path_b, len(batch), len(traits), baseline)

@@ -8,6 +8,7 @@ Errors point at ``file:line`` and the offending field.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
@@ -149,25 +150,36 @@ def indefinite_article(word: str) -> str:
 # --------------------------------------------------------------------------- line locating
 
 
+#: the longest question, instruction or judge prompt a trait file may hold, in characters
+MAX_TEXT_CHARS = 20_000
+
+#: how deep :func:`_locate` records lines: a trait file's fields are at most
+#: ``instruction[i].pos`` (3 levels); anything deeper is read whole
+LOCATE_DEPTH = 4
+
+
 def _locate(text: str) -> dict[FieldPath, int]:
-    """Map every key and list element of valid JSON ``text`` to its 1-based line."""
+    """Map every key and list element of valid JSON ``text`` (down to :data:`LOCATE_DEPTH`) to
+    its 1-based line. Linear in the text: a line number is a binary search over the newline
+    offsets, found once, and the walk does not recurse below the depth a trait file uses."""
     lines: dict[FieldPath, int] = {}
     decoder = json.JSONDecoder()
     ws = re.compile(r"[ \t\n\r]*")
+    newlines = [m.start() for m in re.finditer("\n", text)]
 
     def skip(pos: int) -> int:
         match = ws.match(text, pos)
         return match.end() if match else pos
 
     def line_of(pos: int) -> int:
-        return text.count("\n", 0, pos) + 1
+        return bisect.bisect_left(newlines, pos) + 1
 
     def walk(pos: int, path: FieldPath) -> int:
         pos = skip(pos)
         char = text[pos : pos + 1]
-        if char == "{":
+        if char == "{" and len(path) < LOCATE_DEPTH:
             return walk_object(pos + 1, path)
-        if char == "[":
+        if char == "[" and len(path) < LOCATE_DEPTH:
             return walk_array(pos + 1, path)
         _, end = decoder.raw_decode(text, pos)
         return end
@@ -195,6 +207,25 @@ def _locate(text: str) -> dict[FieldPath, int]:
     return lines
 
 
+def _deepest_line(text: str, limit: int = 200) -> int:
+    """The 1-based line where bracket nesting first passes ``limit`` (strings skipped)."""
+    depth, line, in_str, escaped = 0, 1, False, False
+    for char in text:
+        if char == "\n":
+            line += 1
+        elif in_str:
+            escaped, in_str = (not escaped and char == "\\"), in_str and (escaped or char != '"')
+        elif char == '"':
+            in_str = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return line
+        elif char in "]}":
+            depth -= 1
+    return 1
+
+
 def _field_name(path: FieldPath) -> str:
     """``("instruction", 2, "neg")`` -> ``"instruction[2].neg"``."""
     out = ""
@@ -215,6 +246,10 @@ class _Doc:
             self.data: Any = json.loads(text)
         except json.JSONDecodeError as exc:
             raise TraitDataError(path, exc.lineno, None, f"invalid JSON: {exc.msg}") from exc
+        except RecursionError:
+            raise TraitDataError(path, _deepest_line(text), None,
+                                 "invalid JSON: nested too deep (a trait file needs 3 levels: "
+                                 "instruction[i].pos)") from None
         if not isinstance(self.data, dict):
             raise TraitDataError(path, 1, None, "top level must be a JSON object")
         self.lines = _locate(text)
@@ -242,6 +277,10 @@ class _Doc:
     def string(self, value: Any, field: FieldPath) -> str:
         if not isinstance(value, str) or not value.strip():
             raise self.error(field, "must be a non-empty string")
+        if len(value) > MAX_TEXT_CHARS:
+            raise self.error(field, f"is {len(value):,} characters long; a trait file's texts "
+                             f"are capped at {MAX_TEXT_CHARS:,} characters (a few thousand "
+                             "tokens), so that every prompt fits the model and the judge")
         return value
 
     def items(self, key: str) -> list[Any]:
