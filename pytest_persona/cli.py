@@ -285,7 +285,7 @@ def _screen(args: argparse.Namespace) -> int:
         print(f"layer {layer} ({why}; set --layer to choose)", file=sys.stderr)
     projector = ModelProjector(loaded, {n: v[layer] for n, v in vectors.items()},  # type: ignore[index]
                                layer, cache, max_new_tokens=args.max_new_tokens,
-                               batch_size=args.batch_size)
+                               batch_size=args.batch_size, max_tokens=args.max_tokens)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     csv_path, parquet_path = out / "screen-samples.csv", out / "screen-samples.parquet"
@@ -323,6 +323,10 @@ def _screen(args: argparse.Namespace) -> int:
           f"({result.batches_cached} batches cached, {result.batches_computed} computed)")
     if result.skipped.count:
         print(f"skipped {result.skipped.count} bad line(s); first: {result.skipped.examples[0]}")
+    if result.n_samples == 0:
+        print(f"persona: error: {data}: no sample to screen ({result.skipped.count} bad "
+              f"line(s) skipped); outputs written to {out} with n=0", file=sys.stderr)
+        return 2
     for name, t in payload["traits"].items():
         lo, hi = t["ci"]
         above = (f"; {t['above']}/{t['n']} ({100 * (t['fraction_above'] or 0):.1f}%) above "
@@ -456,6 +460,9 @@ def parser() -> argparse.ArgumentParser:
     scr.add_argument("--batch-size", type=int, default=16)
     scr.add_argument("--max-new-tokens", type=int, default=64,
                      help="length of the model's own responses (--baseline generate)")
+    scr.add_argument("--max-tokens", type=int, default=2048,
+                     help="most tokens of one sample (prompt + response, or prompt + "
+                          "--max-new-tokens); a longer one is a bad line (see --on-bad-line)")
     scr.add_argument("--top", type=int, default=20, help="top samples kept per trait")
     scr.add_argument("--judge", default="auto", help="judge for extraction when no vector file")
     scr.add_argument("--cache", default=".persona_cache")
