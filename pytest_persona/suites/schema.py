@@ -21,12 +21,14 @@ COMMON_FIELDS = {"kind", "name", "xfail", "skip"}
 SUITE_FIELDS = {"trait", "trait_file", "layer", "positions", "coefficients", "doses",
                 "n_questions",
                 "samples_per_question", "max_new_tokens", "temperature", "top_p",
-                "max_missing_fraction", "extraction", "models", "expectations", "description"}
+                "max_missing_fraction", "extraction", "models", "expectations", "description",
+                "judge_repeats"}
 # Evaluation sampling; the reference evaluates with 10 samples per question at temperature 1,
 # top_p 1, up to 1000 new tokens, and averages per question.
 SAMPLING_FIELDS = {"samples_per_question": "int", "temperature": "temperature",
                    "top_p": "top_p", "max_new_tokens": "int"}
 MODEL_FIELDS = {"layer", "coefficients", "doses", "positions", "n_questions", *SAMPLING_FIELDS}
+MAX_JUDGE_REPEATS = 20
 #: Where a suite may give relative doses instead of coefficients (suite, profile, expectation).
 DOSE_ALTERNATIVES = {"coefficients": "doses", "coeff": "dose"}
 EXTRACTION_FIELDS = {"n_samples", "n_questions", "n_instructions", "max_new_tokens",
@@ -317,6 +319,7 @@ class Suite:
     samples_per_question: int = 1
     top_p: float = 1.0
     doses: list[float] | None = None  # given instead of coefficients (converted per model)
+    judge_repeats: int = 1  # ask the judge this many times per answer (verdict stability)
 
     def for_model(self, model: str) -> ResolvedSuite:
         """Apply the per-model overrides (``models:`` section) for ``model``. A profile's
@@ -342,6 +345,7 @@ class Suite:
             temperature=float(over.get("temperature", self.temperature)),
             top_p=float(over.get("top_p", self.top_p)),
             doses=doses,
+            judge_repeats=self.judge_repeats,
         )
 
     def layer_line(self, model: str) -> tuple[int, str]:
@@ -367,6 +371,7 @@ class ResolvedSuite:
     top_p: float = 1.0
     doses: list[float] | None = None  # the suite's doses, when it gave doses
     dose_scale: DoseScale | None = None  # set by the session for this model and layer
+    judge_repeats: int = 1
 
     def with_scale(self, scale: DoseScale) -> ResolvedSuite:
         """This suite with its dose scale measured: doses become coefficients."""
@@ -666,8 +671,12 @@ def load_suite(path: str | Path, model: str | None = None, located: Located | No
         "n_questions": ("int", 20), "samples_per_question": ("int", 1),
         "max_new_tokens": ("int", 64), "temperature": ("temperature", 0.0),
         "top_p": ("top_p", 1.0), "max_missing_fraction": ("number", 0.1),
+        "judge_repeats": ("int", 1),
     }
     values = {k: _check(loc, (k,), data.get(k, d), c) for k, (c, d) in scalars.items()}
+    if values["judge_repeats"] > MAX_JUDGE_REPEATS:
+        raise loc.error(("judge_repeats",), f"at most {MAX_JUDGE_REPEATS} repeats (each one "
+                        "asks the judge again for every answer)")
     extraction = data.get("extraction") or {}
     if not isinstance(extraction, dict):
         raise loc.error(("extraction",), "must be a mapping of extraction parameters")
@@ -722,4 +731,5 @@ def load_suite(path: str | Path, model: str | None = None, located: Located | No
                  float(values["temperature"]), float(values["max_missing_fraction"]),
                  dict(extraction), {str(k): v for k, v in models.items()}, exps, loc,
                  int(values["samples_per_question"]), float(values["top_p"]),
-                 [float(d) for d in doses] if doses is not None else None)
+                 [float(d) for d in doses] if doses is not None else None,
+                 int(values["judge_repeats"]))
