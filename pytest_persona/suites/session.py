@@ -22,6 +22,7 @@ from pytest_persona.pipeline.extraction import ExtractionConfig, ExtractionResul
 from pytest_persona.pipeline.projections import projections as cached_projections
 from pytest_persona.pipeline.responses import generate_cached
 from pytest_persona.results.paired import record_per_question
+from pytest_persona.suites.repeats import ask_again, scores_by_repeat, spread_figures
 from pytest_persona.suites.schema import ResolvedSuite
 from pytest_persona.traits.loader import TraitData, load_trait, load_trait_pair
 
@@ -66,6 +67,16 @@ class CoeffRun:
     coherence: list[float | None]
     question_ids: list[int] = field(default_factory=list)
     samples: list[int] = field(default_factory=list)
+    score_repeats: list[list[float | None]] = field(default_factory=list)  # [repeat][row]
+    coherence_repeats: list[list[float | None]] = field(default_factory=list)
+
+    def at_repeat(self, i: int) -> CoeffRun:
+        """This run with the scores of judge repeat ``i`` (0: the ordinary ones)."""
+        if not self.score_repeats:
+            return self
+        return CoeffRun(self.coeff, self.questions, self.answers, self.score_repeats[i],
+                        self.coherence_repeats[i] if self.coherence_repeats else self.coherence,
+                        self.question_ids, self.samples)
 
     def __post_init__(self) -> None:
         if not self.question_ids:
@@ -338,7 +349,8 @@ class PersonaSession:
         config = self._gen_config(rs)
         key = (self.model.fingerprint, trait.sha256, rs.layer, rs.positions, tuple(coeffs),
                tuple(questions), config, rs.suite.max_missing_fraction,
-               self.extraction_config(rs.suite.extraction), rs.samples_per_question)
+               self.extraction_config(rs.suite.extraction), rs.samples_per_question,
+               rs.judge_repeats)
         if key in self._sweeps:
             return self._sweeps[key]
         steering = Steering(vectors.array(rs.layer), rs.layer, rs.positions)
@@ -361,12 +373,16 @@ class PersonaSession:
         c_res = self.coherence_judge.score_many_sync(
             c_req, progress=bind(self.progress, f"judge coherence {trait.name} sweep"))
         check_missing(c_res, frac, f"{trait.name} sweep coherence scores")
+        t_again = ask_again(self.judge, t_req, rs.judge_repeats)
+        c_again = ask_again(self.coherence_judge, c_req, rs.judge_repeats)
         sweep = Sweep(rs.layer)
         n = len(rows.questions)
         for k, c in enumerate(coeffs):
             part = slice(k * n, (k + 1) * n)
             sweep.runs[c] = rows.run(c, answers[part], [r.score for r in t_res[part]],
                                      [r.score for r in c_res[part]])
+            sweep.runs[c].score_repeats = scores_by_repeat(t_res, t_again, part)
+            sweep.runs[c].coherence_repeats = scores_by_repeat(c_res, c_again, part)
         self._sweeps[key] = sweep
         self._record_sweep(trait.name, rs, sweep)
         return sweep
@@ -388,7 +404,7 @@ class PersonaSession:
                          "ci": [_finite(s.ci_low), _finite(s.ci_high)], "missing": s.missing,
                          "coherence_mean": _finite(h.mean),
                          "coherence_ci": [_finite(h.ci_low), _finite(h.ci_high)],
-                         "examples": examples})
+                         "examples": examples, **spread_figures(run)})
         section["sweep"] = rows
         metrics = section.setdefault("metrics", {})
         metrics["baseline_score"] = _finite(sweep.at(0.0).score_summary().mean)
@@ -406,13 +422,13 @@ class PersonaSession:
         config = self._gen_config(rs)
         samples = rs.samples_per_question
         key = ("baseline", self.model.fingerprint, trait.sha256, tuple(questions), config,
-               samples)
+               samples, rs.judge_repeats)
         for sweep_key, sweep in self._sweeps.items():
             if sweep_key[0] == "baseline":
                 continue
             if sweep_key[0:2] == (self.model.fingerprint, trait.sha256) and tuple(
                     sweep_key[5]) == tuple(questions) and sweep_key[6] == config and (
-                    sweep_key[9] == samples):
+                    sweep_key[9] == samples) and sweep_key[10] == rs.judge_repeats:
                 return sweep.at(0.0)
         if key in self._sweeps:
             return self._sweeps[key].at(0.0)
@@ -430,7 +446,16 @@ class PersonaSession:
             [JudgeRequest(q, a, COHERENCE_PROMPT, trait="coherence")
              for q, a in zip(rows.questions, answers)],
             progress=bind(self.progress, f"judge coherence {trait.name} baseline"))
+        t_req = [JudgeRequest(q, a, trait.eval_prompt, trait=trait.name)
+                 for q, a in zip(rows.questions, answers)]
+        c_req = [JudgeRequest(q, a, COHERENCE_PROMPT, trait="coherence")
+                 for q, a in zip(rows.questions, answers)]
         run = rows.run(0.0, answers, [r.score for r in t_res], [r.score for r in c_res])
+        everything = slice(0, len(answers))
+        run.score_repeats = scores_by_repeat(
+            t_res, ask_again(self.judge, t_req, rs.judge_repeats), everything)
+        run.coherence_repeats = scores_by_repeat(
+            c_res, ask_again(self.coherence_judge, c_req, rs.judge_repeats), everything)
         sweep = Sweep(rs.layer, {0.0: run})
         self._sweeps[key] = sweep
         metrics = self.section(trait.name).setdefault("metrics", {})
