@@ -18,6 +18,7 @@ from pytest_persona.errors import PersonaUsageError as PersonaUsageError
 from pytest_persona.pipeline.identity_check import coeff_zero_identity
 from pytest_persona.pipeline.projections import prompt_last_projections
 from pytest_persona.results.paired import pair, per_question_means, record_per_question, seed_for
+from pytest_persona.suites.repeats import repeatable
 from pytest_persona.suites.schema import Expectation, ResolvedSuite
 from pytest_persona.suites.session import PersonaSession
 from pytest_persona.traits.loader import TraitData
@@ -91,16 +92,19 @@ def _steered_score(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: T
                              "require": req, "layer": rs.layer})
 
 
+@repeatable
 def steering_raises(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
                     ) -> Outcome:
     return _steered_score(ps, rs, exp, t, raises=True)
 
 
+@repeatable
 def steering_lowers(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
                     ) -> Outcome:
     return _steered_score(ps, rs, exp, t, raises=False)
 
 
+@repeatable
 def baseline_ceiling(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
                      ) -> Outcome:
     limit, req = exp.params["max"], exp.params["require"]
@@ -113,6 +117,7 @@ def baseline_ceiling(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t:
     return Outcome(ok, msg, {**_summary_figures(s), "max": limit, "require": req})
 
 
+@repeatable
 def coherence_guard(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
                     ) -> Outcome:
     rs = ps.dosed(rs, t)
@@ -134,6 +139,7 @@ def coherence_guard(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: 
                              **_dose_figures(rs, [float(c) for c in coeffs], exp)})
 
 
+@repeatable
 def monotonic(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData) -> Outcome:
     rs = ps.dosed(rs, t)
     coeffs = sorted(float(c) for c in (rs.coeffs_of(exp) or rs.coefficients))
@@ -300,6 +306,7 @@ def vector_drift(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: Tra
                              "file": str(path)})
 
 
+@repeatable
 def projection_tracks_score(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation,
                             t: TraitData) -> Outcome:
     sweep = ps.sweep(rs, t)

@@ -1,0 +1,109 @@
+"""judge_repeats: per-answer spread, verdicts per repeat (flips, pass^k), offline refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from pytest_persona.errors import PersonaUsageError
+from pytest_persona.judges.base import JudgeRequest, JudgeResult
+from pytest_persona.suites import expectations as ev
+from pytest_persona.suites import repeats as rp
+from pytest_persona.suites.schema import ResolvedSuite, SuiteError, load_suite
+from pytest_persona.suites.session import CoeffRun
+from tests.suites.test_expectations import TRAIT, FakeSession, _exp
+
+
+def _run(coeff: float, repeats: list[list[float | None]]) -> CoeffRun:
+    run = CoeffRun(coeff, ["q0", "q1"], ["a0", "a1"], list(repeats[0]), [80.0, 80.0])
+    run.score_repeats = [list(r) for r in repeats]
+    run.coherence_repeats = [[80.0, 80.0] for _ in repeats]
+    return run
+
+
+class Judged(FakeSession):
+    offline = False
+
+    @property
+    def judge(self) -> Any:  # type: ignore[override]
+        return SimpleNamespace(is_offline=self.offline)
+
+    @property
+    def coherence_judge(self) -> Any:  # type: ignore[override]
+        return SimpleNamespace(is_offline=self.offline)
+
+
+def _rs(tmp_path: Path, k: int) -> ResolvedSuite:
+    path = tmp_path / "s.yaml"
+    path.write_text(f"trait: evil\njudge_repeats: {k}\nexpectations:\n"
+                    "  - {kind: baseline_ceiling, max: 50}\n")
+    suite = load_suite(path)
+    return suite.for_model("m")
+
+
+def test_spread_by_hand() -> None:
+    assert rp.spread([[10.0, 50.0], [30.0, 50.0], [20.0, None]]) == [20.0, 0.0]
+    assert rp.spread([[10.0], [None]]) == [None]
+    run = _run(0.0, [[10.0, 50.0], [30.0, 40.0]])
+    figs = rp.spread_figures(run)["judge_spread"]
+    assert figs == {"k": 2, "mean": 15.0, "max": 20.0, "n": 2, "per_answer": [20.0, 10.0]}
+    assert rp.spread_figures(CoeffRun(0.0, ["q"], ["a"], [1.0], [1.0])) == {}
+    assert run.at_repeat(1).scores == [30.0, 40.0] and run.at_repeat(0).scores == [10.0, 50.0]
+
+
+def test_a_verdict_that_flips_is_reported(tmp_path: Path) -> None:
+    rs = _rs(tmp_path, 3)
+    assert rs.judge_repeats == 3
+    # means per repeat: 45, 55, 40 -> ceiling 50 holds, fails, holds
+    ps = Judged(tmp_path, baseline_run=_run(0.0, [[40.0, 50.0], [50.0, 60.0], [30.0, 50.0]]))
+    out = ev.baseline_ceiling(ps, rs, _exp("baseline_ceiling", max=50), TRAIT)  # type: ignore
+    assert out.passed  # repeat 0 decides the verdict itself
+    assert out.figures["repeat_verdicts"] == [True, False, True]
+    assert out.figures["verdict_flips"] is True and out.figures["pass_k"] is False
+    assert "holds 2/3 (FLIPS" in out.message
+    steady = Judged(tmp_path, baseline_run=_run(0.0, [[10.0, 20.0], [12.0, 20.0],
+                                                      [10.0, 22.0]]))
+    out = ev.baseline_ceiling(steady, rs, _exp("baseline_ceiling", max=50), TRAIT)  # type: ignore
+    assert out.figures["verdict_flips"] is False and out.figures["pass_k"] is True
+
+
+def test_offline_judge_refuses_repeats(tmp_path: Path) -> None:
+    ps = Judged(tmp_path, baseline_run=_run(0.0, [[1.0, 2.0], [1.0, 2.0]]))
+    ps.offline = True
+    with pytest.raises(PersonaUsageError, match="s.yaml:2: field 'judge_repeats'.*"
+                                                "deterministic"):
+        ev.baseline_ceiling(ps, _rs(tmp_path, 2), _exp("baseline_ceiling", max=50),
+                            TRAIT)  # type: ignore[arg-type]
+    one = _rs(tmp_path, 1)  # k = 1 is the ordinary run, offline included
+    out = ev.baseline_ceiling(ps, one, _exp("baseline_ceiling", max=50), TRAIT)  # type: ignore
+    assert "judge_repeats" not in out.figures
+
+
+def test_ask_again_uses_repeat_indices() -> None:
+    seen: list[int] = []
+
+    class J:
+        def score_many_sync(self, reqs: list[JudgeRequest], progress: Any = None
+                            ) -> list[JudgeResult]:
+            seen.extend(r.repeat for r in reqs)
+            return [JudgeResult(float(r.repeat)) for r in reqs]
+
+    reqs = [JudgeRequest("q", "a", "p"), JudgeRequest("q2", "a2", "p")]
+    again = rp.ask_again(J(), reqs, 3)  # type: ignore[arg-type]
+    assert seen == [1, 1, 2, 2] and rp.ask_again(J(), reqs, 1) == []  # type: ignore[arg-type]
+    first = [JudgeResult(0.0), JudgeResult(0.0)]
+    assert rp.scores_by_repeat(first, again, slice(1, 2)) == [[0.0], [1.0], [2.0]]
+
+
+@pytest.mark.parametrize("value, match", [(0, "positive integer"), (21, "at most 20"),
+                                          ("two", "positive integer")])
+def test_bad_repeats_are_located(tmp_path: Path, value: object, match: str) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(f"trait: evil\njudge_repeats: {value}\nexpectations:\n"
+                    "  - {kind: baseline_ceiling, max: 50}\n")
+    with pytest.raises(SuiteError, match=match) as info:
+        load_suite(path)
+    assert info.value.line == 2 and info.value.field == "judge_repeats"
