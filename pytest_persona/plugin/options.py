@@ -287,7 +287,35 @@ def parse_values(config: pytest.Config) -> dict[str, Any]:
     problem = cache_root_problem(cache if cache.is_absolute() else config.rootpath / cache)
     if problem:  # found now, not blamed later on the judge that first writes there
         raise pytest.UsageError(f"pytest-persona: option --persona-cache: {problem}")
+    results = Path(values["persona_results"])
+    for flag, path in (("--persona-results", results if results.is_absolute()
+                        else config.rootpath / results),
+                       ("--persona-save", Path(values["persona_save"] or ""))):
+        problem = output_problem(path) if str(path) not in ("", ".") else None
+        if problem:  # found now, not after the whole run has been paid for
+            raise pytest.UsageError(f"pytest-persona: option {flag}: {problem}")
     return values
+
+
+def output_problem(path: Path) -> str | None:
+    """Why a results file cannot be written at ``path`` (a directory there, a regular file
+    where a folder must be, a folder that cannot be written), or None. Probes the nearest
+    existing folder with a temporary file, so it holds for root and read-only mounts too."""
+    import tempfile
+
+    if path.is_dir():
+        return f"{path} is a directory; name a file such as {path / 'persona-results.json'}"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is not a directory, so {path} cannot be written"
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".persona-probe-"):
+            pass
+    except OSError as exc:
+        return f"{path} cannot be written ({parent}: {exc.strerror or exc})"
+    return None
 
 
 def _engine_note(values: dict[str, Any]) -> str:
