@@ -15,7 +15,7 @@ from typing import Any
 
 from pytest_persona._util.redact import redact_secrets
 from pytest_persona.report import plots, screen_html
-from pytest_persona.report.summary import outcome_counts, projection_order
+from pytest_persona.report.summary import flip_line, outcome_counts, projection_order
 from pytest_persona.results.compare import Comparison, Rule, compare_results, trait_metrics
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -309,6 +309,10 @@ def _overview(results: Mapping[str, Any]) -> str:
     table = _table([("trait", False), ("baseline score", True), ("steered score", True),
                     ("projection order", True), ("max cos", True), ("eff. pairs", True),
                     ("expectations", False)], rows, "pp-overview")
+    flips = flip_line(results)
+    if flips:
+        table += f'<p class="pp-note pp-flips">{_e(flips)}</p>'
+
     cos = results.get("cosine")
     heat = ""
     if isinstance(cos, Mapping) and cos.get("traits"):
@@ -525,6 +529,9 @@ def _examples_table(sweep: Sequence[Mapping[str, Any]], max_examples: int | None
 
 
 def _sweep_table(sweep: Sequence[Mapping[str, Any]]) -> str:
+    # judge spread: mean over answers of max - min of the score over the judge repeats
+    spread = any(isinstance(r.get("judge_spread"), Mapping) for r in sweep
+                 if isinstance(r, Mapping))
     rows = []
     for r in sorted((r for r in sweep if isinstance(r, Mapping)),
                     key=lambda r: _num(r.get("coeff")) or 0.0):
@@ -533,10 +540,13 @@ def _sweep_table(sweep: Sequence[Mapping[str, Any]]) -> str:
                     + _td(_fmt(r.get("mean")), True) + _td(_ci(r.get("ci")), True)
                     + _td(_fmt(r.get("coherence_mean")), True)
                     + _td(_ci(r.get("coherence_ci")), True)
-                    + _td(_fmt(r.get("missing")), True) + "</tr>")
+                    + _td(_fmt(r.get("missing")), True)
+                    + (_td(_fmt((r.get("judge_spread") or {}).get("mean")), True)
+                       if spread else "") + "</tr>")
     return _table([("coeff", True), ("dose", True), ("n", True), ("score", True),
                    ("95% CI", True),
-                   ("coherence", True), ("95% CI", True), ("missing", True)], rows, "pp-sweep pp-compact")
+                   ("coherence", True), ("95% CI", True), ("missing", True),
+                   *([("judge spread", True)] if spread else [])], rows, "pp-sweep pp-compact")
 
 
 def _dose_note(dose: Mapping[str, Any]) -> str:

@@ -100,6 +100,34 @@ def trait_notes(name: str, t: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def flip_summary(results: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Over the expectations judged with ``judge_repeats``: how many verdicts flip across the
+    repeats and how many hold in every repeat (pass^k). None when no suite used repeats."""
+    figs = [e.get("figures") or {} for e in results.get("expectations") or []
+            if isinstance(e, Mapping)]
+    rows = [f for f in figs if isinstance(f, Mapping)
+            and isinstance(f.get("judge_repeats"), int) and not isinstance(
+                f.get("judge_repeats"), bool)]
+    if not rows:
+        return None
+    flips = sum(1 for f in rows if f.get("verdict_flips") is True)
+    return {"n": len(rows), "flips": flips,
+            "pass_k": sum(1 for f in rows if f.get("pass_k") is True),
+            "flip_fraction": flips / len(rows),
+            "k": sorted({int(f["judge_repeats"]) for f in rows})}
+
+
+def flip_line(results: Mapping[str, Any]) -> str | None:
+    """``judge repeats (k=3): 1 of 6 judge-based verdicts flip (16.7%); 4 pass in every repeat``."""
+    s = flip_summary(results)
+    if s is None:
+        return None
+    ks = ",".join(str(k) for k in s["k"])
+    return (f"judge repeats (k={ks}): {s['flips']} of {s['n']} judge-based verdicts flip across "
+            f"repeats ({100 * s['flip_fraction']:.1f}%); {s['pass_k']} pass in every repeat "
+            "(pass^k)")
+
+
 def format_summary_table(results: Mapping[str, Any], width: int = 100, *,
                          ascii_only: bool = False) -> str:
     """A plain-text table, one row per trait: baseline score, steered score, projection order,
@@ -146,6 +174,9 @@ def format_summary_table(results: Mapping[str, Any], width: int = 100, *,
     out += [line(r) for r in rows] if rows else ["(no traits in this run)"]
     for name in names:
         out += trait_notes(str(name), traits.get(name) or {})
+    flips = flip_line(results)
+    if flips:
+        out.append(flips)
     judge = results.get("judge") or {}
     if judge.get("offline"):
         out.append(f"judge: {judge.get('id', 'offline')} (OFFLINE judge: scores are a smoke "

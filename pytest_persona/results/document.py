@@ -161,6 +161,11 @@ def _trait(t: Mapping[str, Any], path: str) -> None:
             _num(row, k, rp)
         _interval(row, "ci", rp)
         _interval(row, "coherence_ci", rp)
+        spread = _obj(row, "judge_spread", rp)
+        if spread is not None:
+            for k in ("k", "mean", "max", "n"):
+                _num(spread, k, f"{rp}.judge_spread")
+            _numbers(spread, "per_answer", f"{rp}.judge_spread")
         for j, ex in enumerate(_list(row, "examples", rp) or []):
             ep = f"{rp}.examples[{j}]"
             if not isinstance(ex, Mapping):

@@ -88,3 +88,32 @@ def test_damage_plot_places_kl_by_signed_dose() -> None:
     assert ys[1] > ys[0] == ys[2]  # KL 0 at dose 0 sits lowest
     assert "n=50 prompts" in svg
     assert "no steering damage" in plots.damage_svg([])
+
+
+def test_flip_fraction_in_summary_and_html() -> None:
+    from pytest_persona.report.summary import flip_summary
+
+    res = _results()
+    res["traits"]["evil"]["sweep"][0]["judge_spread"] = {"k": 3, "mean": 7.5, "max": 20.0,
+                                                         "n": 2, "per_answer": [20.0, None]}
+    res["expectations"] = [
+        {"nodeid": "a", "outcome": "passed", "figures": {"judge_repeats": 3,
+                                                         "verdict_flips": True,
+                                                         "pass_k": False}},
+        {"nodeid": "b", "outcome": "passed", "figures": {"judge_repeats": 3,
+                                                         "verdict_flips": False,
+                                                         "pass_k": True}},
+        {"nodeid": "c", "outcome": "passed", "figures": {"judge_repeats": 3,
+                                                         "verdict_flips": False,
+                                                         "pass_k": True}},
+        {"nodeid": "d", "outcome": "passed", "figures": {"coeff": 1}},
+    ]
+    validate_results(res)
+    s = flip_summary(res)
+    assert s == {"n": 3, "flips": 1, "pass_k": 2, "flip_fraction": 1 / 3, "k": [3]}
+    want = ("judge repeats (k=3): 1 of 3 judge-based verdicts flip across repeats (33.3%); "
+            "2 pass in every repeat (pass^k)")
+    assert want in format_summary_table(res)
+    page = render_report(res)
+    assert want in page and ">judge spread</th>" in page
+    assert flip_summary(_results()) is None
