@@ -69,14 +69,13 @@ def _extract(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from pytest_persona.core.vectors import TraitVectors
+    from pytest_persona.core.vectors import inspect_vector_file
 
-    vectors = TraitVectors.load(args.file)
-    print(f"{args.file}: [{vectors.n_layers} layers, d_model {vectors.d_model}]")
-    for key, value in sorted(vectors.metadata.items()):
+    metadata, (n_layers, d_model), norms = inspect_vector_file(args.file)  # one row in memory
+    print(f"{args.file}: [{n_layers} layers, d_model {d_model}]")
+    for key, value in sorted(metadata.items()):
         text = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
         print(f"  {key}: {text}")
-    norms = vectors.norms()
     peak = max(range(len(norms)), key=norms.__getitem__)
     print("  per-layer norms (layer: norm):")
     for layer, norm in enumerate(norms):

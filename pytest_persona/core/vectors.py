@@ -265,6 +265,55 @@ def _read_safetensors(path: Path, framework: str) -> tuple[dict[str, str], dict[
         return meta, {k: handle.get_tensor(k) for k in handle.keys()}
 
 
+def inspect_vector_file(path: str | Path) -> tuple[dict[str, Any], tuple[int, int], list[float]]:
+    """(metadata, [n_layers, d_model], per-layer norms) of a vector file, reading one layer's
+    row at a time (memory: one row, whatever the file's size), with :meth:`TraitVectors.load`'s
+    checks of format and shape."""
+    from safetensors import safe_open
+
+    source = Path(path)
+    if not source.is_file():
+        raise VectorFileError(f"{source}: vector file not found")
+    try:
+        return _inspect(source, safe_open, "np")
+    except VectorFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - safetensors raises several types
+        try:  # bfloat16 has no numpy dtype: torch reads it
+            return _inspect(source, safe_open, "pt")
+        except VectorFileError:
+            raise
+        except Exception:  # noqa: BLE001
+            raise VectorFileError(f"{source}: not a readable safetensors file ({exc}); "
+                                  "delete it to recompute, or re-export it") from exc
+
+
+def _inspect(source: Path, safe_open: Any, framework: str
+             ) -> tuple[dict[str, Any], tuple[int, int], list[float]]:
+    with safe_open(str(source), framework=framework) as handle:
+        meta = handle.metadata() or {}
+        if meta.get("format") != "pytest-persona" or "response_avg" not in handle.keys():
+            raise VectorFileError(
+                f"{source}: not a pytest-persona vector file (tensors {sorted(handle.keys())}); "
+                "use TraitVectors.from_reference() for reference-repository .pt files")
+        try:
+            metadata = json.loads(meta.get("metadata_json", "{}"))
+        except ValueError as exc:
+            raise VectorFileError(f"{source}: metadata is not valid JSON ({exc})") from exc
+        rows = handle.get_slice("response_avg")
+        shape = tuple(rows.get_shape())
+        expect = (metadata.get("n_layers"), metadata.get("d_model"))
+        if len(shape) != 2 or expect != shape:
+            raise VectorFileError(f"{source}: metadata says [{expect[0]}, {expect[1]}] but the "
+                                  f"tensor is {list(shape)}: the file is inconsistent")
+        norms = []
+        for layer in range(shape[0]):
+            row = rows[layer:layer + 1]
+            values = (row.float().numpy() if framework == "pt" else row).astype(np.float64)
+            norms.append(float(np.linalg.norm(values)))
+    return metadata, (int(shape[0]), int(shape[1])), norms
+
+
 REFERENCE_ROW0_NOTE = ("zeros: the embeddings row is not extracted by pytest-persona "
                        "(rows 1.. are the decoder blocks)")
 
