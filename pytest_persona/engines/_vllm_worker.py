@@ -11,6 +11,11 @@ split as ``(hidden, residual)``; steered tokens get ``(hidden + residual) + coef
 with a zero residual, the same sum in the same order as transformers computes, and tokens
 with coefficient 0 are returned untouched (bit-identical). Worker-side; not typed strictly
 against vLLM internals (pinned versions: see docs/engines.md).
+
+The graph path (:mod:`pytest_persona.engines._vllm_graph`) needs no hook: :func:`install_graph`
+writes the vector and the layer's flag into the model's persistent buffers and wraps the
+runner's ``_model_forward`` (outside the compiled region and any CUDA graph) so that each step
+first fills the per-token coefficient buffer with :func:`token_coeffs`.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import numpy as np
 import torch
 
 STATE = "_persona_steering"
+GRAPH_STATE = "_persona_graph"
 COEFF_KEY = "persona_coeff"
 
 
@@ -113,3 +119,87 @@ def remove(worker: Any) -> None:
     if state is not None:
         state["handle"].remove()
         setattr(worker.model_runner, STATE, None)
+
+
+# -- the graph path ---------------------------------------------------------------------------
+def _graph_buffers(runner: Any) -> Any:
+    from pytest_persona.engines._vllm_graph import model_buffers
+
+    bufs = model_buffers(decoder_layers(runner.get_model()))
+    if bufs is None:
+        raise RuntimeError("the model was built without the persona::steer op (its decoder "
+                           "block class is not patched): graph steering is not possible")
+    return bufs
+
+
+def _wrap_forward(runner: Any, bufs: Any, state: dict[str, Any]) -> None:
+    """Fill ``bufs.coeffs`` from the batch layout before each model call (once per runner)."""
+    if "forward" in state:
+        return
+    original = runner._model_forward
+    size = int(bufs.coeffs.numel())
+
+    def _model_forward(*args: Any, **kwargs: Any) -> Any:
+        mode = state.get("mode")
+        if mode is not None:
+            positions: torch.Tensor = kwargs["positions"] if "positions" in kwargs else args[1]
+            n = int(positions.shape[-1])
+            if n > size:
+                raise RuntimeError(f"persona steering: {n} tokens in one step, the coefficient "
+                                   f"buffer holds {size}")
+            coeff = token_coeffs(runner, positions, n, mode)
+            staged = torch.zeros(size, dtype=bufs.coeffs.dtype)
+            staged[:n] = torch.from_numpy(coeff).to(bufs.coeffs.dtype)
+            bufs.coeffs.copy_(staged)
+            state["calls"] += 1
+        return original(*args, **kwargs)
+
+    state["forward"] = original
+    runner._model_forward = _model_forward
+
+
+def install_graph(worker: Any, layer: int, vector: list[float], mode: str) -> int:
+    """Steer block ``layer`` with ``vector`` through the model's buffers; returns n_layers."""
+    runner = worker.model_runner
+    bufs = _graph_buffers(runner)
+    state: dict[str, Any] = getattr(runner, GRAPH_STATE, None) or {}
+    state.update(mode=None, calls=0)
+    setattr(runner, GRAPH_STATE, state)
+    _wrap_forward(runner, bufs, state)
+    bufs.active.zero_()
+    bufs.table.zero_()
+    bufs.coeffs.zero_()
+    bufs.hits.zero_()
+    bufs.table[layer].copy_(torch.tensor(vector, dtype=bufs.table.dtype))
+    bufs.active[layer] = True
+    state["mode"] = mode
+    return int(bufs.table.shape[0])
+
+
+def graph_hits(worker: Any) -> tuple[int, int]:
+    """(tokens the op steered, steps whose coefficients were filled) since
+    :func:`install_graph`; the first count is kept by the op itself, on the device."""
+    runner = worker.model_runner
+    state = getattr(runner, GRAPH_STATE, None)
+    if state is None:
+        return 0, 0
+    return int(_graph_buffers(runner).hits.sum().item()), int(state["calls"])
+
+
+def graph_ready(worker: Any) -> bool:
+    """Whether the worker's model carries the op's buffers (was built patched)."""
+    from pytest_persona.engines._vllm_graph import model_buffers
+
+    return model_buffers(decoder_layers(worker.model_runner.get_model())) is not None
+
+
+def remove_graph(worker: Any) -> None:
+    """Turn graph steering off (every layer inactive; coefficients zero)."""
+    runner = worker.model_runner
+    state = getattr(runner, GRAPH_STATE, None)
+    if state is None:
+        return
+    state["mode"] = None
+    bufs = _graph_buffers(runner)
+    bufs.active.zero_()
+    bufs.coeffs.zero_()

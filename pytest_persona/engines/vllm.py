@@ -1,10 +1,19 @@
 """The vLLM engine: generation in vLLM with per-row steering in its model runner.
 
-Steering is a forward hook on one decoder block, installed in each worker through
-``collective_rpc`` (:mod:`pytest_persona.engines._vllm_worker`); the per-token coefficient
-is filled every step from the batch layout. Hooks are skipped under torch.compile, so the
-engine runs eager (``enforce_eager=True``); a steered call in which the hook steered no token
-raises :class:`EngineError` instead of returning unsteered text. Prompts are rendered and
+Two steering paths (``VLLMEngine(steering=...)``):
+
+- ``"hook"`` (the default): a forward hook on one decoder block, installed in each worker
+  through ``collective_rpc`` (:mod:`pytest_persona.engines._vllm_worker`); the per-token
+  coefficient is filled every step from the batch layout. Hooks are skipped under
+  torch.compile, so a steered request needs ``enforce_eager=True``.
+- ``"graph"``: a registered custom op at the output of every decoder block reading persistent
+  buffers (:mod:`pytest_persona.engines._vllm_graph`), so torch.compile and CUDA graphs stay
+  on (``enforce_eager=False`` allowed). The block classes are patched before the model is
+  built: in this process directly, in worker processes through the vLLM plugin entry point,
+  switched on by ``PERSONA_VLLM_STEERING=graph``.
+
+A steered call in which no token was steered (the hook's or the op's own counter) raises
+:class:`EngineError` instead of returning unsteered text. Prompts are rendered and
 tokenised with the model's transformers tokenizer, as the hf engine does, and sent as token
 ids; text is decoded the same way, so the two engines differ only in the forward pass and
 the sampler. Steered rows get a ``cache_salt``: vLLM's prefix cache never lends a steered
@@ -46,6 +55,7 @@ PROBES = ("Describe a quiet morning in a small town.", "How do I keep basil aliv
           "What should I pack for a two-day hike?", "Why is the sky blue?",
           "Give me a tip for writing clearer emails.", "What is a good first chess opening?")
 CHECK_TOKENS = 16
+STEERING_PATHS = ("hook", "graph")
 
 
 def vllm_version() -> str:
@@ -90,7 +100,11 @@ class VLLMEngine:
     def __init__(self, *, dtype: str = "auto", device: str | None = None,
                  tensor_parallel: int = 1, deterministic: bool = False,
                  enforce_eager: bool = True, max_model_len: int = 4096,
-                 gpu_memory_utilization: float = 0.5) -> None:
+                 gpu_memory_utilization: float = 0.5, steering: str = "hook") -> None:
+        if steering not in STEERING_PATHS:
+            raise EngineError(f"vllm engine: unknown steering path {steering!r}; use one of "
+                              f"{', '.join(STEERING_PATHS)}")
+        self.steering = steering
         self.dtype = dtype
         self.device = device
         self.tensor_parallel = int(tensor_parallel)
@@ -120,13 +134,15 @@ class VLLMEngine:
     # -- identity -----------------------------------------------------------------------
     def identity(self, loaded: Any) -> str:
         mode = "|batch-invariant" if self.deterministic else ""
-        return f"{cache_identity(loaded)}|vllm-{self.version}|{loaded.dtype}{mode}"
+        compiled = "" if self.enforce_eager else "|compiled"  # other kernels, other texts
+        return f"{cache_identity(loaded)}|vllm-{self.version}|{loaded.dtype}{compiled}{mode}"
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "tensor_parallel":
                 self.tensor_parallel, "deterministic": self.deterministic,
                 "deterministic_note": self.deterministic_note,
-                "enforce_eager": self.enforce_eager, "started": self._llm is not None,
+                "enforce_eager": self.enforce_eager, "steering": self.steering,
+                "started": self._llm is not None,
                 "batch_invariance": self.check}
 
     # -- engine start -------------------------------------------------------------------
@@ -144,6 +160,11 @@ class VLLMEngine:
             os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         if self.deterministic:
             os.environ["VLLM_BATCH_INVARIANT"] = "1"
+        from pytest_persona.engines import _vllm_graph as graph
+
+        if self.steering == "graph":
+            os.environ[graph.ENV] = "graph"  # worker processes patch through the plugin
+            graph.patch()  # this process (one GPU / CPU): before the model is built
         from vllm import LLM
 
         self._tokenizer = AutoTokenizer.from_pretrained(str(directory))
@@ -159,6 +180,9 @@ class VLLMEngine:
             # crash once prompts outgrow a step. Whole prompts per step avoid the rewind.
             extra = {"enable_chunked_prefill": False,
                      "max_num_batched_tokens": max(self.max_model_len, 8192)}
+        if self.steering == "graph" or graph.patched():
+            # patched blocks compile to another graph: keep vLLM's compile cache apart
+            extra["compilation_config"] = {"custom_ops": [f"+{graph.CUSTOM_OP}"]}
         try:
             self._llm = LLM(model=str(directory), dtype=str(loaded.dtype), seed=0,
                             tensor_parallel_size=self.tensor_parallel,
@@ -174,6 +198,10 @@ class VLLMEngine:
                 torch.set_num_threads(threads)
         self._model_dir = directory
         self._shape = self._llm.collective_rpc(worker_fns.model_shape)[0]
+        if self.steering == "graph" and not all(self._llm.collective_rpc(worker_fns.graph_ready)):
+            raise EngineError("vllm engine: steering='graph' but a worker's model was built "
+                              "without the persona::steer op (is pytest-persona's vLLM plugin "
+                              "installed in the workers' environment?)")
         self.check = self.self_check(loaded)
         if self.deterministic:
             if self.check.get("equal"):
@@ -201,7 +229,8 @@ class VLLMEngine:
         return {"vllm": self.version, "torch": torch.__version__, "device": device,
                 "machine": platform.machine(), "dtype": str(loaded.dtype),
                 "model": cache_identity(loaded), "batch_invariant_mode": self.deterministic,
-                "tensor_parallel": self.tensor_parallel, "enforce_eager": self.enforce_eager}
+                "tensor_parallel": self.tensor_parallel, "enforce_eager": self.enforce_eager,
+                "steering": self.steering}
 
     def self_check(self, loaded: Any) -> dict[str, Any]:
         """Greedy tokens and logprobs of one probe row alone and in a batch of all probes,
@@ -255,11 +284,11 @@ class VLLMEngine:
         return sorted(ids)
 
     def _refuse_compiled(self) -> None:
-        if not self.enforce_eager:
+        if self.steering == "hook" and not self.enforce_eager:
             raise EngineError("vllm engine: steering needs enforce_eager=True: the steering "
-                              "hook is skipped under torch.compile / CUDA graphs (a graph-"
-                              "safe custom op is not built yet), and an unsteered answer is "
-                              "never returned for a steered request")
+                              "hook is skipped under torch.compile / CUDA graphs (use "
+                              "steering='graph' for the graph-safe custom op), and an "
+                              "unsteered answer is never returned for a steered request")
 
     def check_steering(self, loaded: Any, steering: Steering) -> None:
         """Raise :class:`EngineError` for a request this engine cannot honour."""
@@ -322,12 +351,15 @@ class VLLMEngine:
                 STATS.generate_calls += 1
                 STATS.rows += len(idx)
                 if steered:
-                    hit, _calls = llm.collective_rpc(worker_fns.hits)[0]
+                    hit, _calls = llm.collective_rpc(self._hits_fn())[0]
                     chunk_steered = any(row_coeffs[i] != 0 for i in idx)
                     if chunk_steered and hit == before:
                         raise EngineError(
                             "vllm engine: the steering hook steered no token (is the model "
-                            "compiled? hooks need enforce_eager): refusing unsteered text")
+                            "compiled? hooks need enforce_eager): refusing unsteered text"
+                            if self.steering == "hook" else
+                            "vllm engine: the persona::steer op steered no token (is it in "
+                            "the compiled graph?): refusing unsteered text")
                     before = hit
                 results.extend(texts)
                 if on_batch is not None:
@@ -346,14 +378,24 @@ class VLLMEngine:
 
         self.check_steering(loaded, steering)
         vector = np.asarray(steering.vector, dtype=np.float32).reshape(-1).tolist()
-        self._llm.collective_rpc(worker_fns.install,
-                                 args=(int(steering.layer), vector, steering.positions))
+        install = worker_fns.install_graph if self.steering == "graph" else worker_fns.install
+        self._llm.collective_rpc(install, args=(int(steering.layer), vector, steering.positions))
         return hashlib.sha256(json_key(steering).encode()).hexdigest()[:16]
 
     def remove(self) -> None:
-        """Remove the steering hook from every worker (a no-op when none is installed)."""
+        """Remove the steering from every worker (a no-op when none is installed)."""
         if self._llm is not None:
-            self._llm.collective_rpc(worker_fns.remove)
+            self._llm.collective_rpc(worker_fns.remove_graph if self.steering == "graph"
+                                     else worker_fns.remove)
+
+    def _hits_fn(self) -> Any:
+        return worker_fns.graph_hits if self.steering == "graph" else worker_fns.hits
+
+    def hits(self) -> tuple[int, int]:
+        """(steered tokens, steps or hook calls) of worker 0 since the last install."""
+        assert self._llm is not None
+        found = self._llm.collective_rpc(self._hits_fn())[0]
+        return int(found[0]), int(found[1])
 
     def raw(self, messages: Sequence[Messages], config: GenerationConfig,
              coeffs: Sequence[float], seeds: Sequence[int], *, salt: str = "",
