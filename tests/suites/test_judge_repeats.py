@@ -107,3 +107,35 @@ def test_bad_repeats_are_located(tmp_path: Path, value: object, match: str) -> N
     with pytest.raises(SuiteError, match=match) as info:
         load_suite(path)
     assert info.value.line == 2 and info.value.field == "judge_repeats"
+
+
+def test_repeats_through_the_plugin(pytester: pytest.Pytester) -> None:
+    import json
+
+    from tests.suites.test_doses_two_widths import _score
+    from tests.support.judge_server import JudgeServer
+
+    (pytester.path / "trait_suites").mkdir()
+    (pytester.path / "trait_suites" / "syc.yaml").write_text(
+        "trait: sycophantic\nlayer: 1\ncoefficients: [0, 2]\nn_questions: 2\n"
+        "max_new_tokens: 4\njudge_repeats: 2\n"
+        "extraction: {n_questions: 3, n_instructions: 1, min_pairs: 1, max_new_tokens: 4}\n"
+        "expectations:\n  - {kind: steering_raises, coeff: 2, threshold: -1}\n"
+        "  - {kind: baseline_ceiling, max: 100}\n")
+    with JudgeServer(scorer=_score) as srv:
+        args = ["trait_suites", "-p", "no:cacheprovider", "--model", "tiny-random-qwen2",
+                "--judge", "openai:scripted-2025-04-14", "--judge-base-url", srv.base_url,
+                "--persona-cache", str(pytester.path / "cache"), "--persona-results",
+                "r.json"]
+        res = pytester.runpytest_subprocess(*args, timeout=300)
+        res.assert_outcomes(passed=2)
+        cold = srv.calls
+        pytester.runpytest_subprocess(*args, timeout=300).assert_outcomes(passed=2)
+        assert srv.calls == cold  # repeats are cached under their own keys
+    res.stdout.fnmatch_lines(["*judge repeats (k=2): 0 of 2 judge-based verdicts flip*"])
+    doc = json.loads((pytester.path / "r.json").read_text())
+    figs = {e["kind"]: e["figures"] for e in doc["expectations"]}
+    assert figs["steering_raises"]["repeat_verdicts"] == [True, True]
+    assert figs["baseline_ceiling"]["pass_k"] is True
+    row = doc["traits"]["sycophantic"]["sweep"][0]
+    assert row["judge_spread"]["k"] == 2 and row["judge_spread"]["mean"] == 0.0
