@@ -196,6 +196,12 @@ class OfflineJudge(Judge):
     def traits(self) -> list[str]:
         return sorted(self._anchors)
 
+    def ready(self) -> None:
+        """Raise RuntimeError (saying how to install them) when the MiniLM weights are not
+        installed: the plugin's preflight calls it, so a run stops once instead of failing
+        every item. Cheap: a distribution metadata lookup, nothing loaded."""
+        minilm_path()
+
     def register_anchors(
         self, trait: str, high_texts: Sequence[str], low_texts: Sequence[str]
     ) -> None:

@@ -145,10 +145,10 @@ def preflight(config: pytest.Config, items: list[ExpectationItem]) -> None:
                        lambda: ps.reference))
     if any(i.expectation.kind in registry and registry[i.expectation.kind].uses_judge
            for i in items):
-        checks.append((f"the judge {ps.options.judge!r}", lambda: ps.judge))
+        checks.append((f"the judge {ps.options.judge!r}", lambda: _ready(ps.judge)))
         if ps.options.coherence_judge:
             checks.append((f"the coherence judge {ps.options.coherence_judge!r}",
-                           lambda: ps.coherence_judge))
+                           lambda: _ready(ps.coherence_judge)))
     for what, check in checks:
         try:
             check()
@@ -158,6 +158,14 @@ def preflight(config: pytest.Config, items: list[ExpectationItem]) -> None:
     if ps.reference is not None:
         reference_comparable(ps.model.describe(), ps.reference.describe())
     baseline_comparable(config, ps, items)
+
+
+def _ready(judge: Any) -> None:
+    """A judge built, and the files it needs present (the offline judge's weights): its
+    ``ready()`` raises with the install line when they are not."""
+    ready = getattr(judge, "ready", None)
+    if callable(ready):
+        ready()
 
 
 def reference_comparable(test: dict[str, Any], ref: dict[str, Any]) -> None:
