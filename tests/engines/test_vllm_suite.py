@@ -51,5 +51,5 @@ def test_shipped_suite_passes_on_vllm_and_warm_rerun_makes_no_engine_call(
     assert second["usage"]["model"]["generated_tokens"] == 0
     assert second["usage"]["model"]["generate_calls"] == 0
     assert second["model"].get("engine", {}).get("started", False) is False
-    same = [(e["id"], e["outcome"]) for e in second["expectations"]]
-    assert same == [(e["id"], e["outcome"]) for e in first["expectations"]]
+    same = [(e["nodeid"], e["outcome"]) for e in second["expectations"]]
+    assert same == [(e["nodeid"], e["outcome"]) for e in first["expectations"]]
