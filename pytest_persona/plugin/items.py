@@ -230,7 +230,7 @@ class SuiteErrorItem(pytest.Item):
         return f"invalid trait suite: {excinfo.value}"
 
     def reportinfo(self) -> tuple[Any, int, str]:
-        return self.path, self.error.line - 1, f"{self.path.name}: invalid suite"
+        return self.path, self.error.line - 1, f"invalid suite ({self.path.name})"
 
 
 class ExpectationItem(pytest.Item):
@@ -323,4 +323,6 @@ class ExpectationItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int, str]:
-        return self.path, self.expectation.line - 1, f"{self.path.name}::{self.name}"
+        # not a suffix of the node id: pytest -v then prints the node id itself (a suffix
+        # would be rewritten, '.' to '::', into an id that cannot be pasted back)
+        return self.path, self.expectation.line - 1, f"{self.name} ({self.path.name})"
