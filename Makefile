@@ -64,11 +64,15 @@ validate: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks.bench --out reports/bench.json
 
-# GPU bench (Qwen2.5-7B shape, random bf16 weights); `make bench-gpu GPU_ARGS=--tiny` on CPU.
+# GPU bench (Qwen2.5-7B shape, random bf16 weights), hf then vllm engine (when installed);
+# `make bench-gpu GPU_ARGS=--tiny` on CPU.
 # On a GPU host the venv needs a CUDA build of torch (the pinned CPU build sees no GPU).
 GPU_ARGS ?=
 bench-gpu: $(STAMP)
 	$(PY) -m benchmarks.gpu --out reports/gpu-bench.json $(GPU_ARGS)
+	@if $(PY) -c "import vllm" 2>/dev/null; then \
+	  $(PY) -m benchmarks.gpu_vllm --out reports/gpu-vllm-bench.json $(GPU_ARGS); \
+	else echo "bench-gpu: vllm engine not measured (vllm is not installed in $(VENV)); on a lent GPU: bash benchmarks/device/gpu_vllm.sh"; fi
 
 # Mutation testing (slow, not in CI): config in pyproject [tool.mutmut]; MUTANTS narrows the run,
 # e.g. make mutate MUTANTS='pytest_persona.core.stats*'. Equivalent mutants: tests/mutation/.
