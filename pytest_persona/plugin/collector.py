@@ -74,10 +74,29 @@ class ResultsCollector:
             entry = self.expectations.setdefault(nodeid, {"nodeid": nodeid})
             for key in ("suite", "trait", "kind", "name", "message", "figures", "duration_s"):
                 entry[key] = payload.get(key)
+            self.junit_properties(nodeid, payload.get("figures") or {})
             _merge(self.traits.setdefault(payload["trait"], {"metrics": {}}),
                    payload.get("section") or {})
             if payload.get("cosine"):
                 self._merge_cosine(payload["cosine"])
+
+    def junit_properties(self, nodeid: str, figures: dict[str, Any]) -> None:
+        """Under ``junit_family=xunit2`` (pytest's default) an expectation's figures become
+        properties of the test suite, named ``NODEID::persona.KEY``: the JUnit schema
+        (junit-10.xsd) allows ``<properties>`` there and not inside ``<testcase>``. Done here,
+        on the controlling process, so it works under xdist too. Under xunit1 they stay
+        testcase properties (ExpectationItem.runtest)."""
+        try:
+            from _pytest.junitxml import xml_key
+        except ImportError:  # pragma: no cover - a pytest without it writes no such XML
+            return
+        xml = self.config.stash.get(xml_key, None)
+        if xml is None or getattr(xml, "family", "xunit2") == "xunit1":
+            return
+        from pytest_persona.plugin.items import junit_figures
+
+        for key, value in junit_figures(figures):
+            xml.add_global_property(f"{nodeid}::persona.{key}", value)
 
     def _merge_cosine(self, cos: dict[str, Any]) -> None:
         """Union of every cosine matrix seen (they may come from several workers/suites)."""

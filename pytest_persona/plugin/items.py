@@ -160,6 +160,11 @@ def preflight(config: pytest.Config, items: list[ExpectationItem]) -> None:
     baseline_comparable(config, ps, items)
 
 
+def junit_figures(figures: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The figures a JUnit property can hold (scalars)."""
+    return [(k, v) for k, v in figures.items() if isinstance(v, (int, float, str, bool))]
+
+
 def _ready(judge: Any) -> None:
     """A judge built, and the files it needs present (the offline judge's weights): its
     ``ready()`` raises with the install line when they are not."""
@@ -303,8 +308,8 @@ class ExpectationItem(pytest.Item):
             "cosine": getattr(ps, "cosine", None),
             "session": ps.describe(),
         }
-        for key, value in outcome.figures.items():
-            if isinstance(value, (int, float, str, bool)):
+        if self.config.getini("junit_family") == "xunit1":  # xunit2: suite-level, see
+            for key, value in junit_figures(outcome.figures):  # collector.junit_properties
                 self.user_properties.append((f"persona.{key}", value))
         if not outcome.passed:
             raise ExpectationFailed(outcome.message)

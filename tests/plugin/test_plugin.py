@@ -113,7 +113,7 @@ def test_every_kind_passes_when_it_holds(pytester: pytest.Pytester,
     # one sweep serves every judge-based expectation of the trait
     assert data["usage"]["model"]["sweeps"] == 1
     junit = (pytester.path / "junit.xml").read_text()
-    assert 'name="persona.mean"' in junit and 'name="persona.threshold"' in junit
+    assert '::persona.mean"' in junit and '::persona.threshold"' in junit  # suite-level
 
 
 def test_each_kind_fails_for_the_right_reason(pytester: pytest.Pytester,
