@@ -11,6 +11,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from demo.phases import Phases, install_seconds, trait_seconds
+
 DEMO_MODEL = "smollm2-135m"
 GATE_SUITE = "trait_suites/sycophantic.yaml"
 GATE_TRAIT = "sycophantic"
@@ -65,6 +67,18 @@ def build_checkpoint(root: Path, cache: Path, extra: Sequence[str]) -> tuple[Pat
     return out, rs.layer
 
 
+def convert_if_needed() -> bool:
+    """Convert the embedded GGUF model to safetensors now (timed as its own phase) when no
+    converted copy exists yet; True when it converted. Its identity is cheap once converted;
+    before that, building it loads the model, which converts it."""
+    from pytest_persona.models.loading import LazyLoadedModel
+
+    try:
+        return LazyLoadedModel(DEMO_MODEL, device="cpu").is_loaded
+    except Exception:  # noqa: BLE001 - the suite run reports a model that cannot load
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reports", default="reports")
@@ -76,39 +90,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     cache = (root / args.cache).resolve()
     extra = ["--persona-cache", str(cache), *extra]
     started = time.monotonic()
+    phases = Phases()
+    install = install_seconds(Path(sys.prefix), time.time())
+    if install is not None:
+        phases.add("install (make install, just before)", install, "pip, from .venv creation")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    with phases.phase("GGUF conversion of the embedded model"):
+        converted = convert_if_needed()
+    if not converted:
+        phases.rows[-1] = (phases.rows[-1][0], phases.rows[-1][1], "already converted (cached)")
     _say(f"1/3 trait suites on the embedded {DEMO_MODEL} (CPU), auto judge")
-    main_rc = _pytest([
-        "trait_suites/", "-p", "no:cacheprovider", "--model", DEMO_MODEL,
-        "--reference-model", DEMO_MODEL,
-        "--html", str(reports / "report.html"), "--self-contained-html",
-        "--persona-results", str(reports / "persona-results.json"),
-        "--persona-save", str(reports / "baseline.json"), "-rxXs", *extra,
-    ])
+    with phases.phase("trait suites (pytest trait_suites/)", "extraction, sweeps, judging"):
+        main_rc = _pytest([
+            "trait_suites/", "-p", "no:cacheprovider", "--model", DEMO_MODEL,
+            "--reference-model", DEMO_MODEL,
+            "--html", str(reports / "report.html"), "--self-contained-html",
+            "--persona-results", str(reports / "persona-results.json"),
+            "--persona-save", str(reports / "baseline.json"), "-rxXs", *extra,
+        ])
+    per_trait = trait_seconds(reports / "persona-results.json")
+    rest = phases.rows[-1][1] - sum(s for _, s in per_trait)
+    phases.split(phases.rows[-1][0], [*per_trait, ("start, model load, collection, report",
+                                                   max(rest, 0.0))])
     gate_rc = null_rc = None
     gate_rules = ["--persona-compare", str(reports / "baseline.json"),
                   "--persona-compare-fail", "baseline_score:+5"]
     if not args.skip_gate:
         _say(f"2/3 making a modified checkpoint for the demo: {DEMO_MODEL} with +{GATE_COEFF:g} x "
              f"its {GATE_TRAIT} vector folded into an MLP bias")
-        checkpoint, layer = build_checkpoint(root, cache, extra)
+        with phases.phase("checkpoint fold (vector into an MLP bias)"):
+            checkpoint, layer = build_checkpoint(root, cache, extra)
         print(f"demo checkpoint (made for the demo, not a real fine-tune): {checkpoint}")
         _say("3/3 gating that checkpoint against the reference model and the saved baseline, "
              "and the unchanged model the same way (it must pass)")
-        gate_rc = _pytest([
-            GATE_SUITE, "-p", "no:cacheprovider", "-k", "checkpoint_shift or baseline_ceiling",
-            "--model", str(checkpoint), "--reference-model", DEMO_MODEL,
-            "--persona-results", str(reports / "gate-results.json"), *gate_rules,
-            "--html", str(reports / "gate-report.html"), "--self-contained-html", *extra,
-        ])
-        null_rc = _pytest([
-            GATE_SUITE, "-p", "no:cacheprovider", "-k", "checkpoint_shift or baseline_ceiling",
-            "--model", DEMO_MODEL, "--reference-model", DEMO_MODEL,
-            "--persona-results", str(reports / "gate-unchanged-results.json"), *gate_rules,
-            *extra,
-        ])
+        with phases.phase("gate run on the modified checkpoint"):
+            gate_rc = _pytest([
+                GATE_SUITE, "-p", "no:cacheprovider", "-k",
+                "checkpoint_shift or baseline_ceiling",
+                "--model", str(checkpoint), "--reference-model", DEMO_MODEL,
+                "--persona-results", str(reports / "gate-results.json"), *gate_rules,
+                "--html", str(reports / "gate-report.html"), "--self-contained-html", *extra,
+            ])
+        with phases.phase("gate run on the unchanged model"):
+            null_rc = _pytest([
+                GATE_SUITE, "-p", "no:cacheprovider", "-k",
+                "checkpoint_shift or baseline_ceiling",
+                "--model", DEMO_MODEL, "--reference-model", DEMO_MODEL,
+                "--persona-results", str(reports / "gate-unchanged-results.json"),
+                *gate_rules, *extra,
+            ])
     minutes = (time.monotonic() - started) / 60
-    _say(f"demo finished in {minutes:.1f} min")
+    _say(f"demo finished in {minutes:.1f} min; time per phase:")
+    print(phases.table())
+    phases.save(reports / "demo-timings.json")
+    print(f"  timings: {reports / 'demo-timings.json'}")
     print(f"  report:  {reports / 'report.html'}")
     print(f"  results: {reports / 'persona-results.json'}")
     ok = main_rc == 0

@@ -52,6 +52,12 @@ def test_reduced_demo_writes_report_and_results(demo_run: tuple[Path, Any]) -> N
     assert "<svg" in html and "offline" in html.lower()
     assert "[persona] generate" in out  # progress is visible under pytest
     assert "persona summary" in out
+    assert "time per phase:" in out and "trait suites (pytest trait_suites/)" in out
+    timings = json.loads((reports / "demo-timings.json").read_text())
+    assert {p["name"] for p in timings["phases"]} >= {
+        "GGUF conversion of the embedded model", "trait suites (pytest trait_suites/)",
+        "checkpoint fold (vector into an MLP bias)", "gate run on the modified checkpoint",
+        "gate run on the unchanged model"}
 
 
 @pytest.mark.slow
