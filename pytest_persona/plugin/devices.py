@@ -136,7 +136,7 @@ def configure_worker_devices(config: pytest.Config) -> Assignment | None:
         raise pytest.UsageError(f"--persona-gpus-per-worker: expected a whole number, got {raw!r}")
     try:
         if not hasattr(config, "workerinput"):
-            _check_controller(config, int(raw))
+            _check_controller(config, int(raw), explicit)
             return None
         if _cuda_already_initialised():
             raise DeviceAssignmentError(
@@ -147,11 +147,12 @@ def configure_worker_devices(config: pytest.Config) -> Assignment | None:
         raise pytest.UsageError(str(exc)) from exc
 
 
-def _check_controller(config: pytest.Config, per_worker: int) -> None:
-    """Fail before starting workers when ``-n N`` cannot fit (only a literal ``-n N``)."""
+def _check_controller(config: pytest.Config, per_worker: int, explicit: bool = False) -> None:
+    """Fail before starting workers when ``-n N`` cannot fit (only a literal ``-n N``); with
+    no GPU at all, only when GPUs per worker were asked for (else the run is on the CPU)."""
     workers = getattr(config.option, "numprocesses", None)
     if not isinstance(workers, int) or workers < 1:
         return
     visible = visible_devices(os.environ, count_gpus_nvidia_smi)
-    if visible:
+    if visible or explicit:
         assign(0, workers, visible, per_worker)
