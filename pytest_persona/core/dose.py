@@ -11,13 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
+if TYPE_CHECKING:  # torch is imported only to measure (a warm run converts without it)
+    from torch import nn
 
-from pytest_persona.core.generation import Messages, as_messages, chat_prompt, ensure_pad_token
-from pytest_persona.core.layers import check_layer, find_layers
+    from pytest_persona.core.generation import Messages
 
 
 @dataclass(frozen=True)
@@ -66,6 +65,11 @@ def mean_block_norm(model: nn.Module, tokenizer: Any, prompts: Sequence[str | Me
                     layer: int, batch_size: int = 16) -> tuple[float, int]:
     """Mean L2 norm of block ``layer``'s output over every non-padding token of the prompts
     (rendered with the chat template, assistant turn opened), and the token count."""
+    import torch
+
+    from pytest_persona.core.generation import as_messages, chat_prompt, ensure_pad_token
+    from pytest_persona.core.layers import check_layer, find_layers
+
     if not prompts:
         raise ValueError("mean_block_norm needs at least one prompt")
     layer = check_layer(model, layer)
