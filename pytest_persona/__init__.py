@@ -6,7 +6,7 @@ Public names are imported lazily so that loading the pytest plugin stays cheap.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_persona._util import deprecated as _deprecated
 
@@ -37,6 +37,27 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:  # the real names for type checkers; at runtime they load on first use
+    from pytest_persona.core.activations import collect_activations as collect_activations
+    from pytest_persona.core.generation import GenerationConfig as GenerationConfig
+    from pytest_persona.core.generation import generate as generate
+    from pytest_persona.core.layers import find_layers as find_layers
+    from pytest_persona.core.projection import cosine as cosine
+    from pytest_persona.core.projection import cosine_matrix as cosine_matrix
+    from pytest_persona.core.projection import project as project
+    from pytest_persona.core.steering import ActivationSteerer as ActivationSteerer
+    from pytest_persona.core.vectors import TraitVectors as TraitVectors
+    from pytest_persona.judges import make_judge as make_judge
+    from pytest_persona.models.loading import LoadedModel as LoadedModel
+    from pytest_persona.models.loading import load_model as load_model
+    from pytest_persona.models.loading import resolve_model as resolve_model
+    from pytest_persona.models.tiny import make_tiny_model as make_tiny_model
+    from pytest_persona.pipeline.extraction import extract_vectors as extract_vectors
+    from pytest_persona.suites.expectations import Outcome as Outcome
+    from pytest_persona.suites.registry import KindRegistry as KindRegistry
+    from pytest_persona.traits.loader import load_trait as load_trait
+    from pytest_persona.traits.loader import load_trait_pair as load_trait_pair
 
 
 def __getattr__(name: str) -> Any:

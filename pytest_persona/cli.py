@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_persona.core.positions import default_layer
 from pytest_persona.errors import PersonaError, PersonaUsageError
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ def _extract(args: argparse.Namespace) -> int:
     config = ExtractionConfig(n_samples=args.samples, n_questions=args.questions,
                               max_new_tokens=args.max_new_tokens, min_pairs=args.min_pairs,
                               batch_size=args.batch_size, trait_threshold=args.threshold,
+                              coherence_threshold=args.coherence_threshold,
                               pos_system_template=args.pos_system_template,
                               neg_system_template=args.neg_system_template)
     try:
@@ -279,7 +281,7 @@ def _screen(args: argparse.Namespace) -> int:
     if layer is None:
         first = next(iter(vectors.values()))
         best = (first.metadata.get("layer_sweep") or {}).get("best_layer")  # type: ignore[attr-defined]
-        layer = int(best) if best is not None else loaded.n_layers * 2 // 3
+        layer = int(best) if best is not None else default_layer(loaded.n_layers)
         why = "the vectors' layer sweep" if best is not None else "2/3 of the depth"
         print(f"layer {layer} ({why}; set --layer to choose)", file=sys.stderr)
     projector = ModelProjector(loaded, {n: v[layer] for n, v in vectors.items()},  # type: ignore[index]
@@ -374,6 +376,8 @@ def parser() -> argparse.ArgumentParser:
     ex.add_argument("--min-pairs", type=int, default=5)
     ex.add_argument("--threshold", type=float, default=50.0,
                     help="keep a pair when pos >= T and neg < 100 - T (the reference rule)")
+    ex.add_argument("--coherence-threshold", type=float, default=50.0,
+                    help="both responses of a pair must be at least this coherent (0-100)")
     ex.add_argument("--pos-system-template", default=DEFAULT_POS_SYSTEM_TEMPLATE,
                     help="positive system prompt; placeholders {article} {trait} {instruction}")
     ex.add_argument("--neg-system-template", default=DEFAULT_NEG_SYSTEM_TEMPLATE,

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
 
 from pytest_persona.core.layers import check_layer, find_layers
+from pytest_persona.core.positions import POSITIONS as POSITIONS
+from pytest_persona.core.positions import REFERENCE_LAYER, STEERER_DEFAULT
+from pytest_persona.core.positions import Positions as Positions
 
-Positions = Literal["all", "prompt", "response"]
-POSITIONS: tuple[str, ...] = ("all", "prompt", "response")
 Coeff = float | int | Sequence[float] | torch.Tensor
 
 
@@ -84,8 +85,8 @@ class ActivationSteerer:
         model: nn.Module,
         steering_vector: Any,
         coeff: Coeff = 1.0,
-        layer: int = 19,
-        positions: Positions = "all",
+        layer: int = REFERENCE_LAYER,
+        positions: Positions = STEERER_DEFAULT,
     ) -> None:
         if positions not in POSITIONS:
             raise ValueError(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 
+from pytest_persona.core.positions import EVALUATION_DEFAULT, REFERENCE_LAYER, Positions
 from pytest_persona.plugin.devices import configure_worker_devices
 from pytest_persona.plugin.html_rows import register as register_html_rows
 from pytest_persona.plugin.options import (
@@ -193,8 +194,8 @@ def persona_steer(persona_session: Any, request: pytest.FixtureRequest) -> Calla
     """``with persona_steer("evil", coeff=3, layer=14): ...`` steers the model under test."""
     from pytest_persona.core.steering import ActivationSteerer
 
-    def steer(name: str | None = None, coeff: float = 1.0, layer: int = 19,
-              positions: Literal["all", "prompt", "response"] = "response") -> Any:
+    def steer(name: str | None = None, coeff: float = 1.0, layer: int = REFERENCE_LAYER,
+              positions: Positions = EVALUATION_DEFAULT) -> Any:
         trait = persona_session.trait(name or _marker_trait(request))
         vec = persona_session.vectors(trait).vectors[layer]
         return ActivationSteerer(persona_session.model.model, vec, coeff, layer, positions)
