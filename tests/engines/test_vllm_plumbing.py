@@ -90,3 +90,21 @@ def test_models_vllm_cannot_load_are_refused_by_name() -> None:
     with pytest.raises(EngineError, match="cannot load a tiny model"):
         VLLMEngine().generate(tiny, [as_messages("hi")], GenerationConfig(max_new_tokens=2),
                               steering=None, coeffs=None, seeds=[0])
+
+
+@pytest.mark.parametrize("env, expect", [(None, "False"), ("graph", "True")])
+def test_vllm_loads_the_steering_plugin_in_every_process(env: str | None, expect: str) -> None:
+    """vLLM's own plugin loader (what each worker process runs) finds the entry point; the
+    plugin patches the decoder blocks only when the engine asked for graph steering."""
+    import subprocess
+    import sys
+
+    code = ("from vllm.plugins import load_general_plugins; load_general_plugins(); "
+            "from pytest_persona.engines._vllm_graph import patched; print(patched())")
+    environ = {k: v for k, v in os.environ.items() if k != "PERSONA_VLLM_STEERING"}
+    if env is not None:
+        environ["PERSONA_VLLM_STEERING"] = env
+    proc = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == expect, proc.stdout
