@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_persona.errors import ModelLoadError
+
 from .base import Judge, JudgeRequest, Outcome
 from .prompts import fill_prompt
 
@@ -31,6 +33,14 @@ def _weight_fingerprint(model: Any) -> str:
         h.update(flat[:16].float().cpu().numpy().tobytes())
         h.update(flat[-16:].float().cpu().numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def judge_load_message(model_name: str, message: str) -> str:
+    """A model loader's error, reworded for the judge: ``--model X`` advice becomes
+    ``--judge hf:X`` (the user never passed ``--model`` for it)."""
+    reworded = message.replace("--model smollm2-135m", "--judge hf:smollm2-135m").replace(
+        "--model /path/to/model", "--judge hf:/path/to/model")
+    return f"the hf judge model {model_name!r} cannot be loaded: {reworded}"
 
 
 class HFJudge(Judge):
@@ -54,7 +64,10 @@ class HFJudge(Judge):
         fingerprint = None
         if model is None:
             if model_loader is not None:
-                loaded = model_loader(model_name)
+                try:
+                    loaded = model_loader(model_name)
+                except ModelLoadError as exc:  # its advice names --model: this is the judge
+                    raise ModelLoadError(judge_load_message(model_name, str(exc))) from exc
             else:
                 from transformers import AutoModelForCausalLM, AutoTokenizer
 
