@@ -55,6 +55,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks._harness import best_of, logger, offline, rounded, write_report
+
 MODEL = "smollm2-135m"
 LAYER = 12
 VECTOR_NORM = 8.0
@@ -106,23 +108,9 @@ RESPONSES = (
 
 
 # -- small helpers ----------------------------------------------------------------------------
-def _log(msg: str) -> None:
-    print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
-def _best(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float], Any]:
-    """Run ``fn`` ``repeats`` times; return the best wall time, all times and the last result."""
-    times: list[float] = []
-    result: Any = None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), [round(t, 3) for t in times], result
-
-
-def _r(x: float, nd: int = 3) -> float:
-    return round(float(x), nd)
+_log = logger("bench")
+_best = best_of
+_r = rounded
 
 
 class Bench:
@@ -697,9 +685,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rss-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rss-batch-size", type=int, default=24, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    offline()
     if args.rss_child:
         print(json.dumps(rss_child(args.quick, args.rss_batch_size)), flush=True)
         return 0
@@ -708,9 +694,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in report["metrics"].items():
         if not math.isfinite(value):
             _log(f"warning: {name} is not finite")
-    from pytest_persona._util.atomic import write_text
-
-    write_text(args.out, json.dumps(report, indent=2) + "\n")
+    write_report(args.out, report)
     print(format_table(report["metrics"]))
     print(f"\nwritten: {args.out}")
     return 0

@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks._harness import logger, rounded
+
 CONFIG = Path(__file__).resolve().parent / "configs" / "qwen2.5-7b.json"
 TINY_SHAPE = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 4,
               "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 1024,
@@ -79,12 +81,8 @@ TINY = Sizes(layer=2, throughput_batch=4, throughput_tokens=8, repeats=1,
              extraction_batch=8, response_paragraphs=1, parity_rows=4, parity_tokens=8, oom_start_batch=8)
 
 
-def _log(msg: str) -> None:
-    print(f"[bench-gpu] {msg}", file=sys.stderr, flush=True)
-
-
-def _r(x: float, nd: int = 3) -> float:
-    return round(float(x), nd)
+_log = logger("bench-gpu")
+_r = rounded
 
 
 # -- model and data ----------------------------------------------------------------------------

@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks._harness import offline
+
 TINY = {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 4,
         "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 1024,
         "bos_token_id": 1, "eos_token_id": 3}
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "persona-gpu-vllm"))
     parser.add_argument("--child-invariant", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline()
     if args.child_invariant:
         from pytest_persona._util.atomic import write_text
 

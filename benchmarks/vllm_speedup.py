@@ -23,6 +23,8 @@ import sys
 import time
 from typing import Any
 
+from benchmarks._harness import offline
+
 MODEL = "smollm2-135m"
 LAYER = 12
 
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="")
     args = parser.parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline()
     measured = measure(args.quick)
     result = to_report(measured)
     text = json.dumps(result, indent=2) + "\n"
