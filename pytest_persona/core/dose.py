@@ -1,9 +1,14 @@
 """Relative dose: a steering coefficient expressed against the residual stream's own scale.
 
 ``dose = |c| * ||v|| / mean ||h||``, where ``h`` runs over block ``layer``'s output at every
-(non-padding) token of the evaluation prompts, unsteered. A dose carries across models and
-layers whose residual norms differ by orders of magnitude; ``coeff_for_dose`` inverts it
+token of the evaluation prompts but the first of each, unsteered. A dose carries across models
+and layers whose residual norms differ by orders of magnitude; ``coeff_for_dose`` inverts it
 (the sign of the dose is the sign of the coefficient).
+
+The first token is left out because it carries the attention sink's massive activation: on
+SmolLM2-135M at block 12 its norm is about 25,000 against about 145 for the other tokens, so
+over 20 short prompts it alone would make the mean 4.8 times the typical norm (695 vs 145),
+and the sink's size differs between models far more than the rest of the stream does.
 """
 
 from __future__ import annotations
@@ -38,8 +43,8 @@ class DoseScale:
         return {"vector_norm": self.vector_norm, "mean_norm": self.mean_norm,
                 "n_tokens": self.n_tokens, "layer": self.layer,
                 "procedure": "dose = |coeff| * ||v|| / mean L2 norm of block-layer outputs "
-                             "over every token of the evaluation prompts (chat template, "
-                             "unsteered)"}
+                             "over every token but the first (the attention sink) of each "
+                             "evaluation prompt (chat template, unsteered)"}
 
 
 def _check(vector_norm: float, mean_norm: float) -> None:
@@ -62,9 +67,11 @@ def coeff_for_dose(dose: float, vector_norm: float, mean_norm: float) -> float:
 
 
 def mean_block_norm(model: nn.Module, tokenizer: Any, prompts: Sequence[str | Messages],
-                    layer: int, batch_size: int = 16) -> tuple[float, int]:
+                    layer: int, batch_size: int = 16, skip_first: bool = True
+                    ) -> tuple[float, int]:
     """Mean L2 norm of block ``layer``'s output over every non-padding token of the prompts
-    (rendered with the chat template, assistant turn opened), and the token count."""
+    (rendered with the chat template, assistant turn opened) but the first of each (with
+    ``skip_first``: the attention sink), and the token count."""
     import torch
 
     from pytest_persona.core.generation import as_messages, chat_prompt, ensure_pad_token
@@ -102,6 +109,11 @@ def mean_block_norm(model: nn.Module, tokenizer: Any, prompts: Sequence[str | Me
             handle.remove()
         norms = found[0].norm(dim=-1).cpu()
         keep = mask.bool()
+        if skip_first:
+            for i, r in enumerate(rows):
+                keep[i, width - len(r)] = False
         total += float(norms[keep].double().sum())
         count += int(keep.sum())
+    if count == 0:
+        raise ValueError("every prompt is a single token: no token left to measure")
     return total / count, count

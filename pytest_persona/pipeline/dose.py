@@ -30,8 +30,8 @@ class DoseKey:
     model: str  # cache identity: weights fingerprint | dtype | device type
     layer: int
     prompts: list[Any]
-    measure: str = "mean_l2_norm_block_output_all_prompt_tokens_chat_template"
-    v: int = 1
+    measure: str = "mean_l2_norm_block_output_prompt_tokens_but_first_chat_template"
+    v: int = 2
 
     def digest(self) -> str:
         return stable_hash(asdict(self))

@@ -45,8 +45,8 @@ class LayerSweep:
         return {"coeff": self.coeff, "best_layer": self.best_layer,
                 "min_coherence": self.min_coherence,
                 "dose_procedure": "dose = |coeff| * ||v_layer|| / mean L2 norm of block-layer "
-                                  "outputs over every token of the sweep questions (chat "
-                                  "template, unsteered)",
+                                  "outputs over every token but the first (the attention "
+                                  "sink) of each sweep question (chat template, unsteered)",
                 "scores": [asdict(s) for s in self.scores]}
 
 

@@ -555,7 +555,8 @@ def _dose_note(dose: Mapping[str, Any]) -> str:
             f"{_fmt(dose.get('vector_norm'), 3)} (the vector at layer {dose.get('layer')}) and "
             f"mean ||h|| = {_fmt(dose.get('mean_norm'), 3)} (mean L2 norm of block "
             f"{dose.get('layer')} outputs over {_fmt(dose.get('n_tokens'), 0)} tokens of the "
-            "evaluation prompts, unsteered)"
+            "evaluation prompts, unsteered, each prompt's first token left out: it carries the "
+            "attention sink's outsized norm)"
             + ("; the suite gave doses, converted to coefficients for this model"
                if dose.get("given") == "doses" else "") + ".")
 

@@ -80,7 +80,7 @@ def trait_notes(name: str, t: Mapping[str, Any]) -> list[str]:
         lines.append(f"{name}: coeff = dose at layer {dose.get('layer')}: {pairs}{given}; "
                      f"dose = |c|*||v||/mean||h||, ||v|| {_g(dose.get('vector_norm'))}, "
                      f"mean||h|| {_g(dose.get('mean_norm'))} over {dose.get('n_tokens')} "
-                     "prompt tokens")
+                     "prompt tokens (first token of each prompt left out)")
     damage = [r for r in t.get("damage") or [] if isinstance(r, Mapping)]
     if damage:
         parts = []

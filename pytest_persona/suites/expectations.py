@@ -68,7 +68,7 @@ def _dose_figures(rs: ResolvedSuite, coeffs: list[float], exp: Expectation,
             rs.doses is not None):
         out["converted"] = ("coeff = dose * mean_norm / vector_norm (mean_norm: mean L2 norm "
                             f"of block {rs.layer} outputs over {rs.dose_scale.n_tokens} "
-                            "evaluation-prompt tokens)")
+                            "evaluation-prompt tokens, each prompt's first token left out)")
     return out
 
 

@@ -38,7 +38,7 @@ def test_mean_block_norm_matches_a_hand_hook() -> None:
     # by hand: each prompt alone (no padding), norms of every token, pooled mean
     from pytest_persona.core.generation import chat_prompt
 
-    norms: list[float] = []
+    norms: list[list[float]] = []
     for p in prompts:
         ids = tok(chat_prompt(tok, [{"role": "user", "content": p}]), add_special_tokens=False,
                   return_tensors="pt")["input_ids"]
@@ -48,11 +48,15 @@ def test_mean_block_norm_matches_a_hand_hook() -> None:
         with torch.no_grad():
             model(input_ids=ids)
         h.remove()
-        norms += got[0][0].float().norm(dim=-1).tolist()
-    assert n == len(norms)
-    assert mean == pytest.approx(sum(norms) / len(norms), rel=1e-4)
+        norms.append(got[0][0].float().norm(dim=-1).tolist())
+    rest = [x for row in norms for x in row[1:]]  # each prompt's first token left out
+    assert n == len(rest)
+    assert mean == pytest.approx(sum(rest) / len(rest), rel=1e-4)
     batched, n2 = mean_block_norm(model, tok, prompts, 1, batch_size=2)
-    assert n2 == n and batched == pytest.approx(mean, rel=1e-4)
+    assert n2 == n and batched == pytest.approx(mean, rel=1e-4)  # left padding: same tokens
+    every, n3 = mean_block_norm(model, tok, prompts, 1, batch_size=2, skip_first=False)
+    flat = [x for row in norms for x in row]
+    assert n3 == len(flat) and every == pytest.approx(sum(flat) / len(flat), rel=1e-4)
 
 
 def test_mean_block_norm_needs_prompts() -> None:
