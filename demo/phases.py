@@ -62,8 +62,10 @@ class Phases:
                           for k, v in self.parts.items()},
                 "total_seconds": round(self.total, 2),
                 "how": "wall clock per phase of one make demo run (time.monotonic); the suite "
-                       "run split per trait by the summed duration_s of its expectations "
-                       "(extraction, sweep and judging fall in the first one that needs them)"}
+                       "run split per trait suite by the summed duration_s of its expectations "
+                       "(extraction, sweep and judging fall in the first expectation that "
+                       "needs them, which may extract another trait's vector: "
+                       "cross_trait_cosine)"}
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,17 +73,28 @@ class Phases:
 
 
 def install_seconds(venv: Path, started_wall: float) -> float | None:
-    """Seconds ``make install`` took, when it ran just before this demo: from the creation of
-    ``VENV/pyvenv.cfg`` to the install stamp ``VENV/.installed``; None when the environment
-    was installed earlier (then the install was not part of this run)."""
+    """Seconds ``make install`` took, when it ran just before this demo: from
+    ``VENV/.install-started`` (when the Makefile writes it) or else the creation of
+    ``VENV/pyvenv.cfg``, to the install stamp ``VENV/.installed``. None when the install was
+    not part of this run: the stamp is older than :data:`INSTALL_WINDOW_S`, or (without the
+    start marker) the venv was made long before the stamp, so the span would hold idle time."""
     try:
-        created = (venv / "pyvenv.cfg").stat().st_mtime
         stamp = (venv / ".installed").stat().st_mtime
     except OSError:
         return None
-    if stamp < created or started_wall - stamp > INSTALL_WINDOW_S:
+    marker = venv / ".install-started"
+    try:
+        began, exact = marker.stat().st_mtime, True
+    except OSError:
+        try:
+            began, exact = (venv / "pyvenv.cfg").stat().st_mtime, False
+        except OSError:
+            return None
+    if stamp < began or started_wall - stamp > INSTALL_WINDOW_S:
         return None
-    return stamp - created
+    if not exact and stamp - began > INSTALL_WINDOW_S / 2:
+        return None
+    return stamp - began
 
 
 def trait_seconds(results: Path) -> list[tuple[str, float]]:

@@ -49,3 +49,8 @@ def test_install_seconds_only_when_installed_just_before(tmp_path: Path) -> None
     assert abs((install_seconds(tmp_path, now) or 0) - 180) < 1
     assert install_seconds(tmp_path, now + 7200) is None  # installed long before this run
     assert install_seconds(tmp_path / "nothing", now) is None
+    os.utime(tmp_path / "pyvenv.cfg", (now - 2700, now - 2700))  # venv made long before
+    assert install_seconds(tmp_path, now) is None  # the span would hold idle time
+    (tmp_path / ".install-started").write_text("")  # the Makefile's own start marker
+    os.utime(tmp_path / ".install-started", (now - 320, now - 320))
+    assert abs((install_seconds(tmp_path, now) or 0) - 300) < 1
