@@ -108,6 +108,37 @@ class LoadedModel:
         }
 
 
+#: files of which a model directory needs one to have its own tokenizer
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json",
+                   "spiece.model")
+
+
+def has_tokenizer_files(directory: str | Path) -> bool:
+    return any((Path(directory) / f).is_file() for f in TOKENIZER_FILES)
+
+
+def load_tokenizer(name: str) -> Any:
+    """A tokenizer by tiny model name, local directory or cached hub id (no download)."""
+    from transformers import AutoTokenizer
+
+    spec = resolve_model(name)
+    if spec.kind == "tiny":
+        from pytest_persona.models.tiny import make_tiny_tokenizer
+
+        return make_tiny_tokenizer()
+    path: str | None = spec.source if spec.kind == "dir" else None
+    if spec.kind == "hub":
+        found = _hub_snapshot(spec.source)
+        path = str(found[0]) if found is not None else None
+    if path is None or not has_tokenizer_files(path):
+        raise ModelLoadError(f"tokenizer {name!r}: not a directory with tokenizer files, a "
+                             "cached hub model or a tiny model name")
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"tokenizer {name!r} cannot be loaded from {path}: {exc}") from exc
+
+
 def architecture_of(model: Any) -> str:
     """A loaded model's transformers ``model_type`` (its text config's, when it has one), else
     its class name."""
@@ -292,8 +323,11 @@ def load_model(
     device: str | None = None,
     dtype: str | torch.dtype | None = "auto",
     trust_remote_code: bool = False,
+    tokenizer: str | None = None,
 ) -> LoadedModel:
-    """Load a model and tokenizer by alias, tiny name, path, GGUF file or hub id."""
+    """Load a model and tokenizer by alias, tiny name, path, GGUF file or hub id.
+    ``tokenizer`` (a directory, a cached hub id or a tiny model name) replaces a local
+    directory's own tokenizer, for checkpoints saved without one."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     spec = resolve_model(name)
@@ -335,8 +369,19 @@ def load_model(
                 base = adapted.peft_config["default"].base_model_name_or_path
                 model, tok = adapted, AutoTokenizer.from_pretrained(base)
             else:
+                if tokenizer is None and spec.kind == "dir" and not has_tokenizer_files(path):
+                    raise ModelLoadError(
+                        f"{path}: the model directory has no tokenizer files (none of "
+                        f"{', '.join(TOKENIZER_FILES)}), as when a training script saves the "
+                        "model alone; save the tokenizer next to it "
+                        f"(tokenizer.save_pretrained({str(path)!r})), or name one with "
+                        "load_model(..., tokenizer=NAME_OR_DIR), e.g. the base model's")
                 model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
-                tok = AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+                tok = (load_tokenizer(tokenizer) if tokenizer is not None else
+                       AutoTokenizer.from_pretrained(str(path),
+                                                     trust_remote_code=trust_remote_code))
+                if tokenizer is not None:
+                    fp = f"{fp}+tokenizer:{tokenizer}"
         except ImportError as exc:
             raise ModelLoadError(f"loading {spec.name!r} needs an extra package: {exc}") from exc
         except OSError as exc:
