@@ -117,6 +117,22 @@ def has_tokenizer_files(directory: str | Path) -> bool:
     return any((Path(directory) / f).is_file() for f in TOKENIZER_FILES)
 
 
+def tokenizer_for(name: str, tokenizer: str | None, reference: str | None) -> str | None:
+    """The tokenizer to load ``name`` with: ``tokenizer`` when given; else, for a model
+    directory saved without tokenizer files, the reference model's (a fine-tune's checkpoint
+    shares its base model's tokenizer); else None (the model's own)."""
+    if tokenizer:
+        return tokenizer
+    try:
+        spec = resolve_model(name)
+    except (ModelLoadError, ValueError, OSError):
+        return None
+    if reference and reference != name and spec.kind == "dir" and not has_tokenizer_files(
+            spec.source):
+        return reference
+    return None
+
+
 def load_tokenizer(name: str) -> Any:
     """A tokenizer by tiny model name, local directory or cached hub id (no download)."""
     from transformers import AutoTokenizer
@@ -408,9 +424,10 @@ class LazyLoadedModel:
     """
 
     def __init__(self, name: str, device: str | None = None, dtype: str | torch.dtype | None = "auto",
-                 trust_remote_code: bool = False) -> None:
+                 trust_remote_code: bool = False, tokenizer: str | None = None) -> None:
         self.name = name
         self._args = (device, dtype, trust_remote_code)
+        self._tokenizer_name = tokenizer
         self._loaded: LoadedModel | None = None
         self.spec = resolve_model(name)
         self.device = device or default_device()
@@ -422,12 +439,14 @@ class LazyLoadedModel:
             ident = (self._loaded.model_id, self._loaded.fingerprint, self._loaded.n_layers,
                      self._loaded.d_model)
         self.model_id, self.fingerprint, self._n_layers, self._d_model = ident
+        if tokenizer is not None and self._loaded is None and self.spec.kind in ("dir", "hub"):
+            self.fingerprint = f"{self.fingerprint}+tokenizer:{tokenizer}"  # as load_model's
 
     def _materialize(self) -> LoadedModel:
         if self._loaded is None:
             device, dtype, trust = self._args
             self._loaded = load_model(self.name, device=device, dtype=dtype,
-                                      trust_remote_code=trust)
+                                      trust_remote_code=trust, tokenizer=self._tokenizer_name)
         return self._loaded
 
     @property
