@@ -17,7 +17,7 @@ from pytest_persona.core.requests import STATS, GenerationConfig, Steering
 from pytest_persona.core.stats import Summary, summarize
 from pytest_persona.engines import Engine, select_engine
 from pytest_persona.judges import COHERENCE_PROMPT, Judge, JudgeRequest, check_missing
-from pytest_persona.models.loading import LazyLoadedModel, LoadedModel, load_model
+from pytest_persona.models.loading import LazyLoadedModel, LoadedModel, load_model, tokenizer_for
 from pytest_persona.pipeline.extraction import ExtractionConfig, ExtractionResult, extract_vectors
 from pytest_persona.pipeline.projections import projections as cached_projections
 from pytest_persona.pipeline.responses import generate_cached
@@ -33,6 +33,7 @@ class PersonaOptions:
 
     model: str = "smollm2-135m"
     reference_model: str | None = None
+    tokenizer: str | None = None  # for --model (a directory saved without one)
     judge: str = "auto"
     judge_base_url: str | None = None
     judge_concurrency: int = 16
@@ -165,7 +166,10 @@ class PersonaSession:
         if found is None:
             try:
                 found = LazyLoadedModel(name, device=self.options.device,
-                                        dtype=self.options.dtype)
+                                        dtype=self.options.dtype, tokenizer=tokenizer_for(
+                                            name, self.options.tokenizer
+                                            if name == self.options.model else None,
+                                            self.options.reference_model))
             except Exception as exc:  # noqa: BLE001 - remembered so every item fails fast
                 self._models[name] = exc
                 raise
