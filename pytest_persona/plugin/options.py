@@ -133,6 +133,9 @@ OPTIONS: tuple[Option, ...] = (
            "reference model's when only that has an entry)", _text),
     Option("persona_reference_model", "--persona-reference-model", ("--reference-model",),
            "reference checkpoint for checkpoint_shift (same architecture)", _text),
+    Option("persona_tokenizer", "--persona-tokenizer", (),
+           "tokenizer for a model directory saved without one (a directory, cached hub id or "
+           "tiny name; default: the reference model's)", _text),
     Option("persona_judge", "--persona-judge", ("--judge",),
            "autorater: auto, offline, openai:M, anthropic:M, hf:M", _required(_judge_spec),
            "auto"),
@@ -377,6 +380,7 @@ def build_options(config: pytest.Config) -> Any:
     return PersonaOptions(
         model=str(opt(config, "persona_model")),
         reference_model=opt(config, "persona_reference_model") or None,
+        tokenizer=opt(config, "persona_tokenizer") or None,
         judge=str(opt(config, "persona_judge")),
         judge_base_url=opt(config, "persona_judge_base_url") or None,
         judge_concurrency=int(opt(config, "persona_judge_concurrency")),
