@@ -67,3 +67,23 @@ def test_an_over_long_question_is_a_located_error() -> None:
     msg = str(err.value)
     assert msg.startswith("t.json:") and "field 'questions[1]'" in msg
     assert f"is {loader.MAX_TEXT_CHARS + 1:,} characters long" in msg
+
+
+def test_an_over_long_question_fails_its_items_and_the_results_are_still_written(
+        pytester: pytest.Pytester) -> None:
+    """The 50 MB question of the issue: a located error per item, results JSON written."""
+    questions = [f"question {i}?" for i in range(4)] + ["y" * 5_000_000]
+    (pytester.path / "trait_suites" / "traits").mkdir(parents=True)
+    (pytester.path / "trait_suites" / "traits" / "wordy.json").write_text(_trait(questions))
+    (pytester.path / "trait_suites" / "wordy.yaml").write_text(
+        "trait: wordy\nlayer: 1\ncoefficients: [0, 4]\nexpectations:\n"
+        "  - {kind: baseline_ceiling, max: 100}\n")
+    pytester.makefile(".ini", pytest="[pytest]\npersona_model = tiny-random-qwen2\n"
+                                     "persona_judge = offline\n")
+    res = pytester.runpytest_subprocess("trait_suites", "-p", "no:cacheprovider", timeout=300)
+    assert res.ret == 1
+    out = res.stdout.str()
+    assert "wordy.json:" in out and "field 'questions[4]'" in out
+    assert "is 5,000,000 characters long" in out
+    data = json.loads((pytester.path / "reports" / "persona-results.json").read_text())
+    assert [e["outcome"] for e in data["expectations"]] == ["failed"]
