@@ -270,6 +270,14 @@ class ExpectationItem(pytest.Item):
             self.persona_fatal = f"the model under test cannot be used: {exc}"
             self.session.shouldstop = f"pytest-persona: {self.persona_fatal}"
             raise
+        registry = kinds(self.config)
+        if exp.kind in registry and registry[exp.kind].uses_judge:
+            try:  # as the preflight, for xdist workers: one stop, not every item failing
+                _ready(ps.judge)
+            except SETUP_ERRORS as exc:
+                self.persona_fatal = f"the judge {ps.options.judge!r} cannot be used: {exc}"
+                self.session.shouldstop = f"pytest-persona: {self.persona_fatal}"
+                raise SetupFailed(f"pytest-persona: {self.persona_fatal}") from exc
         if not 0 <= rs.layer < loaded.n_layers:
             line, field = self.suite.layer_line(model_name)
             raise SuiteError(self.suite.path, line, field,

