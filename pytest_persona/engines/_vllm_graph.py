@@ -32,8 +32,9 @@ from typing import Any
 import torch
 
 ENV = "PERSONA_VLLM_STEERING"
-#: an entry of vLLM's ``compilation_config.custom_ops``: it enters vLLM's compile-cache key,
-#: so a graph compiled with the op is never loaded for a model built without it (or back)
+#: added to vLLM's ``compilation_config.custom_ops`` by every patched block: it enters vLLM's
+#: compile-cache key, so a graph compiled with the op is never loaded for a model built
+#: without it (or the other way round), whoever built the model
 CUSTOM_OP = "persona_steer"
 #: (module, class) of the decoder blocks patched; absent ones are skipped
 TARGETS = (("vllm.model_executor.models.llama", "LlamaDecoderLayer"),
@@ -108,8 +109,12 @@ def _patched_init(original: Callable[..., None]) -> Callable[..., None]:
         self.persona_layer = extract_layer_index(prefix)
         for name in ("table", "active", "coeffs", "hits"):
             self.register_buffer(f"persona_{name}", getattr(bufs, name), persistent=False)
-        # vLLM checks that every custom_ops entry names an op the model instantiated
-        vllm_config.compilation_config.enabled_custom_ops.update([CUSTOM_OP])
+        # the marker enters vLLM's compile-cache key (hashed at the first forward, after the
+        # model is built); vLLM checks that each custom_ops entry names an op the model made
+        compilation = vllm_config.compilation_config
+        if f"+{CUSTOM_OP}" not in compilation.custom_ops:
+            compilation.custom_ops.append(f"+{CUSTOM_OP}")
+        compilation.enabled_custom_ops.update([CUSTOM_OP])
 
     return __init__
 

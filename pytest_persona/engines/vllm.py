@@ -162,6 +162,7 @@ class VLLMEngine:
             os.environ["VLLM_BATCH_INVARIANT"] = "1"
         from pytest_persona.engines import _vllm_graph as graph
 
+        previous = os.environ.get(graph.ENV)
         if self.steering == "graph":
             os.environ[graph.ENV] = "graph"  # worker processes patch through the plugin
             graph.patch()  # this process (one GPU / CPU): before the model is built
@@ -180,9 +181,6 @@ class VLLMEngine:
             # crash once prompts outgrow a step. Whole prompts per step avoid the rewind.
             extra = {"enable_chunked_prefill": False,
                      "max_num_batched_tokens": max(self.max_model_len, 8192)}
-        if self.steering == "graph" or graph.patched():
-            # patched blocks compile to another graph: keep vLLM's compile cache apart
-            extra["compilation_config"] = {"custom_ops": [f"+{graph.CUSTOM_OP}"]}
         try:
             self._llm = LLM(model=str(directory), dtype=str(loaded.dtype), seed=0,
                             tensor_parallel_size=self.tensor_parallel,
@@ -196,6 +194,11 @@ class VLLMEngine:
             # run (activations) would then run single-threaded
             if torch.get_num_threads() != threads:
                 torch.set_num_threads(threads)
+            if self.steering == "graph":  # the workers are built: later vLLM starts unaffected
+                if previous is None:
+                    os.environ.pop(graph.ENV, None)
+                else:
+                    os.environ[graph.ENV] = previous
         self._model_dir = directory
         self._shape = self._llm.collective_rpc(worker_fns.model_shape)[0]
         if self.steering == "graph" and not all(self._llm.collective_rpc(worker_fns.graph_ready)):

@@ -32,12 +32,13 @@ LAYER = 12
 COEFFS = [4.0, -4.0, 0.0] * 4  # mixed in one batch, zero rows among steered ones
 
 
-def compiled_state(worker: Any) -> tuple[int, bool]:
-    """(vLLM compilation mode, whether the backbone runs a compiled function)."""
+def compiled_state(worker: Any) -> tuple[int, bool, list[str]]:
+    """(vLLM compilation mode, whether the backbone runs a compiled function, custom_ops)."""
     inner = worker.model_runner.get_model().model
-    mode = int(worker.model_runner.vllm_config.compilation_config.mode)
-    return mode, (getattr(inner, "aot_compiled_fn", None) is not None
-                  or bool(getattr(inner, "compiled", False)))
+    compilation = worker.model_runner.vllm_config.compilation_config
+    return int(compilation.mode), (getattr(inner, "aot_compiled_fn", None) is not None
+                                   or bool(getattr(inner, "compiled", False))), \
+        list(compilation.custom_ops)
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +80,10 @@ def test_engine_runs_compiled_with_the_op_in_every_block(
         engine: Any, unsteered: tuple[list[str], list[str]]) -> None:
     from pytest_persona.engines import _vllm_worker as worker_fns
 
-    mode, compiled = engine._llm.collective_rpc(compiled_state)[0]
+    mode, compiled, custom_ops = engine._llm.collective_rpc(compiled_state)[0]
     assert mode != 0 and compiled  # torch.compile on: a forward hook would be skipped
+    assert "+persona_steer" in custom_ops  # the compile-cache key knows the op is there
+    assert "PERSONA_VLLM_STEERING" not in os.environ  # restored once the workers are built
     assert all(engine._llm.collective_rpc(worker_fns.graph_ready))
     assert engine.describe()["steering"] == "graph"
     assert engine.describe()["enforce_eager"] is False
