@@ -191,18 +191,47 @@ def test_unknown_steering_path_is_an_error() -> None:
         VLLMEngine(steering="graphs")
 
 
-def _patched_in_fresh_process(env_value: str | None) -> bool:
+MULTIPROCESS_SCRIPT = """
+import json, os, sys
+import numpy as np
+from pytest_persona.core.requests import GenerationConfig, Steering, as_messages
+from pytest_persona.engines.vllm import VLLMEngine
+from pytest_persona.models.loading import LazyLoadedModel
+
+
+def pid(worker):
+    return os.getpid()
+
+
+if __name__ == "__main__":
+    loaded = LazyLoadedModel("smollm2-135m", device="cpu", dtype="float32")
+    engine = VLLMEngine(dtype="float32", steering="graph")
+    rows = [as_messages("Name a colour."), as_messages("Name a fruit.")]
+    config = GenerationConfig(max_new_tokens=8, temperature=0.0)
+    vector = np.random.default_rng(7).standard_normal(576).astype(np.float32) * 0.25
+    plain = engine.generate(loaded, rows, config, steering=None, coeffs=None, seeds=[0, 0])
+    steered = engine.generate(loaded, rows, config, steering=Steering(vector, 12, "all"),
+                              coeffs=[8.0, 0.0], seeds=[0, 0])
+    json.dump({"main": os.getpid(), "workers": engine._llm.collective_rpc(pid),
+               "plain": plain, "steered": steered, "hits": engine.hits()},
+              open(sys.argv[1], "w"))
+"""
+
+
+def test_worker_processes_patch_through_the_plugin(tmp_path: Any) -> None:
+    """vLLM with its engine core and worker in their own (spawned) processes: the model is
+    built where only the installed plugin entry point can patch it, and steering works there
+    (eager, to keep the start short; the op is the same)."""
+    script = tmp_path / "multiprocess.py"
+    script.write_text(MULTIPROCESS_SCRIPT)
+    out = tmp_path / "out.json"
     env = {k: v for k, v in os.environ.items() if k != "PERSONA_VLLM_STEERING"}
-    if env_value is not None:
-        env["PERSONA_VLLM_STEERING"] = env_value
-    code = ("from pytest_persona.engines._vllm_graph import register, patched\n"
-            "register()\nprint(patched())")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, timeout=300, check=True)
-    return out.stdout.strip().splitlines()[-1] == "True"
-
-
-def test_plugin_entry_point_is_a_no_op_unless_the_engine_asks() -> None:
-    assert _patched_in_fresh_process(None) is False
-    assert _patched_in_fresh_process("hook") is False
-    assert _patched_in_fresh_process("graph") is True
+    env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1"
+    proc = subprocess.run([sys.executable, str(script), str(out)], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = json.loads(out.read_text())
+    assert found["main"] not in found["workers"]  # the model lives in another process
+    assert found["hits"][0] > 0  # the op steered tokens there
+    assert found["steered"][0] != found["plain"][0]
+    assert found["steered"][1] == found["plain"][1]  # the coefficient-0 row is untouched
