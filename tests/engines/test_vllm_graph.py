@@ -235,3 +235,40 @@ def test_worker_processes_patch_through_the_plugin(tmp_path: Any) -> None:
     assert found["hits"][0] > 0  # the op steered tokens there
     assert found["steered"][0] != found["plain"][0]
     assert found["steered"][1] == found["plain"][1]  # the coefficient-0 row is untouched
+
+
+def test_qwen2_blocks_steer_like_hf(tmp_path: Any) -> None:
+    """The patch on vLLM's Qwen2DecoderLayer: a small random Qwen2 saved to a directory
+    (head_dim 64: vLLM's CPU attention needs it), eager, graph path, against hf."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from pytest_persona.engines.vllm import VLLMEngine
+
+    tok = LazyLoadedModel("smollm2-135m", device="cpu", dtype="float32").tokenizer
+    tok.save_pretrained(tmp_path)
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=len(tok), hidden_size=256, intermediate_size=256,
+                         num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=4096, tie_word_embeddings=True,
+                         initializer_range=0.3, bos_token_id=tok.bos_token_id,
+                         eos_token_id=tok.eos_token_id)
+    Qwen2ForCausalLM(config).save_pretrained(tmp_path, safe_serialization=True)
+    model = LazyLoadedModel(str(tmp_path), device="cpu", dtype="float32")
+    rows = [as_messages(q) for q in ("Name a colour.", "Name a fruit.", "Say hi.",
+                                     "Count to three.")]
+    greedy = GenerationConfig(max_new_tokens=12, temperature=0.0, batch_size=4)
+    steering = Steering(np.random.default_rng(3).standard_normal(256).astype(np.float32), 1,
+                        "response")
+    coeffs = [8.0, 0.0, -8.0, 8.0]
+    engine = VLLMEngine(dtype="float32", steering="graph")
+    plain = engine.generate(model, rows, greedy, steering=None, coeffs=None, seeds=[0] * 4)
+    steered = engine.generate(model, rows, greedy, steering=steering, coeffs=coeffs,
+                              seeds=[0] * 4)
+    assert plain == HFEngine().generate(model, rows, greedy, steering=None, coeffs=None,
+                                        seeds=[0] * 4)
+    assert steered == HFEngine().generate(model, rows, greedy, steering=steering,
+                                          coeffs=coeffs, seeds=[0] * 4)
+    assert steered[1] == plain[1]
+    assert any(s != p for s, p, c in zip(steered, plain, coeffs) if c != 0)
+    assert engine.hits()[0] > 0
