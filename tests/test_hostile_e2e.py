@@ -49,6 +49,9 @@ def _hostile_trait(path: Path) -> None:
 def _hostile_results(path: Path) -> None:
     """A results file as an attacker would hand it over: payloads everywhere, secrets inside."""
     data: dict[str, Any] = make_results(("sycophantic", "evil"), payload=True)
+    # the shape of this run's model: a baseline of another width or depth is refused before
+    # any work (issue 25 item 12), and this test is about what a comparable one carries
+    data["model"].update(n_layers=4, d_model=64)
     data["judge"]["note"] = f"{PAYLOADS[0]} http://u:{URL_SECRET}@h/v1?api_key={URL_SECRET}"
     data["expectations"][0]["message"] = f"{PAYLOADS[1]} {ENV_SECRET}"
     path.write_text(json.dumps(data))

@@ -12,7 +12,8 @@ tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 #: import name -> distribution name, where they differ
-DIST = {"yaml": "pyyaml", "huggingface_hub": "huggingface-hub", "pyarrow": "pyarrow"}
+DIST = {"yaml": "pyyaml", "huggingface_hub": "huggingface-hub", "pyarrow": "pyarrow",
+        "_pytest": "pytest"}  # pytest's own internals (junitxml's xml_key) ship with pytest
 #: declared without being imported: used by transformers for features we rely on, or by pytest
 NOT_IMPORTED = {"accelerate": "device_map='auto' on GPUs", "gguf": "the embedded GGUF model",
                 "pytest-html": "the --html report the plugin extends"}

