@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from pytest_persona.core.arrays import to_tensor
+from pytest_persona.core.positions import check_positions
 from pytest_persona.core.requests import STATS as STATS  # re-exported: the public names
 from pytest_persona.core.requests import GenerationConfig as GenerationConfig
 from pytest_persona.core.requests import GenerationStats as GenerationStats
@@ -113,9 +114,11 @@ def _generate_batch(
     ctx: Any = nullcontext()
     if steering is not None and coeffs is not None and any(c != 0 for c in coeffs):
         coeff: Any = coeffs if len(set(coeffs)) > 1 else float(coeffs[0])
-        ctx = ActivationSteerer(model, to_tensor(steering.vector), coeff, steering.layer, steering.positions)
+        ctx = ActivationSteerer(model, to_tensor(steering.vector), coeff, steering.layer,
+                                check_positions(steering.positions))
+    run: Any = model.generate  # nn.Module types .generate as Tensor | Module
     with ctx, torch.inference_mode():
-        out = model.generate(**enc, **kwargs)
+        out = run(**enc, **kwargs)
     new = out[:, enc["input_ids"].shape[1]:]
     stops = set(kwargs["eos_token_id"]) | {tokenizer.pad_token_id}
     texts: list[str] = []

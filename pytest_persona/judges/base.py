@@ -311,7 +311,8 @@ class Judge:
         t.join()
         if "error" in box:
             raise box["error"]
-        return box["value"]
+        value: list[JudgeResult] = box["value"]
+        return value
 
     def close(self) -> None:
         if self._cache is not None:

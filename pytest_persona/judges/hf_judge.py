@@ -108,7 +108,8 @@ class HFJudge(Judge):
                 num = self._ids("0")
                 if cont[: len(num)] == num and len(cont) > len(num):
                     return int(cont[len(num)])
-        return tok.eos_token_id
+        eos: int | None = tok.eos_token_id
+        return eos
 
     def _candidate_ids(self) -> list[list[int]]:
         end = self._end_id()

@@ -46,7 +46,7 @@ def fold_vector_into_bias(base: LoadedModel, vector: Vector, layer: int, coeff: 
     recipe = _recipe(base, vector, layer, coeff)
     vector = to_tensor(vector)
 
-    config = base.model.config
+    config: Any = base.model.config
     if not hasattr(config, "mlp_bias"):
         raise ValueError(f"{type(base.model).__name__} has no mlp_bias option: folding a vector "
                          "into a bias is supported for Llama-family models (SmolLM2, Llama)")
@@ -61,7 +61,8 @@ def fold_vector_into_bias(base: LoadedModel, vector: Vector, layer: int, coeff: 
         for name, param in model.named_parameters():
             if name.endswith(".bias") and name in missing:
                 param.zero_()
-        bias = find_layers(model)[layer].mlp.down_proj.bias
+        block: Any = find_layers(model)[layer]
+        bias = block.mlp.down_proj.bias
         bias.copy_(coeff * vector.to(bias.dtype))
     model.tie_weights()
     out = Path(out_dir)

@@ -119,7 +119,7 @@ def build_rows(trait: TraitData, config: ExtractionConfig) -> list[Row]:
     rows: list[Row] = []
     for pol in ("pos", "neg"):
         for i in range(len(instructions)):
-            system = trait.system_prompt(pol, i, config.template(pol))  # type: ignore[arg-type]
+            system = trait.system_prompt(pol, i, config.template(pol))
             for q, question in enumerate(questions):
                 for s in range(config.n_samples):
                     rows.append(Row(pol, i, q, s, system, question))

@@ -272,7 +272,8 @@ class ResultsCollector:
 
         tr = terminalreporter
         tr.write_sep("=", "persona summary")
-        width = getattr(tr, "_tw", None).fullwidth if getattr(tr, "_tw", None) else 100
+        writer = getattr(tr, "_tw", None)
+        width = int(writer.fullwidth) if writer is not None else 100
         try:
             tr.write_line(format_summary_table(self.results, width=min(width, 120)))
         except Exception as exc:  # noqa: BLE001 - the summary must not hide the run's outcome

@@ -276,7 +276,7 @@ def trait_metrics(trait: Mapping[str, Any]) -> dict[str, float]:
     vec = trait.get("vector") or {}
     ep = vec.get("effective_pairs") if isinstance(vec, Mapping) else None
     if "effective_pairs" not in out and _is_num(ep):
-        out["effective_pairs"] = ep
+        out["effective_pairs"] = float(ep)  # type: ignore[arg-type]  # _is_num: a number
     return out
 
 

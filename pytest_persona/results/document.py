@@ -87,6 +87,14 @@ def _obj(d: Mapping[str, Any], key: str, path: str, *, required: bool = False,
         return None
     if not isinstance(v, Mapping):
         _fail(p, "object", v)
+    found: Mapping[str, Any] = v
+    return found
+
+
+def _req_obj(d: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+    """A required, non-null object (:func:`_obj` raises for anything else)."""
+    v = _obj(d, key, path, required=True, nullable=False)
+    assert v is not None
     return v
 
 
@@ -102,6 +110,14 @@ def _list(d: Mapping[str, Any], key: str, path: str, *, required: bool = False,
         return None
     if not isinstance(v, list):
         _fail(p, "list", v)
+    found: list[Any] = v
+    return found
+
+
+def _req_list(d: Mapping[str, Any], key: str, path: str) -> list[Any]:
+    """A required, non-null list (:func:`_list` raises for anything else)."""
+    v = _list(d, key, path, required=True, nullable=False)
+    assert v is not None
     return v
 
 
@@ -188,8 +204,8 @@ def _trait(t: Mapping[str, Any], path: str) -> None:
         _num(pr, "n", pp)
         _interval(pr, "ci", pp)
     _per_question(t, path)
-    metrics = _obj(t, "metrics", path)
-    for k, v in (metrics or {}).items():
+    metrics = _obj(t, "metrics", path) or {}
+    for k, v in metrics.items():
         if v is not None and not isinstance(v, (str, Mapping, list)):
             _num(metrics, k, f"{path}.metrics")
 
@@ -236,11 +252,11 @@ def _agreement(t: Mapping[str, Any], path: str) -> None:
 
 def _cosine(c: Mapping[str, Any]) -> None:
     _num(c, "layer", "cosine")
-    traits = _list(c, "traits", "cosine", required=True, nullable=False)
+    traits = _req_list(c, "traits", "cosine")
     for i, name in enumerate(traits):
         if not isinstance(name, str):
             _fail(f"cosine.traits[{i}]", "string", name)
-    matrix = _list(c, "matrix", "cosine", required=True, nullable=False)
+    matrix = _req_list(c, "matrix", "cosine")
     if len(matrix) != len(traits):
         raise ResultsError(f"cosine.matrix: expected {len(traits)} rows, got {len(matrix)}")
     for i, row in enumerate(matrix):
@@ -259,8 +275,8 @@ def _expectation(e: Mapping[str, Any], path: str) -> None:
     if e["outcome"] not in OUTCOMES:
         raise ResultsError(f"{path}.outcome: expected one of {', '.join(OUTCOMES)}, "
                            f"got {e['outcome']!r}")
-    figs = _obj(e, "figures", path)
-    for k, v in (figs or {}).items():
+    figs = _obj(e, "figures", path) or {}
+    for k, v in figs.items():
         if v is not None and not isinstance(v, (str, bool, list, Mapping)):
             _num(figs, k, f"{path}.figures")
     _num(e, "duration_s", path)
@@ -276,8 +292,8 @@ def _per_question(t: Mapping[str, Any], path: str) -> None:
             _fail(f"{pp}.questions.{qid}", "string", text)
     metrics = _obj(pq, "metrics", pp) or {}
     for metric in metrics:
-        values = _obj(metrics, metric, f"{pp}.metrics")
-        for qid in values or {}:
+        values = _obj(metrics, metric, f"{pp}.metrics") or {}
+        for qid in values:
             _num(values, qid, f"{pp}.metrics.{metric}")
 
 
@@ -340,7 +356,7 @@ def validate_results(d: Any) -> None:
     for k in ("created", "package_version"):
         _str(d, k, "")
     _num(d, "duration_s", "")
-    _model(_obj(d, "model", "", required=True, nullable=False), "model")
+    _model(_req_obj(d, "model", ""), "model")
     ref = _obj(d, "reference_model", "")
     if ref is not None:
         _model(ref, "reference_model")
@@ -353,14 +369,14 @@ def validate_results(d: Any) -> None:
     usage = _obj(d, "usage", "")
     if usage is not None:
         for part in ("judge", "model"):
-            u = _obj(usage, part, "usage")
-            for k, x in (u or {}).items():
+            u = _obj(usage, part, "usage") or {}
+            for k, x in u.items():
                 if x is not None:
                     _num(u, k, f"usage.{part}")
-    cache = _obj(d, "cache", "")
-    for k in cache or {}:
+    cache = _obj(d, "cache", "") or {}
+    for k in cache:
         _num(cache, k, "cache")
-    traits = _obj(d, "traits", "", required=True, nullable=False)
+    traits = _req_obj(d, "traits", "")
     for name, t in traits.items():
         tp = f"traits.{name}"
         if not isinstance(t, Mapping):
@@ -369,7 +385,7 @@ def validate_results(d: Any) -> None:
     cos = _obj(d, "cosine", "")
     if cos is not None:
         _cosine(cos)
-    exps = _list(d, "expectations", "", required=True, nullable=False)
+    exps = _req_list(d, "expectations", "")
     for i, e in enumerate(exps):
         if not isinstance(e, Mapping):
             _fail(f"expectations[{i}]", "object", e)
@@ -460,7 +476,8 @@ def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ResultsError(f"{p}: {e}") from None
     except RecursionError:
         raise ResultsError(f"{p}: nested too deeply to be a results file") from None
-    return d
+    document: dict[str, Any] = d  # validate_results: an object with the known sections
+    return document
 
 
 def save_results(d: Mapping[str, Any], path: str | os.PathLike[str], *,

@@ -246,10 +246,13 @@ def checkpoint_shift(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t:
     test = ps.model
     arch, ref_arch = getattr(test, "architecture", None), getattr(ref, "architecture", None)
     if (ref.n_layers, ref.d_model, ref_arch) != (test.n_layers, test.d_model, arch):
+        def shape(a: object, n: int, d: int) -> str:
+            return ", ".join(x for x in (str(a) if a else "", f"{n} layers", f"d={d}") if x)
+
         raise PersonaUsageError(
             f"checkpoint_shift needs two checkpoints of one architecture: {test.name} is "
-            f"[{arch}, {test.n_layers} layers, d={test.d_model}], reference {ref.name} is "
-            f"[{ref_arch}, {ref.n_layers}, d={ref.d_model}]")
+            f"[{shape(arch, test.n_layers, test.d_model)}], reference {ref.name} is "
+            f"[{shape(ref_arch, ref.n_layers, ref.d_model)}]")
     at, req, limit = exp.params.get("at", "prompt_last"), exp.params.get("require", "ci"), \
         exp.params["max"]
     vec = ps.vectors(t, rs.suite.extraction, reference=True).vectors.array(rs.layer)

@@ -93,7 +93,7 @@ class _BoundedLoader(yaml.SafeLoader):
         self.persona_aliases = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent):
             self.persona_aliases += 1
             if self.persona_aliases > MAX_ALIASES:
@@ -103,7 +103,8 @@ class _BoundedLoader(yaml.SafeLoader):
         try:
             if self.persona_depth > MAX_DEPTH:
                 raise _Limit(event.start_mark, f"nesting deeper than {MAX_DEPTH} levels")
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            node: yaml.Node | None = super().compose_node(parent, index)
+            return node
         finally:
             self.persona_depth -= 1
 
@@ -111,7 +112,7 @@ class _BoundedLoader(yaml.SafeLoader):
         # the scanner is quadratic in the flow depth: stop before composing even starts
         if self.flow_level >= MAX_DEPTH:
             raise _Limit(self.get_mark(), f"nesting deeper than {MAX_DEPTH} levels")
-        super().fetch_flow_collection_start(TokenClass)  # type: ignore[misc]
+        super().fetch_flow_collection_start(TokenClass)
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:

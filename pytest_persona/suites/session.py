@@ -7,7 +7,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pytest_persona._util.progress import Progress, bind
 from pytest_persona.cache.store import PersonaCache
@@ -122,7 +122,7 @@ class Sweep:
         return self.runs[float(coeff)]
 
 
-def _finite(x: float) -> float | None:
+def _finite(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
@@ -174,7 +174,9 @@ class PersonaSession:
                 self._models[name] = exc
                 raise
             self._models[name] = found
-        return found
+        # LazyLoadedModel loads its weights on first use and otherwise has LoadedModel's
+        # attributes: the pipeline takes it wherever it takes a LoadedModel
+        return cast(LoadedModel, found)
 
     @property
     def model(self) -> LoadedModel:
@@ -200,7 +202,8 @@ class PersonaSession:
 
     def model_loaded(self) -> LoadedModel | None:
         found = self._models.get(self.options.model)
-        return None if isinstance(found, BaseException) else found
+        return None if found is None or isinstance(found, BaseException) else cast(
+            LoadedModel, found)
 
     # -- judges -----------------------------------------------------------------------------
     def _make_judge(self, spec: str) -> Judge:
@@ -233,9 +236,11 @@ class PersonaSession:
         for judge in self._judges.values():
             usage = judge.usage.to_dict()
             for key in ("calls", "cache_hits", "input_tokens", "output_tokens", "missing"):
-                total[key] += int(usage.get(key) or 0)
-            if usage.get("cost_usd") is not None:
-                total["cost_usd"] = (total["cost_usd"] or 0.0) + float(usage["cost_usd"])
+                count = usage.get(key)
+                total[key] += int(count) if isinstance(count, (int, float)) else 0
+            cost = usage.get("cost_usd")
+            if isinstance(cost, (int, float)):
+                total["cost_usd"] = (total["cost_usd"] or 0.0) + float(cost)
         return total
 
     def close(self) -> None:
@@ -486,7 +491,7 @@ class PersonaSession:
         prompted = generate_cached(self.model, prompted_msgs, self._gen_config(rs), self.cache,
                                    salts=rows.samples, engine=self.engine_for(self.model),
                                    progress=bind(self.progress, f"generate {trait.name} prompted"))
-        conds = {
+        conds: dict[str, tuple[list[Any], list[str]]] = {
             "baseline": (list(rows.questions), sweep.at(0.0).answers),
             "prompted": (prompted_msgs, prompted),
             "steered": (list(rows.questions), sweep.at(coeff).answers),

@@ -28,5 +28,5 @@ def test_another_architecture_of_the_same_shape_is_refused(tmp_path: Path) -> No
                          ps.trait("sycophantic"))
     msg = str(err.value)
     assert "tiny-random-qwen2 is [qwen2, 4 layers, d=64]" in msg
-    assert "reference tiny-random-gpt2 is [gpt2, 4, d=64]" in msg
+    assert "reference tiny-random-gpt2 is [gpt2, 4 layers, d=64]" in msg
     ps.close()

@@ -601,7 +601,7 @@ def test_checkpoint_shift_needs_a_reference_of_the_same_shape(tmp_path: Path) ->
     ps = ShiftSession(tmp_path, [1.0], [1.0], shape=(3, 4), ref_shape=(3, 8))
     with pytest.raises(ev.PersonaUsageError, match=r"^checkpoint_shift needs two checkpoints of "
                                                    r"one architecture: test-model is \[3 layers, "
-                                                   r"d=4\], reference ref-model is \[3, d=8\]$"):
+                                                   r"d=4\], reference ref-model is \[3 layers, d=8\]$"):
         _shift(ps, tmp_path, max=1.0)
     layers = ShiftSession(tmp_path, [1.0], [1.0], shape=(3, 4), ref_shape=(5, 4))
     with pytest.raises(ev.PersonaUsageError, match="reference ref-model is"):
