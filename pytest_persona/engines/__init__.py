@@ -19,11 +19,14 @@ def vllm_importable() -> bool:
 
 
 def select_engine(name: str, device: str | None = None, *, dtype: str = "auto",
-                  tensor_parallel: int = 1, deterministic: bool = False) -> tuple[Engine, str]:
+                  tensor_parallel: int = 1, deterministic: bool = False,
+                  vllm_steering: str = "hook") -> tuple[Engine, str]:
     """The engine for ``--persona-engine NAME`` and a one-line reason.
 
     ``auto``: vllm when it is importable and the run is on a GPU, else hf. ``vllm`` asked for
     explicitly but not installed is an :class:`EngineError` (never a silent fallback).
+    ``vllm_steering``: ``hook`` (eager, the default) or ``graph`` (the custom op in every
+    block, torch.compile and CUDA graphs left on).
     """
     if name not in ENGINE_NAMES:
         raise EngineError(f"unknown engine {name!r}: use one of {', '.join(ENGINE_NAMES)}")
@@ -43,6 +46,8 @@ def select_engine(name: str, device: str | None = None, *, dtype: str = "auto",
         if deterministic:
             raise EngineError("--persona-deterministic needs the vllm engine (its batch-"
                               "invariant mode); the hf engine has no batch-invariant kernels")
+        if vllm_steering != "hook":
+            raise EngineError(f"--persona-vllm-steering {vllm_steering} needs the vllm engine")
         return HFEngine(), f"engine hf ({why})"
     if not vllm_importable():
         raise EngineError("--persona-engine vllm needs vLLM 0.32: pip install 'vllm>=0.32,<0.33' "
@@ -51,5 +56,6 @@ def select_engine(name: str, device: str | None = None, *, dtype: str = "auto",
     from pytest_persona.engines.vllm import VLLMEngine
 
     engine = VLLMEngine(dtype=dtype, device=device, tensor_parallel=tensor_parallel,
-                        deterministic=deterministic)
+                        deterministic=deterministic, steering=vllm_steering,
+                        enforce_eager=vllm_steering != "graph")
     return engine, f"engine vllm {engine.version} ({why})"

@@ -116,6 +116,13 @@ def _engine(raw: str) -> str:
     return text
 
 
+def _vllm_steering(raw: str) -> str:
+    text = raw.strip().lower() or "hook"
+    if text not in ("hook", "graph"):
+        raise ValueError(f"expected hook or graph, got {raw!r}")
+    return text
+
+
 def _correction(raw: str) -> str:
     text = raw.strip().lower() or "holm"
     if text not in ("holm", "bonferroni", "none"):
@@ -165,6 +172,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("persona_tensor_parallel", "--persona-tensor-parallel", (),
            "GPUs one vllm engine shards the model over (vLLM tensor parallelism)",
            _required(_COUNT), "1"),
+    Option("persona_vllm_steering", "--persona-vllm-steering", (),
+           "how the vllm engine steers: hook (eager, the default) or graph (a custom op in "
+           "every decoder block; torch.compile and CUDA graphs stay on)", _vllm_steering,
+           "hook"),
     Option("persona_batch_size", "--persona-batch-size", ("--batch-size",),
            "generation batch size (default: automatic)", _COUNT),
     Option("persona_max_new_tokens", "--persona-max-new-tokens", ("--max-new-tokens",),
@@ -332,7 +343,8 @@ def _engine_note(values: dict[str, Any]) -> str:
         _engine, why = select_engine(values["persona_engine"], values["persona_device"],
                                      dtype=values["persona_dtype"],
                                      tensor_parallel=values["persona_tensor_parallel"],
-                                     deterministic=values["persona_deterministic"])
+                                     deterministic=values["persona_deterministic"],
+                                     vllm_steering=values["persona_vllm_steering"])
     except EngineError as exc:
         raise pytest.UsageError(f"pytest-persona: option --persona-engine: {exc}") from None
     return why
@@ -398,6 +410,7 @@ def build_options(config: pytest.Config) -> Any:
         engine=str(opt(config, "persona_engine")),
         tensor_parallel=int(opt(config, "persona_tensor_parallel")),
         deterministic=bool(opt(config, "persona_deterministic")),
+        vllm_steering=str(opt(config, "persona_vllm_steering")),
     )
 
 

@@ -51,6 +51,7 @@ class PersonaOptions:
     engine: str = "auto"  # hf | vllm | auto (vllm when installed and on a GPU)
     tensor_parallel: int = 1
     deterministic: bool = False
+    vllm_steering: str = "hook"  # hook | graph (engines/_vllm_graph.py)
 
 
 @dataclass
@@ -190,7 +191,8 @@ class PersonaSession:
             engine, why = select_engine(self.options.engine, self.options.device,
                                         dtype=self.options.dtype,
                                         tensor_parallel=self.options.tensor_parallel,
-                                        deterministic=self.options.deterministic)
+                                        deterministic=self.options.deterministic,
+                                        vllm_steering=self.options.vllm_steering)
             self._engines[name] = engine
             self.engine_note = why
         return self._engines[name]

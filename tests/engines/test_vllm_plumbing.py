@@ -83,6 +83,15 @@ def test_deterministic_mode_reaches_vllm_on_a_gpu_and_is_refused_on_cpu(
     assert seen["env"] == "1"
 
 
+def test_graph_steering_option_reaches_the_engine(tmp_path: Path) -> None:
+    session = PersonaSession(PersonaOptions(model="smollm2-135m", engine="vllm",
+                                            vllm_steering="graph", device="cpu",
+                                            cache_dir=tmp_path))
+    described = session.engine_for(session.model).describe()
+    assert described["steering"] == "graph" and described["enforce_eager"] is False
+    session.close()
+
+
 def test_models_vllm_cannot_load_are_refused_by_name() -> None:
     from pytest_persona.engines.vllm import VLLMEngine
 

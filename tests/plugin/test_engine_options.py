@@ -70,6 +70,8 @@ def test_vllm_without_vllm_is_a_usage_error_not_a_fallback(pytester: pytest.Pyte
     (("--persona-tensor-parallel", "2"), "--persona-tensor-parallel 2 needs the vllm engine"),
     (("--persona-deterministic",), "--persona-deterministic needs the vllm engine"),
     (("--persona-tensor-parallel", "0"), "expected a positive integer"),
+    (("--persona-vllm-steering", "graph"), "--persona-vllm-steering graph needs the vllm"),
+    (("--persona-vllm-steering", "cuda-graph"), "expected hook or graph"),
 ])
 def test_engine_settings_hf_cannot_honour(pytester: pytest.Pytester, args: tuple[str, ...],
                                           needle: str) -> None:
