@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -22,6 +22,14 @@ from pytest_persona.plugin.options import (
     get_session,
     parse_values,
 )
+
+if TYPE_CHECKING:
+    from pytest_persona.core.steering import ActivationSteerer
+    from pytest_persona.core.vectors import TraitVectors
+    from pytest_persona.judges.base import Judge
+    from pytest_persona.models.loading import LoadedModel
+    from pytest_persona.suites.session import PersonaSession
+    from pytest_persona.traits.loader import TraitData
 
 NOT_COLLECTED_KEY = pytest.StashKey[list[str]]()
 FATAL_KEY = pytest.StashKey[str]()
@@ -151,38 +159,40 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 # -- fixtures --------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def persona_session(pytestconfig: pytest.Config) -> Any:
+def persona_session(pytestconfig: pytest.Config) -> PersonaSession:
     """The shared PersonaSession (model, judges, cache, memoised sweeps)."""
     return get_session(pytestconfig)
 
 
 @pytest.fixture(scope="session")
-def persona_model(persona_session: Any) -> Any:
+def persona_model(persona_session: PersonaSession) -> LoadedModel:
     """The model under test: a LoadedModel with .model, .tokenizer, .fingerprint (loaded once)."""
     return persona_session.model
 
 
 @pytest.fixture(scope="session")
-def persona_judge(persona_session: Any) -> Any:
+def persona_judge(persona_session: PersonaSession) -> Judge:
     """The trait judge chosen by --judge."""
     return persona_session.judge
 
 
 @pytest.fixture()
-def trait_data(persona_session: Any, request: pytest.FixtureRequest) -> Callable[..., Any]:
+def trait_data(persona_session: PersonaSession, request: pytest.FixtureRequest
+               ) -> Callable[..., TraitData]:
     """``trait_data("evil")`` loads trait data; with no argument, the test's trait marker."""
 
-    def load(name: str | None = None) -> Any:
+    def load(name: str | None = None) -> TraitData:
         return persona_session.trait(name or _marker_trait(request))
 
     return load
 
 
 @pytest.fixture()
-def trait_vectors(persona_session: Any, request: pytest.FixtureRequest) -> Callable[..., Any]:
+def trait_vectors(persona_session: PersonaSession, request: pytest.FixtureRequest
+                  ) -> Callable[..., TraitVectors]:
     """``trait_vectors("evil")``: TraitVectors for the model under test (extracted or cached)."""
 
-    def get(name: str | None = None, **extraction: Any) -> Any:
+    def get(name: str | None = None, **extraction: Any) -> TraitVectors:
         trait = persona_session.trait(name or _marker_trait(request))
         return persona_session.vectors(trait, extraction).vectors
 
@@ -190,12 +200,13 @@ def trait_vectors(persona_session: Any, request: pytest.FixtureRequest) -> Calla
 
 
 @pytest.fixture()
-def persona_steer(persona_session: Any, request: pytest.FixtureRequest) -> Callable[..., Any]:
+def persona_steer(persona_session: PersonaSession, request: pytest.FixtureRequest
+                  ) -> Callable[..., ActivationSteerer]:
     """``with persona_steer("evil", coeff=3, layer=14): ...`` steers the model under test."""
     from pytest_persona.core.steering import ActivationSteerer
 
     def steer(name: str | None = None, coeff: float = 1.0, layer: int = REFERENCE_LAYER,
-              positions: Positions = EVALUATION_DEFAULT) -> Any:
+              positions: Positions = EVALUATION_DEFAULT) -> ActivationSteerer:
         trait = persona_session.trait(name or _marker_trait(request))
         vec = persona_session.vectors(trait).vectors[layer]
         return ActivationSteerer(persona_session.model.model, vec, coeff, layer, positions)

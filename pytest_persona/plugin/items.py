@@ -285,8 +285,10 @@ class ExpectationItem(pytest.Item):
                              f"{loaded.n_layers} decoder blocks (0..{loaded.n_layers - 1}); set "
                              f"models.{model_name}.layer in the suite")
         if exp.kind == "checkpoint_shift" and ps.options.reference_model:
+            reference = ps.reference
+            assert reference is not None  # options.reference_model is set
             try:  # the controller's preflight checked this already, except under xdist
-                reference_comparable(loaded.describe(), ps.reference.describe())
+                reference_comparable(loaded.describe(), reference.describe())
             except SetupFailed as exc:
                 self.persona_fatal = str(exc)
                 raise

@@ -12,13 +12,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-SESSION_KEY = pytest.StashKey["Any"]()
-COLLECTOR_KEY = pytest.StashKey["Any"]()
-KINDS_KEY = pytest.StashKey["Any"]()
+if TYPE_CHECKING:
+    from pytest_persona.plugin.collector import ResultsCollector  # noqa: F401 - in a StashKey
+    from pytest_persona.suites.registry import KindRegistry  # noqa: F401 - in a StashKey
+    from pytest_persona.suites.session import PersonaSession
+
+SESSION_KEY = pytest.StashKey["PersonaSession"]()
+COLLECTOR_KEY = pytest.StashKey["ResultsCollector"]()
+KINDS_KEY = pytest.StashKey["KindRegistry"]()
 VALUES_KEY = pytest.StashKey[dict[str, Any]]()
 SUITE_PATHS_KEY = pytest.StashKey[list[Path]]()  # trait dirs next to the collected suites
 GROUP = "persona"
@@ -434,7 +439,7 @@ def _null() -> Iterator[None]:
     yield
 
 
-def get_session(config: pytest.Config) -> Any:
+def get_session(config: pytest.Config) -> PersonaSession:
     """The run's PersonaSession, created on first use."""
     session = config.stash.get(SESSION_KEY, None)
     if session is None:
