@@ -37,6 +37,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from pytest_persona.core.positions import POSITIONS as POSITIONS
 from pytest_persona.core.requests import STATS, GenerationConfig, Messages, Steering
 from pytest_persona.engines import _vllm_worker as worker_fns
 from pytest_persona.engines.base import OnBatch, Progress
@@ -47,7 +48,6 @@ from pytest_persona.models.loading import cache_identity, default_device, resolv
 log = logging.getLogger(__name__)
 #: vLLM releases this engine is tested against (make test-vllm)
 SUPPORTED = ("0.32.0",)
-POSITIONS = ("all", "prompt", "response")
 CHUNK_ROWS = 256  # rows per engine call: each finished chunk is cached at once
 #: the self-check's probe prompts (project-written): one row alone vs. among the others
 PROBES = ("Describe a quiet morning in a small town.", "How do I keep basil alive indoors?",

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from pytest_persona.core.dose import DoseScale
+from pytest_persona.core.positions import POSITIONS as POSITIONS
 from pytest_persona.errors import SuiteError as SuiteError
 from pytest_persona.suites.registry import KindRegistry, default_registry
 
@@ -34,7 +35,6 @@ DOSE_ALTERNATIVES = {"coefficients": "doses", "coeff": "dose"}
 EXTRACTION_FIELDS = {"n_samples", "n_questions", "n_instructions", "max_new_tokens",
                      "temperature", "top_p", "seed", "trait_threshold", "coherence_threshold",
                      "min_pairs", "pos_system_template", "neg_system_template"}
-POSITIONS = ("all", "prompt", "response")
 #: Ids end up in test ids, reports and shell commands (-k): a small, inert character set.
 MAX_ID_LEN = 120
 SAFE_ID_CHARS = "letters, digits and _ . , = + - [ ]"
