@@ -33,6 +33,7 @@ from typing import Any, Literal, Protocol
 import torch
 
 from pytest_persona._util.atomic import write_text
+from pytest_persona._util.numbers import finite_or_none
 from pytest_persona.cache.store import PersonaCache, stable_hash
 from pytest_persona.core.activations import collect_activations
 from pytest_persona.core.generation import GenerationConfig, Messages
@@ -407,8 +408,7 @@ class ScreenResult:
         }
 
 
-def _finite(value: float) -> float | None:
-    return None if value != value or value in (float("inf"), float("-inf")) else float(value)
+_finite = finite_or_none
 
 
 class _Histogram:

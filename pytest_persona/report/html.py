@@ -9,10 +9,10 @@ Standalone pages carry a Content-Security-Policy that forbids scripts altogether
 from __future__ import annotations
 
 import html as _html
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pytest_persona._util.numbers import finite_or_none
 from pytest_persona._util.redact import redact_secrets
 from pytest_persona.report import plots, screen_html
 from pytest_persona.report.summary import flip_line, outcome_counts, projection_order
@@ -139,10 +139,7 @@ def _e(v: Any) -> str:
     return _html.escape(redact_secrets("" if v is None else str(v)), quote=True)
 
 
-def _num(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        return None
-    return float(v)
+_num = finite_or_none
 
 
 def _fmt(v: Any, digits: int = 1) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from pytest_persona._util.numbers import finite_or_none
 from pytest_persona._util.redact import redact_secrets
 
 FONT = "system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif"
@@ -30,10 +31,7 @@ def _e(s: Any) -> str:
     return escape(redact_secrets(str(s)), quote=True)
 
 
-def _num(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    return float(v) if math.isfinite(v) else None
+_num = finite_or_none
 
 
 def _fmt(v: float) -> str:

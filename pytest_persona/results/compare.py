@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_persona._util.numbers import is_finite_number
 from pytest_persona.errors import CompareUsageError as CompareUsageError
 from pytest_persona.results.paired import PairedDiff, pair, seed_for
 
@@ -262,8 +263,7 @@ def _metric_value(trait: Mapping[str, Any], metric: str) -> Any:
     return None
 
 
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+_is_num = is_finite_number
 
 
 def trait_metrics(trait: Mapping[str, Any]) -> dict[str, float]:

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from pytest_persona._util.numbers import finite_or_none
+
 RESAMPLES = 4000
 
 
@@ -28,10 +30,7 @@ def question_id(question: Any) -> str:
     return "q-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def _finite(v: Any) -> float | None:
-    if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    return float(v) if math.isfinite(v) else None
+_finite = finite_or_none
 
 
 def per_question_means(questions: Sequence[Any], values: Sequence[Any]) -> dict[str, float | None]:

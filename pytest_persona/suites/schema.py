@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from pytest_persona._util.numbers import is_finite_number
 from pytest_persona.core.dose import DoseScale
 from pytest_persona.core.positions import POSITIONS as POSITIONS
 from pytest_persona.errors import SuiteError as SuiteError
@@ -257,8 +258,7 @@ def load_located(path: Path) -> Located:
 
 
 # -- field checkers -------------------------------------------------------------------------
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+_is_num = is_finite_number
 
 
 CHECKERS: dict[str, tuple[Callable[[Any], bool], str]] = {

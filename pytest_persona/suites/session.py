@@ -3,12 +3,12 @@ memoised work (vectors, sweeps, projections) that every expectation draws on."""
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from pytest_persona._util.numbers import finite_or_none
 from pytest_persona._util.progress import Progress, bind
 from pytest_persona.cache.store import PersonaCache
 from pytest_persona.core.arrays import Vector
@@ -123,8 +123,7 @@ class Sweep:
         return self.runs[float(coeff)]
 
 
-def _finite(x: float | None) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+_finite = finite_or_none
 
 
 def _record_run_per_question(section: dict[str, Any], base: CoeffRun, top: CoeffRun | None
