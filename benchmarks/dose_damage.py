@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.figures import with_figures
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "smollm2-135m"
 TRAITS = ("sycophantic", "evil", "hallucinating")
@@ -119,11 +121,13 @@ def main(argv: list[str] | None = None) -> int:
             "command": "python -m benchmarks.dose_damage"}
     if args.only in (None, "agreement"):
         (out / "judge_agreement.json").write_text(
-            json.dumps({**judge_agreement(), **meta}, indent=2) + "\n")
+            json.dumps(with_figures("judge_agreement.json", {**judge_agreement(), **meta}),
+                       indent=2) + "\n")
     if args.only in (None, "dose"):
         (out / "dose_damage.json").write_text(
-            json.dumps({**dose_and_damage(Path(args.cache).resolve(), KL_COEFFS), **meta},
-                       indent=2) + "\n")
+            json.dumps(with_figures("dose_damage.json", {
+                **dose_and_damage(Path(args.cache).resolve(), KL_COEFFS), **meta}),
+                indent=2) + "\n")
     return 0
 
 

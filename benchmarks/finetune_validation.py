@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.figures import with_figures
 from pytest_persona._util.atomic import write_text
 from pytest_persona.cache.store import PersonaCache
 from pytest_persona.core.projection import pearson, spearman
@@ -285,7 +286,7 @@ def run(cfg: Config, cache_dir: Path, work: Path, out: Path) -> dict[str, Any]:
                   "step 0); shift = PersonaCallback's paired prompt_last shift on the same "
                   "questions; step-0 points are left out of the correlation (0 by design)."),
     }
-    write_text(out, json.dumps(report, indent=1) + "\n")
+    write_text(out, json.dumps(with_figures("finetune_validation.json", report), indent=1) + "\n")
     return report
 
 

@@ -105,6 +105,8 @@ def _figures(doc: Mapping[str, Any], path: Path) -> list[dict[str, Any]]:
 
 def _machine(doc: Mapping[str, Any]) -> str:
     m = doc.get("machine") or {}
+    if not isinstance(m, Mapping):  # some benchmarks record only the platform's name
+        return str(m)
     parts = [m.get("device_name") or m.get("device"), m.get("cpu_count") and
              f"{m['cpu_count']} CPU cores", m.get("torch") and f"torch {m['torch']}",
              m.get("transformers") and f"transformers {m['transformers']}",
