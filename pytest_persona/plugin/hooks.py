@@ -194,7 +194,8 @@ def trait_vectors(persona_session: PersonaSession, request: pytest.FixtureReques
 
     def get(name: str | None = None, **extraction: Any) -> TraitVectors:
         trait = persona_session.trait(name or _marker_trait(request))
-        return persona_session.vectors(trait, extraction).vectors
+        params = extraction or suite_extraction(request.config, trait.name)
+        return persona_session.vectors(trait, params).vectors
 
     return get
 
@@ -208,10 +209,28 @@ def persona_steer(persona_session: PersonaSession, request: pytest.FixtureReques
     def steer(name: str | None = None, coeff: float = 1.0, layer: int = REFERENCE_LAYER,
               positions: Positions = EVALUATION_DEFAULT) -> ActivationSteerer:
         trait = persona_session.trait(name or _marker_trait(request))
-        vec = persona_session.vectors(trait).vectors[layer]
+        params = suite_extraction(request.config, trait.name)
+        vec = persona_session.vectors(trait, params).vectors[layer]
         return ActivationSteerer(persona_session.model.model, vec, coeff, layer, positions)
 
     return steer
+
+
+def suite_extraction(config: pytest.Config, trait: str) -> dict[str, Any]:
+    """The ``extraction:`` section of the collected suites of ``trait`` (so the fixtures use
+    the suite's vectors, not defaults); ``{}`` when none is collected. Suites of one trait
+    that disagree are a usage error naming them: pass the settings to the fixture."""
+    from pytest_persona.plugin.options import SUITE_EXTRACTION_KEY
+
+    found = config.stash.get(SUITE_EXTRACTION_KEY, {}).get(trait, [])
+    distinct = {repr(sorted(params.items())): params for _path, params in found}
+    if len(distinct) > 1:
+        files = ", ".join(str(path) for path, _ in found)
+        raise pytest.UsageError(
+            f"pytest-persona: the suites of trait {trait!r} ({files}) set different "
+            "extraction: sections; pass the settings to the fixture, e.g. "
+            f"trait_vectors({trait!r}, n_questions=...)")
+    return dict(next(iter(distinct.values()))) if distinct else {}
 
 
 def _marker_trait(request: pytest.FixtureRequest) -> str:

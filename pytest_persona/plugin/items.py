@@ -89,7 +89,11 @@ class SuiteFile(pytest.File):
     """A trait suite YAML file: one item per expectation."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from pytest_persona.plugin.options import SUITE_PATHS_KEY, profile_name
+        from pytest_persona.plugin.options import (
+            SUITE_EXTRACTION_KEY,
+            SUITE_PATHS_KEY,
+            profile_name,
+        )
 
         try:
             located = load_located(self.path)
@@ -98,6 +102,8 @@ class SuiteFile(pytest.File):
         except SuiteError as exc:
             yield SuiteErrorItem.from_parent(self, name="suite", error=exc)
             return
+        self.config.stash.setdefault(SUITE_EXTRACTION_KEY, {}).setdefault(
+            suite.trait, []).append((self.path, dict(suite.extraction or {})))
         own = [p for p in (self.path.parent / "traits", self.path.parent) if p.is_dir()]
         self.config.stash.setdefault(SUITE_PATHS_KEY, []).extend(own)
         paths = _suite_trait_paths(self.config, self.path)

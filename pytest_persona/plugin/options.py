@@ -26,6 +26,8 @@ COLLECTOR_KEY = pytest.StashKey["ResultsCollector"]()
 KINDS_KEY = pytest.StashKey["KindRegistry"]()
 VALUES_KEY = pytest.StashKey[dict[str, Any]]()
 SUITE_PATHS_KEY = pytest.StashKey[list[Path]]()  # trait dirs next to the collected suites
+#: each collected suite's ``extraction:`` section, by trait name (what the fixtures extract with)
+SUITE_EXTRACTION_KEY = pytest.StashKey[dict[str, list[tuple[Path, dict[str, Any]]]]]()
 GROUP = "persona"
 
 
