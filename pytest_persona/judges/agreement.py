@@ -28,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pytest_persona._util.textfile import read_bounded_text
 from pytest_persona.core.projection import ranks, spearman
 from pytest_persona.errors import LocatedError
 
@@ -79,17 +80,7 @@ def _label(path: Path, number: int, value: Any) -> float:
 def load_labels(path: str | Path) -> LabelledSet:
     """Read a labelled JSONL file; bad input is a LocatedError naming file, line and field."""
     file = Path(path)
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise LocatedError(file, 1, None, f"cannot read the labelled set: {exc}") from exc
-    if len(raw) > MAX_LABEL_BYTES:
-        raise LocatedError(file, 1, None, f"larger than {MAX_LABEL_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        at = raw[:exc.start].count(b"\n") + 1
-        raise LocatedError(file, at, None, "not valid UTF-8") from exc
+    text = read_bounded_text(file, MAX_LABEL_BYTES, "labelled set")
     qs, ans, labels = [], [], []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pytest_persona._util.textfile import read_bounded_text
 from pytest_persona.cache.store import (
     CacheWarning,
     PersonaCache,
@@ -54,17 +55,7 @@ def default_benign_path() -> Path:
 def load_benign(path: str | Path | None = None) -> BenignSet:
     """Read a benign set; every bad line is a LocatedError naming file, line and field."""
     file = Path(path) if path is not None else default_benign_path()
-    try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        raise LocatedError(file, 1, None, f"cannot read the benign prompt set: {exc}") from exc
-    if len(raw) > MAX_BENIGN_BYTES:
-        raise LocatedError(file, 1, None, f"larger than {MAX_BENIGN_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        at = raw[:exc.start].count(b"\n") + 1
-        raise LocatedError(file, at, None, "not valid UTF-8") from exc
+    text = read_bounded_text(file, MAX_BENIGN_BYTES, "benign prompt set")
     prompts, conts = [], []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
