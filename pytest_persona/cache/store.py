@@ -17,9 +17,9 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from filelock import FileLock
 
@@ -30,6 +30,9 @@ from pytest_persona.errors import CacheIOError
 log = logging.getLogger(__name__)
 CACHE_VERSION = 1
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # an entry that is a symlink is never opened
+
+
+T = TypeVar("T")
 
 
 class CacheWarning(UserWarning):
@@ -305,6 +308,20 @@ class PersonaCache:
         except (OSError, ValueError):
             return None
         return data if isinstance(data, dict) else None
+
+    def load_checked(self, kind: str, key: str, check: Callable[[dict[str, Any]], T],
+                     what: str) -> T | None:
+        """:meth:`load_record` passed through ``check``; an entry ``check`` rejects (a
+        ValueError) warns, naming the file, and reads as absent, so it is measured again."""
+        found = self.load_record(kind, key)
+        if found is None:
+            return None
+        try:
+            return check(found)
+        except ValueError as exc:
+            warnings.warn(f"{self.record_path(kind, key)}: corrupt {what} cache entry ({exc}); "
+                          "measuring again", CacheWarning, stacklevel=3)
+            return None
 
     def save_record(self, kind: str, key: str, payload: Mapping[str, Any]) -> Path:
         """Write a JSON outcome atomically."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -20,7 +19,6 @@ from typing import Any
 
 from pytest_persona._util.textfile import read_bounded_text
 from pytest_persona.cache.store import (
-    CacheWarning,
     PersonaCache,
     check_projection_entry,
     stable_hash,
@@ -119,13 +117,10 @@ def steering_kl(loaded: Any, vector: Vector, layer: int, positions: str, coeff: 
                     list(benign.continuations)).digest()
     n = len(benign.prompts)
     if cache is not None:
-        found = cache.load_record(KIND, key)
+        found = cache.load_checked(KIND, key, lambda d: check_damage_entry(d, n),
+                                   "steering-damage")
         if found is not None:
-            try:
-                return check_damage_entry(found, n)
-            except ValueError as exc:
-                warnings.warn(f"{cache.record_path(KIND, key)}: corrupt steering-damage cache "
-                              f"entry ({exc}); measuring again", CacheWarning, stacklevel=2)
+            return found
     from pytest_persona.core.damage import teacher_forced_kl  # torch: misses only
 
     values = teacher_forced_kl(loaded.model, loaded.tokenizer, benign.prompts,

@@ -10,12 +10,11 @@ measured again (the new entry replaces it).
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pytest_persona.cache.store import CacheWarning, PersonaCache, stable_hash
+from pytest_persona.cache.store import PersonaCache, stable_hash
 from pytest_persona.core.arrays import Vector, as_float32
 from pytest_persona.core.dose import DoseScale
 from pytest_persona.models.loading import cache_identity
@@ -68,13 +67,9 @@ def mean_norm_cached(loaded: Any, layer: int, prompts: Sequence[Any],
     (:func:`pytest_persona.core.dose.mean_block_norm`), read from the cache when present."""
     key = DoseKey(cache_identity(loaded), int(layer), list(prompts)).digest()
     if cache is not None:
-        found = cache.load_record(KIND, key)
+        found = cache.load_checked(KIND, key, lambda d: check_dose_entry(d, layer), "dose")
         if found is not None:
-            try:
-                return check_dose_entry(found, layer)
-            except ValueError as exc:
-                warnings.warn(f"{cache.record_path(KIND, key)}: corrupt dose cache entry "
-                              f"({exc}); measuring again", CacheWarning, stacklevel=2)
+            return found
     from pytest_persona.core.dose import mean_block_norm  # torch: misses only
 
     mean, n = mean_block_norm(loaded.model, loaded.tokenizer, list(prompts), layer,

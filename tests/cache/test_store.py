@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -101,3 +102,19 @@ def test_corrupt_vector_entries_warn_and_recompute(tmp_path: Path, corrupt) -> N
     assert again is not None and torch.equal(again.vectors, good.vectors)
     assert any(p.name.startswith("k.safetensors.corrupt-") or p.name.startswith("k.json.corrupt-")
                for p in cache.vector_path("k").parent.iterdir())
+
+
+def test_load_checked_warns_and_reads_a_rejected_entry_as_absent(tmp_path: Path) -> None:
+    cache = PersonaCache(tmp_path)
+    cache.save_record("dose", "k1", {"mean": 2.0})
+
+    def check(d: dict[str, Any]) -> float:
+        if not isinstance(d.get("mean"), float) or d["mean"] < 0:
+            raise ValueError("mean must be a non-negative float")
+        return float(d["mean"])
+
+    assert cache.load_checked("dose", "k1", check, "dose") == 2.0
+    assert cache.load_checked("dose", "absent", check, "dose") is None
+    cache.save_record("dose", "k2", {"mean": -1.0})
+    with pytest.warns(CacheWarning, match=r"k2\.json: corrupt dose cache entry \(mean must"):
+        assert cache.load_checked("dose", "k2", check, "dose") is None
