@@ -13,9 +13,11 @@ then merges: entries the local cache lacks are added, existing entries are never
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
+import os
 import shutil
 import sqlite3
 import tarfile
@@ -75,30 +77,65 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _complete_lines(data: bytes) -> bytes:
-    """Drop a torn last line (a writer may be appending right now)."""
-    end = data.rfind(b"\n")
-    return data[:end + 1] if end >= 0 else b""
+_CHUNK = 1 << 20  # export and import both move members in 1 MiB pieces
 
 
-def _snapshot_sqlite(path: Path) -> bytes:
-    """A consistent copy of a live SQLite database (WAL contents included)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "snapshot.sqlite"
-        src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        dst = sqlite3.connect(str(copy))
-        try:
-            src.backup(dst)
-        finally:
-            src.close()
-            dst.close()
-        return copy.read_bytes()
+@dataclass(frozen=True)
+class _Member:
+    """One member staged for export: a private copy, so its bytes cannot change between the
+    manifest (written first) and the tar member."""
+
+    name: str
+    path: Path
+    sha256: str
+    size: int
 
 
-def _collect(root: Path, skipped: list[str]) -> dict[str, bytes]:
-    """The cache's own files: plain files only (a symlink, whatever it points to, is listed
-    in ``skipped`` and never read)."""
-    members: dict[str, bytes] = {}
+def _hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _copy_plain(src: Path, dst: Path, *, whole_lines: bool) -> None:
+    """Copy ``src`` to ``dst`` in chunks without following a symlink; with ``whole_lines`` a
+    torn last line (a writer may be appending right now) is left out."""
+    fd = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    last_newline = 0
+    with os.fdopen(fd, "rb") as fin, dst.open("wb") as fout:
+        offset = 0
+        while chunk := fin.read(_CHUNK):
+            fout.write(chunk)
+            end = chunk.rfind(b"\n")
+            if end >= 0:
+                last_newline = offset + end + 1
+            offset += len(chunk)
+        if whole_lines:
+            fout.truncate(last_newline)
+
+
+def _snapshot_sqlite(path: Path, dst: Path) -> None:
+    """A consistent copy of a live SQLite database (WAL contents included), written to ``dst``."""
+    src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    out = sqlite3.connect(str(dst))
+    try:
+        src.backup(out)
+    finally:
+        src.close()
+        out.close()
+
+
+def _stage(root: Path, staging: Path, skipped: list[str]) -> list[_Member]:
+    """Copy the cache's own files into ``staging``: plain files only (a symlink, whatever it
+    points to, is listed in ``skipped`` and never read). Memory stays at one chunk whatever
+    the sizes."""
+    members: list[_Member] = []
+
+    def add(name: str, copy: Path) -> None:
+        members.append(_Member(name, copy, _hash_file(copy), copy.stat().st_size))
+
     for sub, patterns in (("responses", ("*.jsonl",)), ("vectors", ("*.safetensors", "*.json")),
                           ("projections", ("*.json",))):
         if (root / sub).is_symlink():
@@ -110,44 +147,65 @@ def _collect(root: Path, skipped: list[str]) -> dict[str, bytes]:
                 if path.is_symlink():
                     skipped.append(name)
                 elif path.is_file() and LAYOUT.match(name):
-                    data = path.read_bytes()
-                    members[name] = _complete_lines(data) if sub == "responses" else data
+                    copy = staging / f"{len(members)}.member"
+                    try:
+                        _copy_plain(path, copy, whole_lines=sub == "responses")
+                    except OSError as exc:
+                        if exc.errno == errno.ELOOP:  # became a symlink since the listing
+                            skipped.append(name)
+                            continue
+                        raise
+                    add(name, copy)
     judge = root / JUDGE_DB
     if judge.is_symlink():
         skipped.append(JUDGE_DB)
     elif judge.is_file():
-        members[JUDGE_DB] = _snapshot_sqlite(judge)
-    return members
+        copy = staging / "judge.member"
+        _snapshot_sqlite(judge, copy)
+        add(JUDGE_DB, copy)
+    return sorted(members, key=lambda m: m.name)
 
 
 def export_cache(root: str | Path, out: str | Path) -> ArchiveSummary:
-    """Write the cache under ``root`` to the archive ``out`` (atomically)."""
+    """Write the cache under ``root`` to the archive ``out`` (atomically).
+
+    Members are staged as private copies beside ``out`` (so their bytes are fixed before the
+    manifest that lists them is written) and streamed into the archive chunk by chunk: memory
+    does not grow with the size of the cache; temporary disk use is one copy of it.
+    """
     source = Path(root)
     if not source.is_dir():
         raise ArchiveError(f"{source}: no persona cache there (not a directory)")
     skipped: list[str] = []
-    members = _collect(source, skipped)
-    manifest = {
-        "format": FORMAT, "version": VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                        time.gmtime()),
-        "members": {name: {"sha256": _sha256(data), "size": len(data)}
-                    for name, data in sorted(members.items())},
-    }
+    target = Path(out)
+    with tempfile.TemporaryDirectory(prefix=".persona-export-",
+                                     dir=target.parent if target.parent.is_dir() else None) as tmp:
+        members = _stage(source, Path(tmp), skipped)
+        manifest = {
+            "format": FORMAT, "version": VERSION,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "members": {m.name: {"sha256": m.sha256, "size": m.size} for m in members},
+        }
 
-    def write(tmp: Path) -> None:
-        with tarfile.open(tmp, "w:gz") as tar:
-            for name, data in [(MANIFEST, json.dumps(manifest, indent=2).encode()),
-                               *sorted(members.items())]:
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                info.mtime = int(time.time())
-                info.mode = 0o644
-                tar.addfile(info, io.BytesIO(data))
+        def write(tmp_out: Path) -> None:
+            now = int(time.time())
 
-    write_with(out, write)
+            def info(name: str, size: int) -> tarfile.TarInfo:
+                ti = tarfile.TarInfo(name)
+                ti.size, ti.mtime, ti.mode = size, now, 0o644
+                return ti
+
+            with tarfile.open(tmp_out, "w:gz") as tar:
+                head = json.dumps(manifest, indent=2).encode()
+                tar.addfile(info(MANIFEST, len(head)), io.BytesIO(head))
+                for m in members:
+                    with m.path.open("rb") as fh:
+                        tar.addfile(info(m.name, m.size), fh)
+
+        write_with(target, write)
     summary = ArchiveSummary(skipped=skipped)
-    for name in members:
-        summary.count(summary.added, _kind(name))
+    for m in members:
+        summary.count(summary.added, _kind(m.name))
     return summary
 
 
