@@ -11,11 +11,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 pytest_plugins = ["pytester"]
 
 
+from typing import TYPE_CHECKING  # noqa: E402
+
 import pytest  # noqa: E402
+
+if TYPE_CHECKING:
+    from pytest_persona.models.loading import LoadedModel
 
 
 @pytest.fixture(scope="session")
-def smol():  # type: ignore[no-untyped-def]
+def smol() -> LoadedModel:
     """The embedded SmolLM2-135M-Instruct, loaded once per test session (CPU, float32)."""
     from pytest_persona.models.loading import load_model
 

@@ -20,7 +20,7 @@ def test_extract_takes_a_coherence_threshold(tmp_path: Path, monkeypatch: pytest
     assert args.coherence_threshold == 50.0
     seen = []
 
-    def capture(loaded, trait, judge, coh, config, *a, **k):  # type: ignore[no-untyped-def]
+    def capture(loaded, trait, judge, coh, config, *a, **k):
         seen.append(config)
         raise extraction.ExtractionError("stop here")
 

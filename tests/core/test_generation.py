@@ -12,6 +12,7 @@ from pytest_persona.core.generation import (
     generate,
     request_key,
 )
+from pytest_persona.models.loading import LoadedModel
 from pytest_persona.models.tiny import D_MODEL, make_tiny_model
 
 QUESTIONS = ["What is the capital of France?", "hi", "Tell me about the moon, please.",
@@ -90,14 +91,14 @@ def test_request_key_covers_model_and_steering() -> None:
 
 
 @pytest.mark.slow
-def test_embedded_model_answers_coherently(smol) -> None:  # type: ignore[no-untyped-def]
+def test_embedded_model_answers_coherently(smol: LoadedModel) -> None:
     out = generate(smol.model, smol.tokenizer, ["What is the capital of France?"],
                    GenerationConfig(max_new_tokens=24))
     assert "paris" in out[0].lower()
 
 
 @pytest.mark.slow
-def test_embedded_greedy_batched_equals_unbatched(smol) -> None:  # type: ignore[no-untyped-def]
+def test_embedded_greedy_batched_equals_unbatched(smol: LoadedModel) -> None:
     qs = ["What is the capital of France?", "Name a primary colour.", "What is 2 + 2?"]
     a = generate(smol.model, smol.tokenizer, qs, GenerationConfig(max_new_tokens=16, batch_size=3))
     b = generate(smol.model, smol.tokenizer, qs, GenerationConfig(max_new_tokens=16, batch_size=1))

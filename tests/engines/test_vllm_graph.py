@@ -100,7 +100,7 @@ def test_unsteered_rows_equal_hf_on_every_row(unsteered: tuple[list[str], list[s
 def test_steered_rows_equal_hf(loaded: LazyLoadedModel, engine: Any, messages: list[Messages],
                                vector: np.ndarray, positions: str,
                                unsteered: tuple[list[str], list[str]]) -> None:
-    steering = Steering(vector, LAYER, positions)  # type: ignore[arg-type]
+    steering = Steering(vector, LAYER, positions)
     seeds = [0] * len(messages)
     hf = HFEngine().generate(loaded, messages, GREEDY, steering=steering, coeffs=COEFFS,
                              seeds=seeds)
@@ -161,7 +161,7 @@ def test_op_overhead_measured(loaded: LazyLoadedModel, engine: Any, vector: np.n
     reported, not asserted (2 shared cores are noisy)."""
     n = 24
     config = GenerationConfig(max_new_tokens=32, temperature=0.0)
-    steering = Steering(vector, LAYER, "response")  # type: ignore[arg-type]
+    steering = Steering(vector, LAYER, "response")
     result: dict[str, Any] = {"rows": n, "max_new_tokens": 32, "repeats": 3}
     for k, (label, coeffs) in enumerate((("unsteered", [0.0] * n), ("steered", [2.0] * n))):
         rates = []

@@ -72,7 +72,7 @@ def test_unsteered_rows_equal_hf_on_every_row(unsteered: tuple[list[str], list[s
 def test_steered_rows_equal_hf(loaded: LazyLoadedModel, engine: Any, messages: list[Messages],
                                vector: np.ndarray, positions: str,
                                unsteered: tuple[list[str], list[str]]) -> None:
-    steering = Steering(vector, LAYER, positions)  # type: ignore[arg-type]
+    steering = Steering(vector, LAYER, positions)
     seeds = [0] * len(messages)
     hf = HFEngine().generate(loaded, messages, GREEDY, steering=steering, coeffs=COEFFS,
                              seeds=seeds)

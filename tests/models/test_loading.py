@@ -7,6 +7,7 @@ import pytest
 from pytest_persona.models.fingerprint import directory_fingerprint
 from pytest_persona.models.loading import (
     ALIASES,
+    LoadedModel,
     ModelLoadError,
     embedded_gguf_path,
     load_model,
@@ -68,7 +69,7 @@ def test_dtype_parsing() -> None:
 
 
 @pytest.mark.slow
-def test_embedded_model_loads_with_gguf_fingerprint(smol) -> None:  # type: ignore[no-untyped-def]
+def test_embedded_model_loads_with_gguf_fingerprint(smol: LoadedModel) -> None:
     assert embedded_gguf_path().name == "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert smol.fingerprint.startswith("gguf-sha256:")
     assert smol.n_layers == 30 and smol.d_model == 576
@@ -90,7 +91,7 @@ def test_lazy_model_knows_its_identity_without_loading(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_lazy_embedded_identity_matches_loaded(smol) -> None:  # type: ignore[no-untyped-def]
+def test_lazy_embedded_identity_matches_loaded(smol: LoadedModel) -> None:
     from pytest_persona.models.loading import LazyLoadedModel
 
     lazy = LazyLoadedModel("smollm2-135m", device="cpu")

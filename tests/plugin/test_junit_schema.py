@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,14 +52,14 @@ def _xsd() -> Path:
                         f"from pytest's sdist ({XSD_MEMBER}); pip said: {got.stderr[-300:]}")
         with tarfile.open(sdists[0]) as tar:
             member = next(m for m in tar.getmembers() if m.name.endswith(XSD_MEMBER))
-            data = tar.extractfile(member).read()  # type: ignore[union-attr]
+            data = tar.extractfile(member).read()  # type: ignore[union-attr]  # a tar member found by name is a file
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_bytes(data)
     return cached
 
 
 @pytest.fixture(scope="module")
-def schema():  # type: ignore[no-untyped-def]
+def schema() -> Any:  # lxml ships no stubs: an lxml.etree.XMLSchema
     etree = pytest.importorskip("lxml.etree")
     return etree.XMLSchema(etree.parse(io.BytesIO(_xsd().read_bytes())))
 
@@ -75,7 +76,7 @@ def _run(pytester: pytest.Pytester, family: str) -> bytes:
 
 
 def test_xunit2_junit_validates_and_keeps_the_figures(pytester: pytest.Pytester,
-                                                      schema) -> None:  # type: ignore[no-untyped-def]
+                                                      schema: Any) -> None:
     from lxml import etree
 
     doc = etree.parse(io.BytesIO(_run(pytester, "xunit2")))
