@@ -32,7 +32,7 @@ class JudgedSession(FakeSession):
     scripted = ScriptedJudge()
 
     @property
-    def judge(self) -> Any:  # type: ignore[override]
+    def judge(self) -> Any:
         return self.scripted
 
 
@@ -59,7 +59,7 @@ def test_auc_against_min(tmp_path: Path, rs: ResolvedSuite) -> None:
     _labels(tmp_path, [("S=80", 1), ("S=40", 1), ("S=50", 0), ("S=10", 0), ("none", 0)])
     ps = JudgedSession(tmp_path)
     out = ev.judge_agreement(ps, rs, _exp("judge_agreement", file="lab.jsonl", min=0.75),
-                             TRAIT)  # type: ignore[arg-type]
+                             TRAIT)
     assert out.passed and out.figures["auc"] == 0.75
     assert out.figures["n"] == 4 and out.figures["missing"] == 1
     assert "AUC 0.750" in out.message and "1 unscored" in out.message
@@ -67,10 +67,10 @@ def test_auc_against_min(tmp_path: Path, rs: ResolvedSuite) -> None:
     row = ps.section("evil")["judge_agreement"]["lab.jsonl"]
     assert row["metric"] == "auc" and row["value"] == 0.75 and row["n"] == 4
     below = ev.judge_agreement(ps, rs, _exp("judge_agreement", file="lab.jsonl", min=0.76),
-                               TRAIT)  # type: ignore[arg-type]
+                               TRAIT)
     assert not below.passed
     ci = ev.judge_agreement(ps, rs, _exp("judge_agreement", file="lab.jsonl", min=0.75,
-                                         require="ci"), TRAIT)  # type: ignore[arg-type]
+                                         require="ci"), TRAIT)
     assert ci.passed is (ci.figures["ci_low"] >= 0.75) and "95% CI lower bound" in ci.message
 
 
@@ -79,7 +79,7 @@ def test_spearman_for_graded_labels(tmp_path: Path, rs: ResolvedSuite) -> None:
     _labels(tmp_path, [("S=10", 0), ("S=70", 40), ("S=50", 60), ("S=100", 100)])
     out = ev.judge_agreement(JudgedSession(tmp_path), rs,
                              _exp("judge_agreement", file="lab.jsonl", min=0.5),
-                             TRAIT)  # type: ignore[arg-type]
+                             TRAIT)
     assert out.passed and out.figures["spearman"] == pytest.approx(0.8)
     assert "graded labels" in out.message
 
