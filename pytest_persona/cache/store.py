@@ -24,6 +24,7 @@ from typing import Any, BinaryIO, TypeVar
 from filelock import FileLock
 
 from pytest_persona._util.atomic import write_text
+from pytest_persona._util.locks import safe_lock
 from pytest_persona.core.vectors import TraitVectors, VectorFileError
 from pytest_persona.errors import CacheIOError
 
@@ -253,7 +254,7 @@ class PersonaCache:
         """Write vectors and their JSON sidecar (provenance, per-layer report) atomically."""
         path = self.vector_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(path) + ".lock"):
+        with safe_lock(path, CacheWarning):
             for target in (path, path.with_suffix(".json")):
                 if target.is_dir() and not target.is_symlink():
                     _move_aside(target)  # os.replace cannot put a file over a directory

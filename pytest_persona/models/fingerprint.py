@@ -15,9 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
 from pytest_persona._util.atomic import write_text
+from pytest_persona._util.locks import safe_lock
 
 CHUNK_BYTES = 8 << 20
 RACY_NS = 2_000_000_000  # files younger than this when hashed are hashed again next time
@@ -81,7 +80,7 @@ def memoised_sha256(path: str | Path, memo_file: str | Path | None = None) -> st
     if _stat_key(after) != _stat_key(stat) or started - stat.st_mtime_ns < RACY_NS:
         return value  # changed while hashing, or too fresh to trust its stat next time
     memo.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(memo) + ".lock"):
+    with safe_lock(memo):
         files = _read_memo(memo)
         files[str(target)] = {"stat": _stat_key(stat), "sha256": value}
         write_text(memo, json.dumps({"version": MEMO_VERSION, "files": files}, indent=0))
