@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TypedDict
 
 import pytest
 
@@ -17,10 +18,26 @@ from pytest_persona.judges import (
     resolve_judge_spec,
 )
 from pytest_persona.judges.aggregate import aggregate_logprobs, parse_score_text
+from pytest_persona.judges.base import Judge
+from pytest_persona.judges.cache import JudgeCache
 from pytest_persona.judges.prompts import fill_prompt
 from tests.support.judge_server import JudgeServer
 
-FAST = dict(timeout=5.0, max_retries=2)
+
+class _Transport(TypedDict):
+    """The make_judge keywords that keep a failing-server test short."""
+
+    timeout: float
+    max_retries: int
+
+
+FAST: _Transport = {"timeout": 5.0, "max_retries": 2}
+
+
+def _cache_of(judge: Judge) -> JudgeCache:
+    """The judge's score cache: these tests always build the judge with a cache_path."""
+    assert judge._cache is not None
+    return judge._cache
 
 
 def _reqs(template: str, n: int, flatter: bool = False) -> list[JudgeRequest]:
@@ -175,8 +192,8 @@ def test_cache_hit_path_makes_no_calls(judge_server: JudgeServer, template: str,
     assert j2.usage.cache_hits == 12 and j2.usage.calls == 0
     assert seen[-1] == (12, 12)
     # stored with the version the API reported
-    row = j2._cache.get_row(j2.cache_key(reqs[0]))
-    assert row["model_version"] == "gpt-4.1-mini-2025-04-14"
+    row = _cache_of(j2).get_row(j2.cache_key(reqs[0]))
+    assert row is not None and row["model_version"] == "gpt-4.1-mini-2025-04-14"
 
 
 def test_cache_key_changes_with_template_and_judge(judge_server: JudgeServer, template: str,
@@ -212,7 +229,7 @@ def test_transport_failures_are_not_cached(template: str, cache_path, failure: s
         srv.queue(failure)
         [res] = j.score_many_sync(_reqs(template, 1))
         assert res.score is None and res.missing_reason
-        assert len(j._cache) == 0
+        assert len(_cache_of(j)) == 0
         [again] = j.score_many_sync(_reqs(template, 1))
         assert again.score == pytest.approx(10) and srv.calls == 2
 
@@ -221,7 +238,7 @@ def test_scores_written_as_they_arrive(judge_server: JudgeServer, template: str,
     j = make_judge("openai:gpt-4.1-mini", base_url=judge_server.base_url, cache_path=cache_path,
                    concurrency=1)
     sizes: list[int] = []
-    j.score_many_sync(_reqs(template, 5), progress=lambda d, t: sizes.append(len(j._cache)))
+    j.score_many_sync(_reqs(template, 5), progress=lambda d, t: sizes.append(len(_cache_of(j))))
     assert sizes == [1, 2, 3, 4, 5]
 
 
@@ -375,23 +392,23 @@ def test_missing_logprobs_are_not_cached(template: str, cache_path) -> None:
     from pytest_persona.judges.openai_judge import OpenAIJudge
 
     class NoLogprobs(OpenAIJudge):
-        async def _score_one(self, request, client):  # type: ignore[no-untyped-def]
+        async def _score_one(self, request, client):
             return await super()._score_one(request, _StripLogprobs(client))
 
     with JudgeServer(scorer=lambda p: 10) as srv:
         j = NoLogprobs("gpt-4.1-mini-2025-04-14", base_url=srv.base_url, cache_path=cache_path)
         [res] = j.score_many_sync(_reqs(template, 1))
         assert res.score is None and "no logprobs" in (res.missing_reason or "")
-        assert len(j._cache) == 0
+        assert len(_cache_of(j)) == 0
 
 
 class _StripLogprobs:
-    def __init__(self, client) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, client) -> None:
         self.chat = self
         self.completions = self
         self._client = client
 
-    async def create(self, **kwargs):  # type: ignore[no-untyped-def]
+    async def create(self, **kwargs):
         resp = await self._client.chat.completions.create(**kwargs)
         resp.choices[0].logprobs = None
         return resp
@@ -431,8 +448,8 @@ def test_alias_is_resolved_and_a_moved_alias_misses_the_cache(template: str, cac
         assert srv.calls == 9 and moved.usage.cache_hits == 0
         assert set(moved.usage.models) == {srv.openai_model if kind == "openai"
                                            else srv.anthropic_model}
-        row = moved._cache.get_row(moved.cache_key(_reqs(template, 1)[0]))
-        assert row["model_version"] == (srv.openai_model if kind == "openai"
+        row = _cache_of(moved).get_row(moved.cache_key(_reqs(template, 1)[0]))
+        assert row is not None and row["model_version"] == (srv.openai_model if kind == "openai"
                                         else srv.anthropic_model)
 
 

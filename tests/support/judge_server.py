@@ -36,7 +36,7 @@ BEHAVIOURS = ("429", "500", "slow", "garbage", "refusal", "lowmass", "badjson", 
 _SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "proxy-authorization"}
 
 
-class RecordedRequest(dict):
+class RecordedRequest(dict[str, Any]):
     """The JSON body of a request (a dict), with ``.path`` and ``.headers`` (no auth headers)."""
 
     path: str
