@@ -36,6 +36,7 @@ from pytest_persona._util.atomic import write_text
 from pytest_persona._util.numbers import finite_or_none
 from pytest_persona.cache.store import PersonaCache, stable_hash
 from pytest_persona.core.activations import collect_activations
+from pytest_persona.core.arrays import vector_sha256
 from pytest_persona.core.generation import GenerationConfig, Messages
 from pytest_persona.core.projection import project
 from pytest_persona.core.streaming import RESAMPLES, StreamingMean, StreamSummary
@@ -258,8 +259,9 @@ class Projector(Protocol):
 
 
 def vector_hash(vector: torch.Tensor) -> str:
-    return hashlib.sha256(vector.detach().float().cpu().contiguous().numpy().tobytes()
-                          ).hexdigest()[:32]
+    """The screen cache's vector key: the first 32 hex digits of
+    :func:`~pytest_persona.core.arrays.vector_sha256`."""
+    return vector_sha256(vector)[:32]
 
 
 class ModelProjector:

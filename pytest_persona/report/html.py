@@ -8,13 +8,13 @@ Standalone pages carry a Content-Security-Policy that forbids scripts altogether
 
 from __future__ import annotations
 
-import html as _html
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pytest_persona._util.numbers import finite_or_none
 from pytest_persona._util.redact import redact_secrets
 from pytest_persona.report import plots, screen_html
+from pytest_persona.report._format import esc, fmt_num
 from pytest_persona.report.summary import flip_line, outcome_counts, projection_order
 from pytest_persona.results.compare import Comparison, Rule, compare_results, trait_metrics
 
@@ -134,47 +134,25 @@ h1.pp-h1{font-size:24px;margin:0 0 4px;color:#111827}
 # --------------------------------------------------------------------------- helpers
 
 
-def _e(v: Any) -> str:
-    """Escape any value as HTML text (attribute-safe)."""
-    return _html.escape(redact_secrets("" if v is None else str(v)), quote=True)
-
-
 _num = finite_or_none
-
-
-def _fmt(v: Any, digits: int = 1) -> str:
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    x = _num(v)
-    if x is None:
-        return "\u2013" if v is None else _e(v)
-    if isinstance(v, int):
-        return str(v)
-    if x == 0:
-        return f"{0:.{digits}f}"
-    if abs(x) < 0.1:
-        return f"{x:.3f}"
-    if abs(x) < 1:
-        return f"{x:.{max(digits, 2)}f}"
-    return f"{x:.{digits}f}"
 
 
 def _ci(v: Any) -> str:
     if isinstance(v, (list, tuple)) and len(v) == 2 and all(_num(x) is not None for x in v):
-        return f"[{_fmt(v[0])}, {_fmt(v[1])}]"
+        return f"[{fmt_num(v[0])}, {fmt_num(v[1])}]"
     return ""
 
 
 def _chip(outcome: Any, text: str | None = None) -> str:
     o = str(outcome)
     cls = o if o in ("passed", "failed", "error", "xfailed", "xpassed", "skipped") else "other"
-    return f'<span class="pp-chip pp-o-{cls}">{_e(text if text is not None else o)}</span>'
+    return f'<span class="pp-chip pp-o-{cls}">{esc(text if text is not None else o)}</span>'
 
 
 def _kv(rows: Iterable[tuple[str, str]]) -> str:
     """rows: (label, already-escaped html)."""
     return '<dl class="pp-kv">' + "".join(
-        f"<dt>{_e(k)}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
+        f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
 
 
 def _short_fp(fp: Any) -> str:
@@ -182,16 +160,16 @@ def _short_fp(fp: Any) -> str:
     if not s:
         return "\u2013"
     shown = s if len(s) <= 23 else s[:23] + "\u2026"
-    return f'<code title="{_e(s)}">{_e(shown)}</code>'
+    return f'<code title="{esc(s)}">{esc(shown)}</code>'
 
 
 def _fig(caption: str, svg: str) -> str:
-    return f'<figure class="pp-fig"><figcaption>{_e(caption)}</figcaption>{svg}</figure>'
+    return f'<figure class="pp-fig"><figcaption>{esc(caption)}</figcaption>{svg}</figure>'
 
 
 def _table(headers: Sequence[tuple[str, bool]], rows: Iterable[str], cls: str = "") -> str:
     """headers: (label, numeric); rows: already-rendered <tr> strings."""
-    head = "".join(f'<th{" class=pp-num" if num else ""}>{_e(h)}</th>' for h, num in headers)
+    head = "".join(f'<th{" class=pp-num" if num else ""}>{esc(h)}</th>' for h, num in headers)
     return (f'<table class="pp-table {cls}"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
 
@@ -205,18 +183,18 @@ def _td(v: str, num: bool = False, cls: str = "") -> str:
 
 
 def _model_rows(m: Mapping[str, Any]) -> list[tuple[str, str]]:
-    rows = [("name", _e(m.get("name", "\u2013")))]
+    rows = [("name", esc(m.get("name", "\u2013")))]
     if m.get("id"):
-        rows.append(("id", _e(m["id"])))
+        rows.append(("id", esc(m["id"])))
     rows.append(("fingerprint", _short_fp(m.get("fingerprint"))))
     shape = []
     if m.get("n_layers") is not None:
-        shape.append(f"{_e(m['n_layers'])} layers")
+        shape.append(f"{esc(m['n_layers'])} layers")
     if m.get("d_model") is not None:
-        shape.append(f"d_model {_e(m['d_model'])}")
+        shape.append(f"d_model {esc(m['d_model'])}")
     if shape:
         rows.append(("shape", ", ".join(shape)))
-    dev = " / ".join(_e(m[k]) for k in ("device", "dtype") if m.get(k))
+    dev = " / ".join(esc(m[k]) for k in ("device", "dtype") if m.get(k))
     if dev:
         rows.append(("device", dev))
     return rows
@@ -225,11 +203,11 @@ def _model_rows(m: Mapping[str, Any]) -> list[tuple[str, str]]:
 def _offline_banner(judge: Mapping[str, Any]) -> str:
     if not judge.get("offline"):
         return ""
-    note = f" <span class=pp-note>({_e(judge['note'])})</span>" if judge.get("note") else ""
+    note = f" <span class=pp-note>({esc(judge['note'])})</span>" if judge.get("note") else ""
     return (
         '<div class="pp-banner pp-warn" id="pp-offline-warning" role="alert">'
         f"<strong>WARNING: offline judge.</strong> Scores come from the local judge "
-        f"<code>{_e(judge.get('id', 'offline'))}</code>, not an LLM autorater. Treat trait scores "
+        f"<code>{esc(judge.get('id', 'offline'))}</code>, not an LLM autorater. Treat trait scores "
         f"as a smoke test; set an API key or pass <code>--judge</code> for real scores.{note}</div>"
     )
 
@@ -245,33 +223,33 @@ def _header(results: Mapping[str, Any]) -> str:
     if isinstance(ref, Mapping):
         model_card += ('<div class="pp-card"><h4 class="pp-h4">Reference model</h4>'
                        + _kv(_model_rows(ref)) + "</div>")
-    jrows = [("judge", f"<code>{_e(judge.get('id', DASH))}</code>"
+    jrows = [("judge", f"<code>{esc(judge.get('id', DASH))}</code>"
               + (" " + _chip("xpassed", "offline") if judge.get("offline") else ""))]
     if judge.get("coherence_id"):
-        jrows.append(("coherence judge", f"<code>{_e(judge['coherence_id'])}</code>"))
+        jrows.append(("coherence judge", f"<code>{esc(judge['coherence_id'])}</code>"))
     if ju:
-        jrows.append(("judge calls", f"{_fmt(ju.get('calls'))} "
-                      f"<span class=pp-note>({_fmt(ju.get('cache_hits'))} cached)</span>"))
-        jrows.append(("judge tokens", f"{_fmt(ju.get('input_tokens'))} in / "
-                      f"{_fmt(ju.get('output_tokens'))} out"))
+        jrows.append(("judge calls", f"{fmt_num(ju.get('calls'))} "
+                      f"<span class=pp-note>({fmt_num(ju.get('cache_hits'))} cached)</span>"))
+        jrows.append(("judge tokens", f"{fmt_num(ju.get('input_tokens'))} in / "
+                      f"{fmt_num(ju.get('output_tokens'))} out"))
         cost = _num(ju.get("cost_usd"))
         jrows.append(("judge cost", f"${cost:.4f}" if cost is not None else "n/a"))
         if ju.get("missing"):
-            jrows.append(("missing scores", _fmt(ju.get("missing"))))
+            jrows.append(("missing scores", fmt_num(ju.get("missing"))))
     judge_card = '<div class="pp-card"><h4 class="pp-h4">Judge</h4>' + _kv(jrows) + "</div>"
     rrows = []
     if results.get("created"):
-        rrows.append(("created", _e(results["created"])))
+        rrows.append(("created", esc(results["created"])))
     if results.get("duration_s") is not None:
-        rrows.append(("duration", f"{_fmt(results['duration_s'])} s"))
+        rrows.append(("duration", f"{fmt_num(results['duration_s'])} s"))
     if cache:
-        rrows.append(("cache", f"{_fmt(cache.get('hits'))} hits / {_fmt(cache.get('misses'))} "
+        rrows.append(("cache", f"{fmt_num(cache.get('hits'))} hits / {fmt_num(cache.get('misses'))} "
                       "misses"))
     if mu:
-        rrows.append(("model tokens", f"{_fmt(mu.get('generated_tokens'))} generated in "
-                      f"{_fmt(mu.get('generate_calls'))} calls"))
+        rrows.append(("model tokens", f"{fmt_num(mu.get('generated_tokens'))} generated in "
+                      f"{fmt_num(mu.get('generate_calls'))} calls"))
     if results.get("package_version"):
-        rrows.append(("pytest-persona", _e(results["package_version"])))
+        rrows.append(("pytest-persona", esc(results["package_version"])))
     run_card = '<div class="pp-card"><h4 class="pp-h4">Run</h4>' + _kv(rrows) + "</div>"
     counts = outcome_counts(results)
     chips = "".join(_chip(o, f"{n} {o}") for o, n in counts.items()) or \
@@ -296,11 +274,11 @@ def _overview(results: Mapping[str, Any]) -> str:
         chips = " ".join(_chip(o, f"{n} {o}") for o, n in counts.items()) or "\u2013"
         rows.append(
             f'<tr class="{"pp-row-bad" if bad else ""}">'
-            f'<td><a href="#pp-trait-{_anchor(name)}">{_e(name)}</a></td>'
-            + _td(_fmt(m.get("baseline_score")), True) + _td(_fmt(m.get("steered_score")), True)
-            + _td(_e(projection_order(t)), True)
-            + _td(_fmt(m.get("max_cross_cosine"), 2), True)
-            + _td(_fmt(m.get("effective_pairs", (t.get("vector") or {}).get("effective_pairs"))),
+            f'<td><a href="#pp-trait-{_anchor(name)}">{esc(name)}</a></td>'
+            + _td(fmt_num(m.get("baseline_score")), True) + _td(fmt_num(m.get("steered_score")), True)
+            + _td(esc(projection_order(t)), True)
+            + _td(fmt_num(m.get("max_cross_cosine"), 2), True)
+            + _td(fmt_num(m.get("effective_pairs", (t.get("vector") or {}).get("effective_pairs"))),
                   True)
             + _td(chips) + "</tr>")
     table = _table([("trait", False), ("baseline score", True), ("steered score", True),
@@ -308,12 +286,12 @@ def _overview(results: Mapping[str, Any]) -> str:
                     ("expectations", False)], rows, "pp-overview")
     flips = flip_line(results)
     if flips:
-        table += f'<p class="pp-note pp-flips">{_e(flips)}</p>'
+        table += f'<p class="pp-note pp-flips">{esc(flips)}</p>'
 
     cos = results.get("cosine")
     heat = ""
     if isinstance(cos, Mapping) and cos.get("traits"):
-        layer = f" (layer {_e(cos['layer'])})" if cos.get("layer") is not None else ""
+        layer = f" (layer {esc(cos['layer'])})" if cos.get("layer") is not None else ""
         heat = _fig(f"Cosine similarity between trait vectors{layer}",
                     plots.cosine_heatmap_svg(cos.get("traits") or [], cos.get("matrix") or []))
     return (f'<h3 class="pp-h3">Overview</h3>{table}'
@@ -331,8 +309,8 @@ def _anchor(name: Any) -> str:
 def _figures_table(figs: Mapping[str, Any]) -> str:
     if not figs:
         return ""
-    head = "".join(f"<th class=pp-num>{_e(k)}</th>" for k in figs)
-    cells = "".join(_td(_fmt(v, 2) if _num(v) is not None else _e(v), True)
+    head = "".join(f"<th class=pp-num>{esc(k)}</th>" for k in figs)
+    cells = "".join(_td(fmt_num(v, 2) if _num(v) is not None else esc(v), True)
                     for v in figs.values())
     return (f'<table class="pp-table pp-figures pp-compact"><thead><tr>{head}</tr></thead>'
             f"<tbody><tr>{cells}</tr></tbody></table>")
@@ -345,10 +323,10 @@ def _comparison_for_trait(comp: Mapping[str, Any], trait: Any) -> str:
         else None
     if not regs and not deltas:
         return ""
-    out = [f'<h4 class="pp-h4">Against baseline {_e(comp.get("baseline_path") or "")}</h4>']
+    out = [f'<h4 class="pp-h4">Against baseline {esc(comp.get("baseline_path") or "")}</h4>']
     if regs:
         out.append('<ul class="pp-list">' + "".join(
-            f"<li><strong>{_e(r.get('message'))}</strong></li>" for r in regs) + "</ul>")
+            f"<li><strong>{esc(r.get('message'))}</strong></li>" for r in regs) + "</ul>")
     if isinstance(deltas, Mapping) and deltas:
         flagged = {r.get("metric") for r in regs}
         rows = []
@@ -356,8 +334,8 @@ def _comparison_for_trait(comp: Mapping[str, Any], trait: Any) -> str:
             if not isinstance(d, Mapping):
                 continue
             cls = "pp-flag" if metric in flagged else ""
-            rows.append(f"<tr><td>{_e(METRIC_LABELS.get(metric, metric))}</td>"
-                        + _td(_fmt(d.get("old"), 2), True) + _td(_fmt(d.get("new"), 2), True)
+            rows.append(f"<tr><td>{esc(METRIC_LABELS.get(metric, metric))}</td>"
+                        + _td(fmt_num(d.get("old"), 2), True) + _td(fmt_num(d.get("new"), 2), True)
                         + _td(_signed(d.get("delta")), True, cls) + "</tr>")
         out.append(_table([("metric", False), ("baseline", True), ("this run", True),
                            ("delta", True)], rows))
@@ -368,7 +346,7 @@ def _signed(v: Any) -> str:
     x = _num(v)
     if x is None:
         return "\u2013"
-    s = _fmt(v, 2)
+    s = fmt_num(v, 2)
     return s if s.startswith("-") else "+" + s
 
 
@@ -383,8 +361,8 @@ def _failures(results: Mapping[str, Any]) -> str:
         trait = e.get("trait")
         out.append(
             '<div class="pp-fail-item">'
-            f"<div>{_chip(e.get('outcome'))} <code>{_e(e.get('nodeid'))}</code></div>"
-            + (f"<pre>{_e(e.get('message'))}</pre>" if e.get("message") else "")
+            f"<div>{_chip(e.get('outcome'))} <code>{esc(e.get('nodeid'))}</code></div>"
+            + (f"<pre>{esc(e.get('message'))}</pre>" if e.get("message") else "")
             + _figures_table(e.get("figures") or {})
             + (_comparison_for_trait(comp, trait) if comp and trait is not None else "")
             + "</div>")
@@ -394,7 +372,7 @@ def _failures(results: Mapping[str, Any]) -> str:
 def render_error(what: str, exc: BaseException) -> str:
     """An escaped error box standing in for a part of the report that could not be rendered."""
     return (f'<div class="persona-report"><style>{STYLE}</style><div class="pp-banner pp-bad">'
-            f"<strong>{_e(what)}</strong>: {_e(type(exc).__name__)}: {_e(exc)}</div></div>")
+            f"<strong>{esc(what)}</strong>: {esc(type(exc).__name__)}: {esc(exc)}</div></div>")
 
 
 def _non_finite(results: Mapping[str, Any]) -> str:
@@ -402,7 +380,7 @@ def _non_finite(results: Mapping[str, Any]) -> str:
     invalid = results.get("invalid") or []
     if not bad and not invalid:
         return ""
-    items = [f"<li>{_e(x)}</li>" for x in (list(invalid) + list(bad))[:50]]
+    items = [f"<li>{esc(x)}</li>" for x in (list(invalid) + list(bad))[:50]]
     return ('<div class="pp-banner pp-bad"><strong>Values that are not finite numbers (shown '
             "as nan/inf or \u2013) or break the results schema:</strong><ul class=pp-list>"
             + "".join(items) + "</ul></div>")
@@ -423,7 +401,7 @@ def checks_table(comp: Mapping[str, Any]) -> str:
     for c in checks:
         level = _num(c.get("level"))
         ci = c.get("ci")
-        ci_txt = (f"{_fmt(ci[0], 2)} to {_fmt(ci[1], 2)}"
+        ci_txt = (f"{fmt_num(ci[0], 2)} to {fmt_num(ci[1], 2)}"
                   if isinstance(ci, (list, tuple)) and len(ci) == 2 else DASH)
         if level is not None and ci_txt != DASH:
             ci_txt = f"{100 * level:.4g}% CI {ci_txt}"
@@ -438,10 +416,10 @@ def checks_table(comp: Mapping[str, Any]) -> str:
                  if diffs else "")
         rows.append(
             f'<tr class="{"pp-row-bad" if c.get("verdict") == "fail" else ""}">'
-            f"<td>{_e(c.get('trait'))}</td><td><code>{_e(rule)}</code></td>"
-            f"<td>{_e(c.get('mode'))}</td>" + _td(_signed(c.get("delta")), True)
-            + f"<td>{_e(ci_txt)}</td>" + _td(_fmt(bound, 2) if bound is not None else DASH, True)
-            + _td(_fmt(c.get("n"), 0) if c.get("n") else DASH, True)
+            f"<td>{esc(c.get('trait'))}</td><td><code>{esc(rule)}</code></td>"
+            f"<td>{esc(c.get('mode'))}</td>" + _td(_signed(c.get("delta")), True)
+            + f"<td>{esc(ci_txt)}</td>" + _td(fmt_num(bound, 2) if bound is not None else DASH, True)
+            + _td(fmt_num(c.get("n"), 0) if c.get("n") else DASH, True)
             + f"<td>{_verdict_chip(c)}</td><td>{strip}</td></tr>")
     corr = comp.get("correction") or "none"
     return (_table([("trait", False), ("rule", False), ("mode", False), ("difference", True),
@@ -449,7 +427,7 @@ def checks_table(comp: Mapping[str, Any]) -> str:
                     ("per-question differences", False)], rows, "pp-checks")
             + f'<p class="pp-note">Paired differences (candidate minus baseline, question by '
               f"question); percentile bootstrap intervals resampling questions, seeded; "
-              f"correction across checks: {_e(corr)}. A check fails only when its whole "
+              f"correction across checks: {esc(corr)}. A check fails only when its whole "
               "interval lies beyond the bound.</p>")
 
 
@@ -460,19 +438,19 @@ def _comparison_block(results: Mapping[str, Any]) -> str:
     regs = comp.get("regressions") or []
     rules = ", ".join(str(r) for r in comp.get("rules") or []) or "none"
     head = (f'<h3 class="pp-h3" id="pp-comparison">Baseline comparison</h3>'
-            f'<p class="pp-sub">baseline <code>{_e(comp.get("baseline_path") or DASH)}</code>'
-            f" \u00b7 rules <code>{_e(rules)}</code></p>")
+            f'<p class="pp-sub">baseline <code>{esc(comp.get("baseline_path") or DASH)}</code>'
+            f" \u00b7 rules <code>{esc(rules)}</code></p>")
     if regs:
         body = ('<div class="pp-banner pp-bad"><strong>'
                 f"{len(regs)} regression(s) beyond the rules:</strong><ul class=pp-list>"
-                + "".join(f"<li>{_e(r.get('message') if isinstance(r, Mapping) else r)}</li>"
+                + "".join(f"<li>{esc(r.get('message') if isinstance(r, Mapping) else r)}</li>"
                           for r in regs) + "</ul></div>")
     else:
         body = '<div class="pp-banner pp-good"><strong>No regressions</strong> beyond the rules.</div>'
     body += checks_table(comp)
     notes = [*(comp.get("compared") or []), *(comp.get("notes") or [])]
     if notes:
-        body += '<ul class="pp-list pp-note">' + "".join(f"<li>{_e(n)}</li>" for n in notes) \
+        body += '<ul class="pp-list pp-note">' + "".join(f"<li>{esc(n)}</li>" for n in notes) \
             + "</ul>"
     deltas = comp.get("deltas") or {}
     if isinstance(deltas, Mapping) and deltas:
@@ -483,9 +461,9 @@ def _comparison_block(results: Mapping[str, Any]) -> str:
                 if not isinstance(d, Mapping):
                     continue
                 cls = "pp-flag" if (trait, metric) in flagged else ""
-                rows.append(f"<tr><td>{_e(trait)}</td><td>{_e(METRIC_LABELS.get(metric, metric))}"
-                            "</td>" + _td(_fmt(d.get("old"), 2), True)
-                            + _td(_fmt(d.get("new"), 2), True)
+                rows.append(f"<tr><td>{esc(trait)}</td><td>{esc(METRIC_LABELS.get(metric, metric))}"
+                            "</td>" + _td(fmt_num(d.get("old"), 2), True)
+                            + _td(fmt_num(d.get("new"), 2), True)
                             + _td(_signed(d.get("delta")), True, cls) + "</tr>")
         body += _table([("trait", False), ("metric", False), ("baseline", True),
                         ("this run", True), ("delta", True)], rows, "pp-deltas")
@@ -496,7 +474,7 @@ def _comparison_block(results: Mapping[str, Any]) -> str:
 
 
 def _tile(label: str, value: str) -> str:
-    return (f'<div class="pp-tile"><div class="pp-tl">{_e(label)}</div>'
+    return (f'<div class="pp-tile"><div class="pp-tl">{esc(label)}</div>'
             f'<div class="pp-tv">{value}</div></div>')
 
 
@@ -511,13 +489,13 @@ def _examples_table(sweep: Sequence[Mapping[str, Any]], max_examples: int | None
             ans = redact_secrets(str(ex.get("answer") or ""))
             if len(ans) > MAX_ANSWER_CHARS:
                 ans = ans[:MAX_ANSWER_CHARS] + f"\u2026 [{len(ans) - MAX_ANSWER_CHARS} more chars]"
-            dose = (f"<br><span class=pp-note>dose {_fmt(r.get('dose'), 3)}</span>"
+            dose = (f"<br><span class=pp-note>dose {fmt_num(r.get('dose'), 3)}</span>"
                     if _num(r.get("dose")) is not None else "")
             coeff = (f'<td class="pp-num" rowspan="{len(exs)}"><strong>'
-                     f"{_fmt(r.get('coeff'))}</strong>{dose}</td>") if i == 0 else ""
-            rows.append(f"<tr>{coeff}<td><div class=pp-question>{_e(ex.get('question'))}</div>"
-                        f"</td><td><div class=pp-answer>{_e(ans)}</div></td>"
-                        + _td(_fmt(ex.get("score")), True) + _td(_fmt(ex.get("coherence")), True)
+                     f"{fmt_num(r.get('coeff'))}</strong>{dose}</td>") if i == 0 else ""
+            rows.append(f"<tr>{coeff}<td><div class=pp-question>{esc(ex.get('question'))}</div>"
+                        f"</td><td><div class=pp-answer>{esc(ans)}</div></td>"
+                        + _td(fmt_num(ex.get("score")), True) + _td(fmt_num(ex.get("coherence")), True)
                         + "</tr>")
     if not rows:
         return ""
@@ -532,13 +510,13 @@ def _sweep_table(sweep: Sequence[Mapping[str, Any]]) -> str:
     rows = []
     for r in sorted((r for r in sweep if isinstance(r, Mapping)),
                     key=lambda r: _num(r.get("coeff")) or 0.0):
-        rows.append("<tr>" + _td(_fmt(r.get("coeff")), True) + _td(_fmt(r.get("dose"), 3), True)
-                    + _td(_fmt(r.get("n")), True)
-                    + _td(_fmt(r.get("mean")), True) + _td(_ci(r.get("ci")), True)
-                    + _td(_fmt(r.get("coherence_mean")), True)
+        rows.append("<tr>" + _td(fmt_num(r.get("coeff")), True) + _td(fmt_num(r.get("dose"), 3), True)
+                    + _td(fmt_num(r.get("n")), True)
+                    + _td(fmt_num(r.get("mean")), True) + _td(_ci(r.get("ci")), True)
+                    + _td(fmt_num(r.get("coherence_mean")), True)
                     + _td(_ci(r.get("coherence_ci")), True)
-                    + _td(_fmt(r.get("missing")), True)
-                    + (_td(_fmt((r.get("judge_spread") or {}).get("mean")), True)
+                    + _td(fmt_num(r.get("missing")), True)
+                    + (_td(fmt_num((r.get("judge_spread") or {}).get("mean")), True)
                        if spread else "") + "</tr>")
     return _table([("coeff", True), ("dose", True), ("n", True), ("score", True),
                    ("95% CI", True),
@@ -549,9 +527,9 @@ def _sweep_table(sweep: Sequence[Mapping[str, Any]]) -> str:
 def _dose_note(dose: Mapping[str, Any]) -> str:
     """How coefficients and doses relate for this trait, in words and numbers."""
     return (f"Relative dose = |coeff| x ||v|| / mean ||h||, with ||v|| = "
-            f"{_fmt(dose.get('vector_norm'), 3)} (the vector at layer {dose.get('layer')}) and "
-            f"mean ||h|| = {_fmt(dose.get('mean_norm'), 3)} (mean L2 norm of block "
-            f"{dose.get('layer')} outputs over {_fmt(dose.get('n_tokens'), 0)} tokens of the "
+            f"{fmt_num(dose.get('vector_norm'), 3)} (the vector at layer {dose.get('layer')}) and "
+            f"mean ||h|| = {fmt_num(dose.get('mean_norm'), 3)} (mean L2 norm of block "
+            f"{dose.get('layer')} outputs over {fmt_num(dose.get('n_tokens'), 0)} tokens of the "
             "evaluation prompts, unsteered, each prompt's first token left out: it carries the "
             "attention sink's outsized norm)"
             + ("; the suite gave doses, converted to coefficients for this model"
@@ -566,8 +544,8 @@ def _agreement_text(t: Mapping[str, Any]) -> str:
             continue
         ci: list[Any] = row["ci"] if isinstance(row.get("ci"), list) else [None, None]
         metric = "AUC" if row.get("metric") == "auc" else "Spearman"
-        parts.append(f"{metric} {_fmt(row['value'], 3)} (95% CI {_fmt(ci[0], 2)}-"
-                     f"{_fmt(ci[1], 2)}, n={_fmt(row.get('n'), 0)}, {file})")
+        parts.append(f"{metric} {fmt_num(row['value'], 3)} (95% CI {fmt_num(ci[0], 2)}-"
+                     f"{fmt_num(ci[1], 2)}, n={fmt_num(row.get('n'), 0)}, {file})")
     return "; ".join(parts)
 
 
@@ -577,35 +555,35 @@ def _trait_section(name: str, t: Mapping[str, Any], results: Mapping[str, Any],
     vec = t.get("vector") or {}
     meta = []
     if t.get("layer") is not None:
-        meta.append(f"layer {_e(t['layer'])}")
+        meta.append(f"layer {esc(t['layer'])}")
     if t.get("positions"):
-        meta.append(f"positions {_e(t['positions'])}")
+        meta.append(f"positions {esc(t['positions'])}")
     if t.get("coefficients"):
-        meta.append("coefficients " + ", ".join(_fmt(c) for c in t["coefficients"]))
+        meta.append("coefficients " + ", ".join(fmt_num(c) for c in t["coefficients"]))
     dose = t.get("dose") if isinstance(t.get("dose"), Mapping) else None
     if dose and dose.get("doses"):
         meta.append(("given as doses " if dose.get("given") == "doses" else "doses ")
-                    + ", ".join(_fmt(d, 3) for d in dose["doses"]))
+                    + ", ".join(fmt_num(d, 3) for d in dose["doses"]))
     if vec.get("source"):
-        meta.append(f"vector from {_e(vec['source'])}")
+        meta.append(f"vector from {esc(vec['source'])}")
     tiles = []
     for key in ("baseline_score", "steered_score", "coherence_at_max", "max_cross_cosine",
                 "checkpoint_shift"):
         if _num(m.get(key)) is not None:
-            tiles.append(_tile(METRIC_LABELS[key], _fmt(m[key], 2 if "cos" in key or "shift" in
+            tiles.append(_tile(METRIC_LABELS[key], fmt_num(m[key], 2 if "cos" in key or "shift" in
                                                          key else 1)))
     pairs = m.get("effective_pairs", vec.get("effective_pairs"))
     if _num(pairs) is not None:
-        tiles.append(_tile("effective pairs", _fmt(pairs)))
+        tiles.append(_tile("effective pairs", fmt_num(pairs)))
     po = projection_order(t)
     if po != "-":
-        tiles.append(_tile("projection order", _e(po)))
+        tiles.append(_tile("projection order", esc(po)))
     if _num(vec.get("pos_mean_score")) is not None or _num(vec.get("neg_mean_score")) is not None:
         tiles.append(_tile("extraction pos / neg score",
-                           f"{_fmt(vec.get('pos_mean_score'))} / {_fmt(vec.get('neg_mean_score'))}"))
+                           f"{fmt_num(vec.get('pos_mean_score'))} / {fmt_num(vec.get('neg_mean_score'))}"))
     agreement = _agreement_text(t)
     if agreement:
-        tiles.append(_tile("judge agreement", _e(agreement)))
+        tiles.append(_tile("judge agreement", esc(agreement)))
     counts = outcome_counts(results, name)
     chips = " ".join(_chip(o, f"{n} {o}") for o, n in counts.items())
     figs = []
@@ -628,18 +606,18 @@ def _trait_section(name: str, t: Mapping[str, Any], results: Mapping[str, Any],
                          plots.norms_svg(vec["norms"], layer, title=f"{name}: norms")))
     parts = [
         f'<section class="pp-trait" id="pp-trait-{_anchor(name)}">',
-        f'<h3 class="pp-h3">{_e(name)} {chips}</h3>',
+        f'<h3 class="pp-h3">{esc(name)} {chips}</h3>',
         f'<p class="pp-sub">{SEP.join(meta)}</p>' if meta else "",
         f'<div class="pp-tiles">{"".join(tiles)}</div>' if tiles else "",
         f'<div class="pp-plots">{"".join(figs)}</div>' if figs else "",
     ]
     if dose:
-        parts.append(f'<p class="pp-note pp-dose-note">{_e(_dose_note(dose))}</p>')
+        parts.append(f'<p class="pp-note pp-dose-note">{esc(_dose_note(dose))}</p>')
     if sweep:
         parts.append('<h4 class="pp-h4">Sweep</h4>' + _sweep_table(sweep))
         if agreement:
             parts.append(f'<p class="pp-note pp-agreement-note">Judge-based figures above: '
-                         f"the judge's measured agreement with labels is {_e(agreement)}.</p>")
+                         f"the judge's measured agreement with labels is {esc(agreement)}.</p>")
         ex = _examples_table(sweep, max_examples)
         if ex:
             note = (f" <span class=pp-note>(up to {max_examples} per coefficient)</span>"
@@ -682,15 +660,15 @@ def _expectations_table(results: Mapping[str, Any]) -> str:
     rows = []
     for e in exps:
         figs = e.get("figures") or {}
-        fig_txt = ", ".join(f"{_e(k)}={_fmt(v, 2) if _num(v) is not None else _e(v)}"
+        fig_txt = ", ".join(f"{esc(k)}={fmt_num(v, 2) if _num(v) is not None else esc(v)}"
                             for k, v in figs.items())
         bad = e.get("outcome") in BAD
         rows.append(f'<tr class="{"pp-row-bad" if bad else ""}">'
                     f"<td>{_chip(e.get('outcome'))}</td>"
-                    f"<td><code>{_e(e.get('nodeid'))}</code></td><td>{_e(e.get('trait'))}</td>"
-                    f"<td>{_e(e.get('kind'))}</td><td class=pp-mono>{fig_txt}</td>"
-                    f"<td class=pp-msg>{_e(e.get('message'))}</td>"
-                    + _td(_fmt(e.get("duration_s"), 2), True) + "</tr>")
+                    f"<td><code>{esc(e.get('nodeid'))}</code></td><td>{esc(e.get('trait'))}</td>"
+                    f"<td>{esc(e.get('kind'))}</td><td class=pp-mono>{fig_txt}</td>"
+                    f"<td class=pp-msg>{esc(e.get('message'))}</td>"
+                    + _td(fmt_num(e.get("duration_s"), 2), True) + "</tr>")
     return ('<h3 class="pp-h3" id="pp-expectations">Expectations</h3>'
             + _table([("outcome", False), ("test", False), ("trait", False), ("kind", False),
                       ("figures", False), ("message", False), ("s", True)], rows,
@@ -702,7 +680,7 @@ def _page(title: str, body: str) -> str:
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{PAGE_STYLE}</style></head>"
+        f"<title>{esc(title)}</title><style>{PAGE_STYLE}</style></head>"
         f'<body><main class="pp-page">{body}</main></body></html>\n'
     )
 
@@ -712,7 +690,7 @@ def render_report(results: Mapping[str, Any], title: str | None = None, *,
     """A full standalone HTML page for ``persona report``: works offline, runs no script."""
     model = (results.get("model") or {}).get("name", "model")
     title = title or f"Persona report: {model}"
-    body = (f'<h1 class="pp-h1">{_e(title)}</h1>'
+    body = (f'<h1 class="pp-h1">{esc(title)}</h1>'
             f'<div class="persona-report" id="persona-report"><style>{STYLE}</style>'
             + _body(results, max_examples) + _expectations_table(results) + "</div>")
     return redact_secrets(_page(title, body))
@@ -749,17 +727,17 @@ def render_comparison(a: Mapping[str, Any], b: Mapping[str, Any],
                       f"{(b.get('model') or {}).get('name', lb)}")
     # header
     def mrow(label: str, fa: str, fb: str) -> str:
-        return f"<tr><td>{_e(label)}</td><td>{fa}</td><td>{fb}</td></tr>"
+        return f"<tr><td>{esc(label)}</td><td>{fa}</td><td>{fb}</td></tr>"
 
     ma, mb = a.get("model") or {}, b.get("model") or {}
     ja, jb = a.get("judge") or {}, b.get("judge") or {}
     head_rows = [
-        mrow("model", _e(ma.get("name")), _e(mb.get("name"))),
-        mrow("id", _e(ma.get("id")), _e(mb.get("id"))),
+        mrow("model", esc(ma.get("name")), esc(mb.get("name"))),
+        mrow("id", esc(ma.get("id")), esc(mb.get("id"))),
         mrow("fingerprint", _short_fp(ma.get("fingerprint")), _short_fp(mb.get("fingerprint"))),
-        mrow("judge", _e(ja.get("id")) + (" (offline)" if ja.get("offline") else ""),
-             _e(jb.get("id")) + (" (offline)" if jb.get("offline") else "")),
-        mrow("created", _e(a.get("created")), _e(b.get("created"))),
+        mrow("judge", esc(ja.get("id")) + (" (offline)" if ja.get("offline") else ""),
+             esc(jb.get("id")) + (" (offline)" if jb.get("offline") else "")),
+        mrow("created", esc(a.get("created")), esc(b.get("created"))),
         mrow("expectations", " ".join(_chip(o, f"{n} {o}") for o, n in outcome_counts(a).items()),
              " ".join(_chip(o, f"{n} {o}") for o, n in outcome_counts(b).items())),
     ]
@@ -770,16 +748,16 @@ def render_comparison(a: Mapping[str, Any], b: Mapping[str, Any],
     rules_txt = ", ".join(str(r) for r in comp.rules) or "none"
     if comp.regressions:
         parts.append('<div class="pp-banner pp-bad"><strong>'
-                     f"{len(comp.regressions)} regression(s) beyond rules {_e(rules_txt)}:</strong>"
-                     "<ul class=pp-list>" + "".join(f"<li>{_e(r.message)}</li>"
+                     f"{len(comp.regressions)} regression(s) beyond rules {esc(rules_txt)}:</strong>"
+                     "<ul class=pp-list>" + "".join(f"<li>{esc(r.message)}</li>"
                                                     for r in comp.regressions) + "</ul></div>")
     elif comp.rules:
         parts.append(f'<div class="pp-banner pp-good"><strong>No regressions</strong> beyond '
-                     f"rules {_e(rules_txt)}.</div>")
+                     f"rules {esc(rules_txt)}.</div>")
     parts.append(checks_table(comp.to_dict()))
     if comp.notes or comp.compared:
         parts.append('<ul class="pp-list pp-note">' + "".join(
-            f"<li>{_e(n)}</li>" for n in [*comp.compared, *comp.notes]) + "</ul>")
+            f"<li>{esc(n)}</li>" for n in [*comp.compared, *comp.notes]) + "</ul>")
     ta, tb = a.get("traits") or {}, b.get("traits") or {}
     for name in list(ta) + [n for n in tb if n not in ta]:
         xa, xb = ta.get(name) or {}, tb.get(name) or {}
@@ -792,19 +770,19 @@ def render_comparison(a: Mapping[str, Any], b: Mapping[str, Any],
             if va is not None and vb is not None:
                 delta = _signed(vb - va)
                 if reg is not None:
-                    cls, status = "pp-flag", f"beyond {_e(reg.rule)}"
+                    cls, status = "pp-flag", f"beyond {esc(reg.rule)}"
                 elif is_large_change(metric, va, vb):
                     cls, status = "pp-large", "large change"
             else:
                 delta = "\u2013"
                 status = "only in " + (la if vb is None else lb)
-            rows.append(f"<tr><td>{_e(METRIC_LABELS.get(metric, metric))}</td>"
-                        + _td(_fmt(va, 2), True) + _td(_fmt(vb, 2), True)
+            rows.append(f"<tr><td>{esc(METRIC_LABELS.get(metric, metric))}</td>"
+                        + _td(fmt_num(va, 2), True) + _td(fmt_num(vb, 2), True)
                         + _td(delta, True, cls) + f'<td class="{cls}">{status}</td></tr>')
         section = [f'<section class="pp-trait" id="pp-trait-{_anchor(name)}">'
-                   f'<h3 class="pp-h3">{_e(name)}</h3>']
+                   f'<h3 class="pp-h3">{esc(name)}</h3>']
         if not xa or not xb:
-            section.append(f'<p class="pp-note">only in {_e(la if xa else lb)}</p>')
+            section.append(f'<p class="pp-note">only in {esc(la if xa else lb)}</p>')
         if rows:
             section.append(_table([("metric", False), (la, True), (lb, True), ("delta", True),
                                    ("", False)], rows, "pp-cmp"))
@@ -830,16 +808,16 @@ def render_comparison(a: Mapping[str, Any], b: Mapping[str, Any],
         o2 = eb.get("outcome") if eb else None
         if o1 != o2:
             changed.append(f'<tr class="{"pp-row-bad" if o2 in BAD else ""}">'
-                           f"<td><code>{_e(nid)}</code></td>"
+                           f"<td><code>{esc(nid)}</code></td>"
                            f"<td>{_chip(o1) if o1 else DASH}</td>"
                            f"<td>{_chip(o2) if o2 else DASH}</td>"
-                           f"<td><div class=pp-question>{_e((eb or {}).get('message'))}</div>"
+                           f"<td><div class=pp-question>{esc((eb or {}).get('message'))}</div>"
                            "</td></tr>")
     parts.append('<h3 class="pp-h3">Expectations whose outcome changed</h3>')
     parts.append(_table([("test", False), (la, False), (lb, False), (f"{lb} message", False)],
                         changed, "pp-changed") if changed
                  else '<p class="pp-note">No outcome changed.</p>')
-    body = (f'<h1 class="pp-h1">{_e(title)}</h1>'
+    body = (f'<h1 class="pp-h1">{esc(title)}</h1>'
             f'<div class="persona-report" id="persona-report"><style>{STYLE}</style>'
             + "".join(parts) + "</div>")
     return redact_secrets(_page(title, body))

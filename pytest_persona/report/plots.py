@@ -9,166 +9,32 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from html import escape
 from typing import Any
 
 from pytest_persona._util.numbers import finite_or_none
 from pytest_persona._util.redact import redact_secrets
-
-FONT = "system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif"
-SCORE_COLOR = "#2563eb"
-COHERENCE_COLOR = "#ea580c"
-BAR_COLOR = "#64748b"
-HIGHLIGHT_COLOR = "#dc2626"
-GRID_COLOR = "#e5e7eb"
-AXIS_COLOR = "#6b7280"
-TEXT_COLOR = "#374151"
-CONDITION_COLORS = {"baseline": "#64748b", "prompted": "#0d9488", "steered": "#7c3aed"}
-CONDITION_ORDER = ("baseline", "prompted", "steered")
-
-
-def _e(s: Any) -> str:
-    return escape(redact_secrets(str(s)), quote=True)
-
+from pytest_persona.report._format import esc_str, fmt_tick
+from pytest_persona.report.svg import (
+    AXIS_COLOR,
+    BAR_COLOR,
+    COHERENCE_COLOR,
+    CONDITION_COLORS,
+    CONDITION_ORDER,
+    HIGHLIGHT_COLOR,
+    SCORE_COLOR,
+    Frame,
+    ci_pair,
+    empty_svg,
+    errbar,
+    nice_range,
+    nice_ticks,
+    open_svg,
+    svg_text,
+    x_axis,
+    y_axis,
+)
 
 _num = finite_or_none
-
-
-def _fmt(v: float) -> str:
-    if v == 0:
-        return "0"
-    a = abs(v)
-    if a >= 100:
-        return f"{v:.0f}"
-    if a >= 10:
-        return f"{v:.1f}".rstrip("0").rstrip(".")
-    if a >= 1:
-        return f"{v:.2f}".rstrip("0").rstrip(".")
-    return f"{v:.3f}".rstrip("0").rstrip(".")
-
-
-def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    if hi <= lo:
-        hi = lo + 1.0
-    raw = (hi - lo) / max(n, 1)
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    start = math.ceil(lo / step - 1e-9) * step
-    ticks = []
-    t = start
-    while t <= hi + step * 1e-9:
-        ticks.append(round(t, 10))
-        t += step
-    return ticks
-
-
-def _nice_range(lo: float, hi: float) -> tuple[float, float]:
-    if hi <= lo:
-        pad = abs(lo) * 0.1 or 1.0
-        return lo - pad, hi + pad
-    ticks = _nice_ticks(lo, hi)
-    step = ticks[1] - ticks[0] if len(ticks) > 1 else (hi - lo)
-    return min(ticks[0], math.floor(lo / step) * step), max(ticks[-1], math.ceil(hi / step) * step)
-
-
-class _Frame:
-    """Maps data to pixels inside a plot area with margins."""
-
-    def __init__(self, width: int, height: int, x: tuple[float, float], y: tuple[float, float],
-                 margin: tuple[int, int, int, int] = (34, 16, 46, 54)) -> None:
-        self.w, self.h = width, height
-        self.top, self.right, self.bottom, self.left = margin
-        self.x0, self.x1 = x
-        self.y0, self.y1 = y
-
-    def px(self, x: float) -> float:
-        span = (self.x1 - self.x0) or 1.0
-        return self.left + (x - self.x0) / span * (self.w - self.left - self.right)
-
-    def py(self, y: float) -> float:
-        span = (self.y1 - self.y0) or 1.0
-        return self.h - self.bottom - (y - self.y0) / span * (self.h - self.top - self.bottom)
-
-    @property
-    def plot_left(self) -> float:
-        return self.left
-
-    @property
-    def plot_right(self) -> float:
-        return self.w - self.right
-
-    @property
-    def plot_top(self) -> float:
-        return self.top
-
-    @property
-    def plot_bottom(self) -> float:
-        return self.h - self.bottom
-
-
-def _open(width: int, height: int, title: str, cls: str) -> list[str]:
-    return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="pp-plot {cls}" role="img" '
-        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'font-family="{_e(FONT)}" font-size="11" '
-        f'style="max-width:100%;height:auto">',
-        f"<title>{_e(title)}</title>",
-        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#ffffff"/>',
-    ]
-
-
-def _text(x: float, y: float, s: Any, *, anchor: str = "middle", size: int = 11,
-          color: str = TEXT_COLOR, weight: str = "normal", extra: str = "") -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" '
-            f'fill="{color}" font-weight="{weight}"{extra}>{_e(s)}</text>')
-
-
-def _y_axis(f: _Frame, ticks: Sequence[float], label: str) -> list[str]:
-    out = []
-    for t in ticks:
-        y = f.py(t)
-        out.append(f'<line x1="{f.plot_left:.1f}" y1="{y:.1f}" x2="{f.plot_right:.1f}" '
-                   f'y2="{y:.1f}" stroke="{GRID_COLOR}" stroke-width="1"/>')
-        out.append(_text(f.plot_left - 6, y + 3.5, _fmt(t), anchor="end", size=10,
-                         color=AXIS_COLOR))
-    out.append(f'<line x1="{f.plot_left:.1f}" y1="{f.plot_top:.1f}" x2="{f.plot_left:.1f}" '
-               f'y2="{f.plot_bottom:.1f}" stroke="{AXIS_COLOR}" stroke-width="1"/>')
-    cy = (f.plot_top + f.plot_bottom) / 2
-    out.append(_text(14, cy, label, size=11, extra=f' transform="rotate(-90 14 {cy:.1f})"'))
-    return out
-
-
-def _x_axis(f: _Frame, ticks: Sequence[tuple[float, str]], label: str) -> list[str]:
-    out = [f'<line x1="{f.plot_left:.1f}" y1="{f.plot_bottom:.1f}" x2="{f.plot_right:.1f}" '
-           f'y2="{f.plot_bottom:.1f}" stroke="{AXIS_COLOR}" stroke-width="1"/>']
-    for x, s in ticks:
-        px = f.px(x)
-        out.append(f'<line x1="{px:.1f}" y1="{f.plot_bottom:.1f}" x2="{px:.1f}" '
-                   f'y2="{f.plot_bottom + 4:.1f}" stroke="{AXIS_COLOR}" stroke-width="1"/>')
-        out.append(_text(px, f.plot_bottom + 16, s, size=10, color=AXIS_COLOR))
-    out.append(_text((f.plot_left + f.plot_right) / 2, f.h - 8, label, size=11))
-    return out
-
-
-def _empty(width: int, height: int, title: str, cls: str, msg: str) -> str:
-    out = _open(width, height, title, cls)
-    out.append(_text(width / 2, height / 2, msg, color=AXIS_COLOR))
-    out.append("</svg>")
-    return "".join(out)
-
-
-def _errbar(x: float, lo: float, hi: float, color: str, cap: float = 4) -> str:
-    return (f'<path d="M{x:.1f},{lo:.1f}V{hi:.1f}M{x - cap:.1f},{lo:.1f}H{x + cap:.1f}'
-            f'M{x - cap:.1f},{hi:.1f}H{x + cap:.1f}" stroke="{color}" stroke-width="1.5" '
-            f'fill="none"/>')
-
-
-def _ci(v: Any) -> tuple[float, float] | None:
-    if isinstance(v, (list, tuple)) and len(v) == 2:
-        lo, hi = _num(v[0]), _num(v[1])
-        if lo is not None and hi is not None:
-            return (min(lo, hi), max(lo, hi))
-    return None
 
 
 def dose_response_svg(sweep: Sequence[Mapping[str, Any]], *, width: int = 430,
@@ -177,7 +43,7 @@ def dose_response_svg(sweep: Sequence[Mapping[str, Any]], *, width: int = 430,
     rows = sorted((r for r in sweep or [] if _num(r.get("coeff")) is not None),
                   key=lambda r: float(r["coeff"]))
     if not rows:
-        return _empty(width, height, title, "pp-dose", "no sweep data")
+        return empty_svg(width, height, title, "pp-dose", "no sweep data")
     xs = [float(r["coeff"]) for r in rows]
     values: list[float] = []
     for r in rows:
@@ -185,25 +51,25 @@ def dose_response_svg(sweep: Sequence[Mapping[str, Any]], *, width: int = 430,
             if _num(r.get(k)) is not None:
                 values.append(float(r[k]))
         for k in ("ci", "coherence_ci"):
-            ci = _ci(r.get(k))
+            ci = ci_pair(r.get(k))
             if ci:
                 values.extend(ci)
     lo, hi = (min(values + [0.0]), max(values + [100.0])) if values else (0.0, 100.0)
-    y0, y1 = (0.0, 100.0) if lo >= 0 and hi <= 100 else _nice_range(lo, hi)
+    y0, y1 = (0.0, 100.0) if lo >= 0 and hi <= 100 else nice_range(lo, hi)
     xmin, xmax = min(xs), max(xs)
     pad = (xmax - xmin) * 0.08 or 1.0
     doses = {float(r["coeff"]): _num(r.get("dose")) for r in rows}
     dosed = all(d is not None for d in doses.values())
-    f = _Frame(width, height, (xmin - pad, xmax + pad), (y0, y1),
+    f = Frame(width, height, (xmin - pad, xmax + pad), (y0, y1),
                margin=(34, 16, 58 if dosed else 46, 54))
-    out = _open(width, height, title, "pp-dose")
-    out += _y_axis(f, _nice_ticks(y0, y1), "judge score (0-100)")
-    out += _x_axis(f, [(x, _fmt(x)) for x in xs],
+    out = open_svg(width, height, title, "pp-dose")
+    out += y_axis(f, nice_ticks(y0, y1), "judge score (0-100)")
+    out += x_axis(f, [(x, fmt_tick(x)) for x in xs],
                    "steering coefficient (relative dose below)" if dosed
                    else "steering coefficient")
     if dosed:
         for x in xs:
-            out.append(_text(f.px(x), f.plot_bottom + 28, f"d {_fmt(doses[x] or 0.0)}",
+            out.append(svg_text(f.px(x), f.plot_bottom + 28, f"d {fmt_tick(doses[x] or 0.0)}",
                              size=9, color=AXIS_COLOR, extra=' class="pp-dose-tick"'))
     if xmin <= 0 <= xmax:
         zx = f.px(0)
@@ -223,28 +89,28 @@ def dose_response_svg(sweep: Sequence[Mapping[str, Any]], *, width: int = 430,
             out.append(f'<path d="{d}" fill="none" stroke="{color}" stroke-width="2"'
                        f'{dash_attr} opacity="0.85"/>')
         for x, y, r in pts:
-            ci = _ci(r.get(ci_key))
+            ci = ci_pair(r.get(ci_key))
             if ci:
-                out.append(_errbar(x, f.py(ci[0]), f.py(ci[1]), color))
+                out.append(errbar(x, f.py(ci[0]), f.py(ci[1]), color))
             label = "score" if key == "mean" else "coherence"
-            tip = f"coeff {_fmt(float(r['coeff']))}"
+            tip = f"coeff {fmt_tick(float(r['coeff']))}"
             if _num(r.get("dose")) is not None:
-                tip += f" (dose {_fmt(float(r['dose']))})"
-            tip += f": {label} {_fmt(float(r[key]))}"
+                tip += f" (dose {fmt_tick(float(r['dose']))})"
+            tip += f": {label} {fmt_tick(float(r[key]))}"
             if ci:
-                tip += f" [{_fmt(ci[0])}, {_fmt(ci[1])}]"
+                tip += f" [{fmt_tick(ci[0])}, {fmt_tick(ci[1])}]"
             if _num(r.get("n")) is not None:
                 tip += f", n={int(r['n'])}"
             out.append(f'<circle class="{cls}" cx="{x:.1f}" cy="{y:.1f}" r="4" fill="{color}" '
-                       f'stroke="#fff" stroke-width="1.5"><title>{_e(tip)}</title></circle>')
+                       f'stroke="#fff" stroke-width="1.5"><title>{esc_str(tip)}</title></circle>')
     # legend
     lx = f.plot_left + 4
     out.append(f'<circle cx="{lx + 5:.1f}" cy="14" r="4" fill="{SCORE_COLOR}"/>')
-    out.append(_text(lx + 14, 18, "trait score (mean, 95% CI)", anchor="start", size=10))
+    out.append(svg_text(lx + 14, 18, "trait score (mean, 95% CI)", anchor="start", size=10))
     lx2 = lx + 160
     out.append(f'<line x1="{lx2:.1f}" y1="14" x2="{lx2 + 14:.1f}" y2="14" '
                f'stroke="{COHERENCE_COLOR}" stroke-width="2" stroke-dasharray="5,3"/>')
-    out.append(_text(lx2 + 19, 18, "coherence", anchor="start", size=10))
+    out.append(svg_text(lx2 + 19, 18, "coherence", anchor="start", size=10))
     out.append("</svg>")
     return "".join(out)
 
@@ -263,46 +129,46 @@ def damage_svg(damage: Sequence[Mapping[str, Any]], sweep: Sequence[Mapping[str,
     rows = sorted(((x, r) for r in damage or [] if (x := signed(r)) is not None
                    and _num(r.get("kl")) is not None), key=lambda p: p[0])
     if not rows:
-        return _empty(width, height, title, "pp-damage", "no steering damage measured")
+        return empty_svg(width, height, title, "pp-damage", "no steering damage measured")
     scores = sorted(((x, r) for r in sweep or [] if (x := signed(r)) is not None
                      and _num(r.get("mean")) is not None), key=lambda p: p[0])
     xs = [x for x, _ in rows] + [x for x, _ in scores]
     highs = [float(r["kl"]) for _, r in rows] + [c[1] for _, r in rows
-                                                  if (c := _ci(r.get("ci")))]
+                                                  if (c := ci_pair(r.get("ci")))]
     y1 = max(max(highs) * 1.1, 1e-6)
     xmin, xmax = min(xs), max(xs)
     pad = (xmax - xmin) * 0.08 or 0.1
-    f = _Frame(width, height, (xmin - pad, xmax + pad), (0.0, y1), margin=(34, 54, 46, 58))
-    out = _open(width, height, title, "pp-damage")
-    out += _y_axis(f, _nice_ticks(0.0, y1), "KL (nats / token)")
+    f = Frame(width, height, (xmin - pad, xmax + pad), (0.0, y1), margin=(34, 54, 46, 58))
+    out = open_svg(width, height, title, "pp-damage")
+    out += y_axis(f, nice_ticks(0.0, y1), "KL (nats / token)")
     ticks = sorted({round(x, 6) for x in xs})
-    out += _x_axis(f, [(x, _fmt(x)) for x in ticks], "relative dose (signed by coefficient)")
+    out += x_axis(f, [(x, fmt_tick(x)) for x in ticks], "relative dose (signed by coefficient)")
     # right axis: trait score 0-100
     rx = f.plot_right
     out.append(f'<line x1="{rx:.1f}" y1="{f.plot_top:.1f}" x2="{rx:.1f}" '
                f'y2="{f.plot_bottom:.1f}" stroke="{AXIS_COLOR}" stroke-width="1"/>')
     for t in (0, 25, 50, 75, 100):
         y = f.plot_bottom - t / 100 * (f.plot_bottom - f.plot_top)
-        out.append(_text(rx + 6, y + 3.5, t, anchor="start", size=10, color=SCORE_COLOR))
+        out.append(svg_text(rx + 6, y + 3.5, t, anchor="start", size=10, color=SCORE_COLOR))
     cy = (f.plot_top + f.plot_bottom) / 2
-    out.append(_text(width - 10, cy, "trait score (0-100)", size=11, color=SCORE_COLOR,
+    out.append(svg_text(width - 10, cy, "trait score (0-100)", size=11, color=SCORE_COLOR,
                      extra=f' transform="rotate(90 {width - 10} {cy:.1f})"'))
     pts = []
     for x, r in rows:
         px, py = f.px(x), f.py(float(r["kl"]))
-        ci = _ci(r.get("ci"))
+        ci = ci_pair(r.get("ci"))
         if ci:
-            out.append(_errbar(px, f.py(ci[0]), f.py(ci[1]), HIGHLIGHT_COLOR))
-        tip = (f"coeff {_fmt(float(r['coeff']))} (dose {_fmt(abs(x))}): KL "
-               f"{_fmt(float(r['kl']))}")
+            out.append(errbar(px, f.py(ci[0]), f.py(ci[1]), HIGHLIGHT_COLOR))
+        tip = (f"coeff {fmt_tick(float(r['coeff']))} (dose {fmt_tick(abs(x))}): KL "
+               f"{fmt_tick(float(r['kl']))}")
         if ci:
-            tip += f" [{_fmt(ci[0])}, {_fmt(ci[1])}]"
+            tip += f" [{fmt_tick(ci[0])}, {fmt_tick(ci[1])}]"
         if _num(r.get("n")) is not None:
             tip += f", n={int(r['n'])} prompts"
         pts.append((px, py))
         out.append(f'<circle class="pp-pt-kl" cx="{px:.1f}" cy="{py:.1f}" r="4" '
                    f'fill="{HIGHLIGHT_COLOR}" stroke="#fff" stroke-width="1.5">'
-                   f"<title>{_e(tip)}</title></circle>")
+                   f"<title>{esc_str(tip)}</title></circle>")
     if len(pts) > 1:
         out.append('<path d="M' + " L".join(f"{x:.1f},{y:.1f}" for x, y in pts)
                    + f'" fill="none" stroke="{HIGHLIGHT_COLOR}" stroke-width="2" opacity="0.8"/>')
@@ -311,20 +177,20 @@ def damage_svg(damage: Sequence[Mapping[str, Any]], sweep: Sequence[Mapping[str,
         px = f.px(x)
         py = f.plot_bottom - float(r["mean"]) / 100 * (f.plot_bottom - f.plot_top)
         spts.append((px, py))
-        tip = f"coeff {_fmt(float(r['coeff']))} (dose {_fmt(abs(x))}): score " \
-              f"{_fmt(float(r['mean']))}"
+        tip = f"coeff {fmt_tick(float(r['coeff']))} (dose {fmt_tick(abs(x))}): score " \
+              f"{fmt_tick(float(r['mean']))}"
         out.append(f'<circle class="pp-pt-score" cx="{px:.1f}" cy="{py:.1f}" r="3.5" '
                    f'fill="{SCORE_COLOR}" stroke="#fff" stroke-width="1.5">'
-                   f"<title>{_e(tip)}</title></circle>")
+                   f"<title>{esc_str(tip)}</title></circle>")
     if len(spts) > 1:
         out.append('<path d="M' + " L".join(f"{x:.1f},{y:.1f}" for x, y in spts)
                    + f'" fill="none" stroke="{SCORE_COLOR}" stroke-width="1.5" '
                    'stroke-dasharray="5,3" opacity="0.8"/>')
     lx = f.plot_left + 4
     out.append(f'<circle cx="{lx + 5:.1f}" cy="14" r="4" fill="{HIGHLIGHT_COLOR}"/>')
-    out.append(_text(lx + 14, 18, "KL (mean, 95% CI)", anchor="start", size=10))
+    out.append(svg_text(lx + 14, 18, "KL (mean, 95% CI)", anchor="start", size=10))
     out.append(f'<circle cx="{lx + 135:.1f}" cy="14" r="3.5" fill="{SCORE_COLOR}"/>')
-    out.append(_text(lx + 144, 18, "trait score (mean)", anchor="start", size=10))
+    out.append(svg_text(lx + 144, 18, "trait score (mean)", anchor="start", size=10))
     out.append("</svg>")
     return "".join(out)
 
@@ -337,19 +203,19 @@ def projection_svg(projections: Mapping[str, Any], *, width: int = 290, height: 
     order = {c: i for i, c in enumerate(CONDITION_ORDER)}
     items.sort(key=lambda kv: (order.get(kv[0], len(order)), str(kv[0])))
     if not items:
-        return _empty(width, height, title, "pp-proj", "no projection data")
+        return empty_svg(width, height, title, "pp-proj", "no projection data")
     values = [0.0]
     for _, v in items:
         values.append(float(v["mean"]))
-        ci = _ci(v.get("ci"))
+        ci = ci_pair(v.get("ci"))
         if ci:
             values.extend(ci)
-    y0, y1 = _nice_range(min(values), max(values))
+    y0, y1 = nice_range(min(values), max(values))
     n = len(items)
-    f = _Frame(width, height, (0, n), (y0, y1), margin=(22, 12, 46, 54))
-    out = _open(width, height, title, "pp-proj")
-    out += _y_axis(f, _nice_ticks(y0, y1), "projection")
-    out += _x_axis(f, [(i + 0.5, redact_secrets(str(k))[:14]) for i, (k, _) in enumerate(items)], "condition")
+    f = Frame(width, height, (0, n), (y0, y1), margin=(22, 12, 46, 54))
+    out = open_svg(width, height, title, "pp-proj")
+    out += y_axis(f, nice_ticks(y0, y1), "projection")
+    out += x_axis(f, [(i + 0.5, redact_secrets(str(k))[:14]) for i, (k, _) in enumerate(items)], "condition")
     zero = f.py(0.0)
     out.append(f'<line x1="{f.plot_left:.1f}" y1="{zero:.1f}" x2="{f.plot_right:.1f}" '
                f'y2="{zero:.1f}" stroke="{AXIS_COLOR}" stroke-width="1"/>')
@@ -359,22 +225,22 @@ def projection_svg(projections: Mapping[str, Any], *, width: int = 290, height: 
         cx = f.px(i + 0.5)
         top, bot = sorted((f.py(mean), zero))
         color = CONDITION_COLORS.get(str(k), BAR_COLOR)
-        tip = f"{k}: {_fmt(mean)}"
-        ci = _ci(v.get("ci"))
+        tip = f"{k}: {fmt_tick(mean)}"
+        ci = ci_pair(v.get("ci"))
         if ci:
-            tip += f" [{_fmt(ci[0])}, {_fmt(ci[1])}]"
+            tip += f" [{fmt_tick(ci[0])}, {fmt_tick(ci[1])}]"
         if _num(v.get("n")) is not None:
             tip += f", n={int(v['n'])}"
         out.append(f'<rect class="pp-bar" x="{cx - bw / 2:.1f}" y="{top:.1f}" width="{bw:.1f}" '
                    f'height="{max(bot - top, 1.0):.1f}" fill="{color}" rx="2" opacity="0.9">'
-                   f"<title>{_e(tip)}</title></rect>")
+                   f"<title>{esc_str(tip)}</title></rect>")
         if ci:
-            out.append(_errbar(cx, f.py(ci[0]), f.py(ci[1]), "#111827"))
+            out.append(errbar(cx, f.py(ci[0]), f.py(ci[1]), "#111827"))
         if mean >= 0:
             ly = (f.py(ci[1]) if ci else f.py(mean)) - 6
         else:
             ly = (f.py(ci[0]) if ci else f.py(mean)) + 13
-        out.append(_text(cx, ly, _fmt(mean), size=10, color="#111827"))
+        out.append(svg_text(cx, ly, fmt_tick(mean), size=10, color="#111827"))
     out.append("</svg>")
     return "".join(out)
 
@@ -384,18 +250,18 @@ def norms_svg(norms: Sequence[float], layer: int | None, *, width: int = 310,
     """Per-layer norm of the trait vector as bars, the chosen layer highlighted."""
     vals = [_num(v) for v in norms or []]
     if not vals or all(v is None for v in vals):
-        return _empty(width, height, title, "pp-norms", "no norms")
+        return empty_svg(width, height, title, "pp-norms", "no norms")
     top = max(v for v in vals if v is not None)
-    y0, y1 = _nice_range(0.0, top if top > 0 else 1.0)
+    y0, y1 = nice_range(0.0, top if top > 0 else 1.0)
     n = len(vals)
-    f = _Frame(width, height, (-0.5, n - 0.5), (y0, y1), margin=(22, 12, 46, 54))
-    out = _open(width, height, title, "pp-norms")
-    out += _y_axis(f, _nice_ticks(y0, y1), "L2 norm")
+    f = Frame(width, height, (-0.5, n - 0.5), (y0, y1), margin=(22, 12, 46, 54))
+    out = open_svg(width, height, title, "pp-norms")
+    out += y_axis(f, nice_ticks(y0, y1), "L2 norm")
     step = max(1, math.ceil(n / 8))
     ticks = [(i, str(i)) for i in range(0, n, step)]
     if layer is not None and 0 <= layer < n and all(i != layer for i, _ in ticks):
         ticks = [(i, s) for i, s in ticks if abs(i - layer) >= step / 2] + [(layer, str(layer))]
-    out += _x_axis(f, ticks, "layer (decoder block)")
+    out += x_axis(f, ticks, "layer (decoder block)")
     bw = max((f.px(1) - f.px(0)) * 0.75, 1.0)
     for i, v in enumerate(vals):
         if v is None:
@@ -406,7 +272,7 @@ def norms_svg(norms: Sequence[float], layer: int | None, *, width: int = 310,
         color = HIGHLIGHT_COLOR if chosen else "#94a3b8"
         out.append(f'<rect class="pp-bar{" pp-chosen" if chosen else ""}" '
                    f'x="{f.px(i) - bw / 2:.1f}" y="{y:.1f}" width="{bw:.1f}" height="{h:.1f}" '
-                   f'fill="{color}"><title>{_e(f"layer {i}: {_fmt(v)}")}</title></rect>')
+                   f'fill="{color}"><title>{esc_str(f"layer {i}: {fmt_tick(v)}")}</title></rect>')
     if layer is not None and 0 <= layer < n and vals[layer] is not None:
         x = f.px(layer)
         y = f.py(max(vals[layer] or 0.0, 0.0))
@@ -414,7 +280,7 @@ def norms_svg(norms: Sequence[float], layer: int | None, *, width: int = 310,
         dx = -4 if anchor == "end" else 4
         out.append(f'<line x1="{x:.1f}" y1="{f.plot_top - 2:.1f}" x2="{x:.1f}" y2="{y:.1f}" '
                    f'stroke="{HIGHLIGHT_COLOR}" stroke-width="1" stroke-dasharray="2,2"/>')
-        out.append(_text(x + dx, f.plot_top - 6, f"layer {layer}", anchor=anchor,
+        out.append(svg_text(x + dx, f.plot_top - 6, f"layer {layer}", anchor=anchor,
                          size=10, color=HIGHLIGHT_COLOR, weight="600"))
     out.append("</svg>")
     return "".join(out)
@@ -442,18 +308,18 @@ def cosine_heatmap_svg(traits: Sequence[str], matrix: Sequence[Sequence[float | 
     names = [redact_secrets(str(t)) for t in traits or []]
     n = len(names)
     if n == 0:
-        return _empty(300, 120, title, "pp-heatmap", "no traits")
+        return empty_svg(300, 120, title, "pp-heatmap", "no traits")
     label_w = min(max(len(_short(s)) for s in names) * 7 + 12, 130)
     top = label_w
     width = label_w + n * cell + 70
     height = top + n * cell + 16
-    out = _open(width, height, title, "pp-heatmap")
+    out = open_svg(width, height, title, "pp-heatmap")
     for i, name in enumerate(names):
         y = top + i * cell + cell / 2 + 4
-        out.append(_text(label_w - 6, y, _short(name), anchor="end", size=11,
-                         extra="") .replace("</text>", f"<title>{_e(name)}</title></text>", 1))
+        out.append(svg_text(label_w - 6, y, _short(name), anchor="end", size=11,
+                         extra="") .replace("</text>", f"<title>{esc_str(name)}</title></text>", 1))
         x = label_w + i * cell + cell / 2 + 4
-        out.append(_text(x, top - 6, _short(name), anchor="start", size=11,
+        out.append(svg_text(x, top - 6, _short(name), anchor="start", size=11,
                          extra=f' transform="rotate(-50 {x:.1f} {top - 6:.1f})"'))
     for i in range(n):
         row = matrix[i] if i < len(matrix) else []
@@ -461,11 +327,11 @@ def cosine_heatmap_svg(traits: Sequence[str], matrix: Sequence[Sequence[float | 
             v = _num(row[j]) if j < len(row) else None
             x, y = label_w + j * cell, top + i * cell
             fill = _cos_color(v) if v is not None else "#f3f4f6"
-            tip = f"{names[i]} \u00b7 {names[j]}: {_fmt(v) if v is not None else 'n/a'}"
+            tip = f"{names[i]} \u00b7 {names[j]}: {fmt_tick(v) if v is not None else 'n/a'}"
             out.append(f'<rect class="pp-cell" x="{x}" y="{y}" width="{cell - 2}" '
-                       f'height="{cell - 2}" fill="{fill}" rx="3"><title>{_e(tip)}</title></rect>')
+                       f'height="{cell - 2}" fill="{fill}" rx="3"><title>{esc_str(tip)}</title></rect>')
             txt_color = "#ffffff" if v is not None and abs(v) > 0.6 else "#111827"
-            out.append(_text(x + (cell - 2) / 2, y + cell / 2 + 2,
+            out.append(svg_text(x + (cell - 2) / 2, y + cell / 2 + 2,
                              f"{v:.2f}" if v is not None else "n/a", size=11, color=txt_color))
     # colour scale
     sx = label_w + n * cell + 18
@@ -475,9 +341,9 @@ def cosine_heatmap_svg(traits: Sequence[str], matrix: Sequence[Sequence[float | 
         v = 1 - 2 * k / (steps - 1)
         out.append(f'<rect x="{sx}" y="{top + k * sh / steps:.1f}" width="12" '
                    f'height="{sh / steps + 0.6:.1f}" fill="{_cos_color(v)}"/>')
-    out.append(_text(sx + 16, top + 8, "+1", anchor="start", size=10, color=AXIS_COLOR))
-    out.append(_text(sx + 16, top + sh / 2 + 4, "0", anchor="start", size=10, color=AXIS_COLOR))
-    out.append(_text(sx + 16, top + sh, "-1", anchor="start", size=10, color=AXIS_COLOR))
+    out.append(svg_text(sx + 16, top + 8, "+1", anchor="start", size=10, color=AXIS_COLOR))
+    out.append(svg_text(sx + 16, top + sh / 2 + 4, "0", anchor="start", size=10, color=AXIS_COLOR))
+    out.append(svg_text(sx + 16, top + sh, "-1", anchor="start", size=10, color=AXIS_COLOR))
     out.append("</svg>")
     return "".join(out)
 
@@ -488,18 +354,18 @@ def paired_strip_svg(diffs: Sequence[Any], ci: Any, bound: float | None, *, widt
     with the mean, its interval (bar) and the rule's bound (red dashed line)."""
     vals = [x for x in (_num(d) for d in diffs or []) if x is not None]
     if not vals:
-        return _empty(width, height, title, "pp-strip", "no per-question values")
+        return empty_svg(width, height, title, "pp-strip", "no per-question values")
     span = list(vals) + [0.0]
-    interval = _ci(ci)
+    interval = ci_pair(ci)
     if interval:
         span.extend(interval)
     b = _num(bound)
     if b is not None:
         span.append(b)
-    x0, x1 = _nice_range(min(span), max(span))
-    f = _Frame(width, height, (x0, x1), (0.0, 1.0), margin=(8, 12, 26, 12))
-    out = _open(width, height, title, "pp-strip")
-    out += _x_axis(f, [(t, _fmt(t)) for t in _nice_ticks(x0, x1)], "")
+    x0, x1 = nice_range(min(span), max(span))
+    f = Frame(width, height, (x0, x1), (0.0, 1.0), margin=(8, 12, 26, 12))
+    out = open_svg(width, height, title, "pp-strip")
+    out += x_axis(f, [(t, fmt_tick(t)) for t in nice_ticks(x0, x1)], "")
     zx = f.px(0.0)
     out.append(f'<line x1="{zx:.1f}" y1="{f.plot_top:.1f}" x2="{zx:.1f}" '
                f'y2="{f.plot_bottom:.1f}" stroke="{AXIS_COLOR}" stroke-width="1"/>')
@@ -507,13 +373,13 @@ def paired_strip_svg(diffs: Sequence[Any], ci: Any, bound: float | None, *, widt
         bx = f.px(b)
         out.append(f'<line class="pp-bound" x1="{bx:.1f}" y1="{f.plot_top:.1f}" x2="{bx:.1f}" '
                    f'y2="{f.plot_bottom:.1f}" stroke="{HIGHLIGHT_COLOR}" stroke-width="1.5" '
-                   f'stroke-dasharray="4 3"><title>{_e(f"bound {_fmt(b)}")}</title></line>')
+                   f'stroke-dasharray="4 3"><title>{esc_str(f"bound {fmt_tick(b)}")}</title></line>')
     mid = (f.plot_top + f.plot_bottom) / 2
     for i, v in enumerate(vals):
         jitter = ((i * 7919) % 11 - 5) / 5 * (f.plot_bottom - f.plot_top) * 0.3
         out.append(f'<circle class="pp-pt-diff" cx="{f.px(v):.1f}" cy="{mid + jitter:.1f}" '
                    f'r="3" fill="{SCORE_COLOR}" fill-opacity="0.55">'
-                   f"<title>{_e(_fmt(v))}</title></circle>")
+                   f"<title>{esc_str(fmt_tick(v))}</title></circle>")
     mean = sum(vals) / len(vals)
     if interval:
         lo, hi = f.px(interval[0]), f.px(interval[1])
@@ -522,6 +388,6 @@ def paired_strip_svg(diffs: Sequence[Any], ci: Any, bound: float | None, *, widt
                    f'V{f.plot_bottom - 2:.1f}" stroke="#111827" stroke-width="1.5" fill="none"/>')
     out.append(f'<rect class="pp-mean" x="{f.px(mean) - 2:.1f}" y="{f.plot_top:.1f}" width="4" '
                f'height="{f.plot_bottom - f.plot_top:.1f}" fill="#111827">'
-               f"<title>{_e(f'mean {_fmt(mean)}, n={len(vals)}')}</title></rect>")
+               f"<title>{esc_str(f'mean {fmt_tick(mean)}, n={len(vals)}')}</title></rect>")
     out.append("</svg>")
     return "".join(out)

@@ -3,27 +3,25 @@ suite report (``dataset_screen`` expectations). All text is escaped; no scripts,
 
 from __future__ import annotations
 
-import html as _html
 import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pytest_persona._util.redact import redact_secrets
-from pytest_persona.report.plots import (
+from pytest_persona.report._format import esc, fmt_fixed, fmt_tick
+from pytest_persona.report.summary import _num as _n  # the one finite-number filter
+from pytest_persona.report.svg import (
     AXIS_COLOR,
     HIGHLIGHT_COLOR,
-    _empty,
-    _fmt,
-    _Frame,
-    _nice_range,
-    _nice_ticks,
-    _open,
-    _text,
-    _x_axis,
-    _y_axis,
+    Frame,
+    empty_svg,
+    nice_range,
+    nice_ticks,
+    open_svg,
+    svg_text,
+    x_axis,
+    y_axis,
 )
-from pytest_persona.report.summary import _num as _n  # the one finite-number filter
 
 MEASURE_LABELS = {"projection_difference": "projection difference (training - own response)",
                   "projection": "projection of the training response (no baseline)"}
@@ -43,22 +41,13 @@ details summary{cursor:pointer;color:#374151}
 """
 
 
-def _e(v: Any) -> str:
-    return _html.escape(redact_secrets("" if v is None else str(v)), quote=True)
-
-
-def _f(v: Any, digits: int = 3) -> str:
-    x = _n(v)
-    return "\u2013" if x is None else f"{x:.{digits}f}"
-
-
 def histogram_svg(hist: Mapping[str, Any], threshold: float | None, mean: float | None, *,
                   title: str, xlabel: str, width: int = 520, height: int = 260) -> str:
     """Bars of per-sample values, with the threshold (red, dashed) and the mean (grey)."""
     edges = [float(x) for x in hist.get("edges") or []]
     counts = [int(c) for c in hist.get("counts") or []]
     if not counts or sum(counts) == 0 or len(edges) != len(counts) + 1:
-        return _empty(width, height, title, "pp-screen-hist", "no samples")
+        return empty_svg(width, height, title, "pp-screen-hist", "no samples")
     used = [i for i, c in enumerate(counts) if c]
     first, last = used[0], used[-1] + 1
     edges, counts = edges[first:last + 1], counts[first:last]
@@ -66,12 +55,12 @@ def histogram_svg(hist: Mapping[str, Any], threshold: float | None, mean: float 
     for mark in (threshold, mean):
         if mark is not None and math.isfinite(mark):
             lo, hi = min(lo, mark), max(hi, mark)
-    x0, x1 = _nice_range(lo, hi)
-    y0, y1 = _nice_range(0.0, float(max(counts)))
-    f = _Frame(width, height, (x0, x1), (0.0, y1), margin=(22, 14, 46, 54))
-    out = _open(width, height, title, "pp-screen-hist")
-    out += _y_axis(f, _nice_ticks(0.0, y1), "samples")
-    out += _x_axis(f, [(t, _fmt(t)) for t in _nice_ticks(x0, x1)], xlabel)
+    x0, x1 = nice_range(lo, hi)
+    y0, y1 = nice_range(0.0, float(max(counts)))
+    f = Frame(width, height, (x0, x1), (0.0, y1), margin=(22, 14, 46, 54))
+    out = open_svg(width, height, title, "pp-screen-hist")
+    out += y_axis(f, nice_ticks(0.0, y1), "samples")
+    out += x_axis(f, [(t, fmt_tick(t)) for t in nice_ticks(x0, x1)], xlabel)
     for i, c in enumerate(counts):
         if not c:
             continue
@@ -81,7 +70,7 @@ def histogram_svg(hist: Mapping[str, Any], threshold: float | None, mean: float 
         color = HIGHLIGHT_COLOR if flagged else "#64748b"
         out.append(f'<rect class="pp-bar" x="{a:.1f}" y="{y:.1f}" width="{max(b - a - 0.5, 0.5):.1f}"'
                    f' height="{max(f.py(0) - y, 0.5):.1f}" fill="{color}"><title>'
-                   f'{_e(f"{_fmt(edges[i])} to {_fmt(edges[i + 1])}: {c} samples")}</title></rect>')
+                   f'{esc(f"{fmt_tick(edges[i])} to {fmt_tick(edges[i + 1])}: {c} samples")}</title></rect>')
     for value, color, label, cls in ((threshold, HIGHLIGHT_COLOR, "threshold", "pp-threshold"),
                                      (mean, AXIS_COLOR, "mean", "pp-mean")):
         if value is None or not math.isfinite(value):
@@ -90,7 +79,7 @@ def histogram_svg(hist: Mapping[str, Any], threshold: float | None, mean: float 
         out.append(f'<line class="{cls}" x1="{x:.1f}" y1="{f.plot_top:.1f}" x2="{x:.1f}" '
                    f'y2="{f.plot_bottom:.1f}" stroke="{color}" stroke-width="1.5" '
                    f'stroke-dasharray="4,3"/>')
-        out.append(_text(x + 3, f.plot_top - 6, f"{label} {_fmt(value)}", anchor="start",
+        out.append(svg_text(x + 3, f.plot_top - 6, f"{label} {fmt_tick(value)}", anchor="start",
                          size=10, color=color))
     out.append("</svg>")
     return "".join(out)
@@ -112,19 +101,19 @@ def top_table(top: Sequence[Mapping[str, Any]], threshold: float | None, baselin
         flag = threshold is not None and score is not None and score > threshold
         own = ""
         if baseline == "generate":
-            own = (f'<td class="num">{_f(s.get("own_projection"))}</td>'
-                   f'<td class="pp-text">{_e(s.get("own_response"))}</td>')
+            own = (f'<td class="num">{fmt_fixed(s.get("own_projection"))}</td>'
+                   f'<td class="pp-text">{esc(s.get("own_response"))}</td>')
         rows.append(
-            f'<tr><td class="num">{_e(s.get("line"))}</td><td>{_e(s.get("id"))}</td>'
-            f'<td class="num{" pp-flag" if flag else ""}">{_f(score)}</td>'
-            f'<td class="num">{_f(s.get("projection"))}</td>'
-            f'<td class="pp-text">{_e(_prompt_text(s.get("prompt")))}</td>'
-            f'<td class="pp-text">{_e(s.get("response"))}</td>{own}</tr>')
+            f'<tr><td class="num">{esc(s.get("line"))}</td><td>{esc(s.get("id"))}</td>'
+            f'<td class="num{" pp-flag" if flag else ""}">{fmt_fixed(score)}</td>'
+            f'<td class="num">{fmt_fixed(s.get("projection"))}</td>'
+            f'<td class="pp-text">{esc(_prompt_text(s.get("prompt")))}</td>'
+            f'<td class="pp-text">{esc(s.get("response"))}</td>{own}</tr>')
     heads = ["line", "id", "score", "projection", "prompt", "training response"]
     if baseline == "generate":
         heads += ["own projection", "model's own response"]
     head = "".join(f'<th{" class=num" if h in ("line", "score", "projection", "own projection") else ""}>'
-                   f"{_e(h)}</th>" for h in heads)
+                   f"{esc(h)}</th>" for h in heads)
     return (f'<table class="pp-table pp-screen-top"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>")
 
@@ -136,18 +125,18 @@ def trait_block(name: str, t: Mapping[str, Any], *, baseline: str, measure: str,
     threshold = _n(t.get("threshold"))
     ci = t.get("ci") or [None, None]
     frac = _n(t.get("fraction_above"))
-    percent = _f(frac * 100 if frac is not None else None, 1)
-    above = (f"; {_e(t.get('above'))} of {_e(t.get('n'))} samples ({percent}%) above the "
-             f"threshold {_f(threshold)}" if threshold is not None else "; no threshold given")
-    summary = (f"n = {_e(t.get('n'))}; mean {_e(MEASURE_LABELS.get(measure, measure))} "
-               f"{_f(t.get('mean'))} (95% CI {_f(ci[0])} to {_f(ci[1])}, Poisson bootstrap)"
+    percent = fmt_fixed(frac * 100 if frac is not None else None, 1)
+    above = (f"; {esc(t.get('above'))} of {esc(t.get('n'))} samples ({percent}%) above the "
+             f"threshold {fmt_fixed(threshold)}" if threshold is not None else "; no threshold given")
+    summary = (f"n = {esc(t.get('n'))}; mean {esc(MEASURE_LABELS.get(measure, measure))} "
+               f"{fmt_fixed(t.get('mean'))} (95% CI {fmt_fixed(ci[0])} to {fmt_fixed(ci[1])}, Poisson bootstrap)"
                f"{above}")
     svg = histogram_svg(histogram or {}, threshold, _n(t.get("mean")),
                         title=f"{name}: per-sample {measure.replace('_', ' ')}",
                         xlabel=measure.replace("_", " "))
     top = t.get("top") or []
     anchor = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")
-    return (f'<section class="pp-screen" id="pp-screen-{anchor}"><{heading}>{_e(name)}'
+    return (f'<section class="pp-screen" id="pp-screen-{anchor}"><{heading}>{esc(name)}'
             f'</{heading}><p class="pp-sub">{summary}</p>{svg}'
             f'<details open><summary>Top {len(top[:top_limit])} samples by score</summary>'
             f'{top_table(top, threshold, baseline, top_limit)}</details></section>')
@@ -159,25 +148,25 @@ def render_screen(result: Mapping[str, Any]) -> str:
     baseline = str(result.get("baseline") or "generate")
     model = result.get("model")
     facts = [
-        ("data", _e(result.get("data"))),
-        ("data sha256", f"<code>{_e(str(result.get('data_sha256') or '')[:16])}</code>"),
-        ("model", _e(model)),
-        ("layer", f"{_e(result.get('layer'))} (0-based decoder block output)"),
-        ("measure", _e(MEASURE_LABELS.get(measure, measure))),
-        ("baseline", _e(baseline) + (" (the model's own greedy response to each prompt)"
+        ("data", esc(result.get("data"))),
+        ("data sha256", f"<code>{esc(str(result.get('data_sha256') or '')[:16])}</code>"),
+        ("model", esc(model)),
+        ("layer", f"{esc(result.get('layer'))} (0-based decoder block output)"),
+        ("measure", esc(MEASURE_LABELS.get(measure, measure))),
+        ("baseline", esc(baseline) + (" (the model's own greedy response to each prompt)"
                                      if baseline == "generate" else
                                      " (raw projection: no own-response reference)")),
-        ("samples", _e(result.get("n_samples"))),
-        ("skipped lines", _e(result.get("skipped_lines"))),
-        ("interval", _e(result.get("interval"))),
+        ("samples", esc(result.get("n_samples"))),
+        ("skipped lines", esc(result.get("skipped_lines"))),
+        ("interval", esc(result.get("interval"))),
         ("projection", "a \u00b7 v / |v| of response-token-averaged activations"),
     ]
     gen = result.get("generation")
     if baseline == "generate" and isinstance(gen, Mapping):
-        facts.append(("generation", _e(", ".join(f"{k}={v}" for k, v in gen.items()))))
-    dl = "<dl>" + "".join(f"<dt>{_e(k)}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
+        facts.append(("generation", esc(", ".join(f"{k}={v}" for k, v in gen.items()))))
+    dl = "<dl>" + "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>"
     skipped = result.get("skipped_examples") or []
-    skip_html = ("<h2>Skipped lines</h2><ul>" + "".join(f"<li>{_e(s)}</li>" for s in skipped)
+    skip_html = ("<h2>Skipped lines</h2><ul>" + "".join(f"<li>{esc(s)}</li>" for s in skipped)
                  + "</ul>") if skipped else ""
     traits = result.get("traits") or {}
     hists = result.get("histograms") or {}
@@ -185,7 +174,7 @@ def render_screen(result: Mapping[str, Any]) -> str:
                                  histogram=hists.get(n)) for n, t in traits.items())
     return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
             "<meta name=viewport content='width=device-width,initial-scale=1'>"
-            f"<title>Dataset screen: {_e(result.get('data'))}</title><style>{CSS}</style>"
+            f"<title>Dataset screen: {esc(result.get('data'))}</title><style>{CSS}</style>"
             f"</head><body><h1>Dataset screen</h1>{dl}{blocks}{skip_html}</body></html>")
 
 

@@ -11,26 +11,24 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Mapping
-from html import escape
 from pathlib import Path
 from typing import Any
 
-from pytest_persona._util.redact import redact_secrets
 from pytest_persona.errors import ResultsError
-from pytest_persona.report.plots import (
+from pytest_persona.report._format import esc_str, fmt_tick
+from pytest_persona.report.summary import _num
+from pytest_persona.report.svg import (
     AXIS_COLOR,
     HIGHLIGHT_COLOR,
     SCORE_COLOR,
-    _fmt,
-    _Frame,
-    _nice_range,
-    _nice_ticks,
-    _open,
-    _text,
-    _x_axis,
-    _y_axis,
+    Frame,
+    nice_range,
+    nice_ticks,
+    open_svg,
+    svg_text,
+    x_axis,
+    y_axis,
 )
-from pytest_persona.report.summary import _num
 
 FORMAT = "pytest-persona-timeline"
 CSS = """
@@ -43,10 +41,6 @@ table{border-collapse:collapse;font-size:13px;margin:6px 0 14px}
 th,td{border-bottom:1px solid #e5e7eb;padding:4px 8px;text-align:left}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 """
-
-
-def _e(s: Any) -> str:
-    return escape(redact_secrets(str(s)), quote=True)
 
 
 def _bad(path: str, where: str, msg: str) -> ResultsError:
@@ -113,21 +107,21 @@ def trait_plot(doc: Mapping[str, Any], trait: str, width: int = 720, height: int
     stop = doc.get("stop") or {}
     stop_step = _num(stop.get("step")) if stop.get("trait") == trait else None
     title = f"{trait}: projection shift vs the reference, by training step"
-    out = _open(width, height, title, "pp-timeline")
+    out = open_svg(width, height, title, "pp-timeline")
     if not series:
-        out += [_text(width / 2, height / 2, "no checks with a finite shift",
+        out += [svg_text(width / 2, height / 2, "no checks with a finite shift",
                       color=AXIS_COLOR), "</svg>"]
         return "".join(out)
     steps = [p[0] for p in series]
     ys = [v for p in series for v in p[2:4]] + [0.0] + ([bound] if bound is not None else [])
-    y0, y1 = _nice_range(min(ys), max(ys))
+    y0, y1 = nice_range(min(ys), max(ys))
     x0, x1 = min(steps), max(steps)
     if x1 == x0:
         x1 = x0 + 1
-    f = _Frame(width, height, (x0, x1), (y0, y1))
-    out += _y_axis(f, _nice_ticks(y0, y1), "shift (last prompt token)")
-    xt = [t for t in _nice_ticks(x0, x1) if x0 <= t <= x1 and float(t).is_integer()]
-    out += _x_axis(f, [(t, _fmt(t)) for t in xt], "training step")
+    f = Frame(width, height, (x0, x1), (y0, y1))
+    out += y_axis(f, nice_ticks(y0, y1), "shift (last prompt token)")
+    xt = [t for t in nice_ticks(x0, x1) if x0 <= t <= x1 and float(t).is_integer()]
+    out += x_axis(f, [(t, fmt_tick(t)) for t in xt], "training step")
     band = ([f"{f.px(s):.1f},{f.py(hi):.1f}" for s, _, _, hi, _ in series]
             + [f"{f.px(s):.1f},{f.py(lo):.1f}" for s, _, lo, _, _ in reversed(series)])
     out.append(f'<polygon class="pp-ci-band" points="{" ".join(band)}" fill="{SCORE_COLOR}" '
@@ -139,20 +133,20 @@ def trait_plot(doc: Mapping[str, Any], trait: str, width: int = 720, height: int
         out.append(f'<line class="pp-bound" x1="{f.plot_left:.1f}" y1="{f.py(bound):.1f}" '
                    f'x2="{f.plot_right:.1f}" y2="{f.py(bound):.1f}" stroke="{HIGHLIGHT_COLOR}" '
                    'stroke-width="1" stroke-dasharray="5,4"/>')
-        out.append(_text(f.plot_right - 4, f.py(bound) - 4, f"stop_if {_fmt(bound)}",
+        out.append(svg_text(f.plot_right - 4, f.py(bound) - 4, f"stop_if {fmt_tick(bound)}",
                          anchor="end", size=10, color=HIGHLIGHT_COLOR))
     path = "M" + "L".join(f"{f.px(s):.1f},{f.py(v):.1f}" for s, v, _, _, _ in series)
     out.append(f'<path class="pp-shift" d="{path}" stroke="{SCORE_COLOR}" stroke-width="2" '
                'fill="none"/>')
     for s, v, lo, hi, n in series:
-        tip = _e(f"step {s}: {v:+.4f} (95% CI {lo:+.4f} to {hi:+.4f}, n={n})")
+        tip = esc_str(f"step {s}: {v:+.4f} (95% CI {lo:+.4f} to {hi:+.4f}, n={n})")
         out.append(f'<circle class="pp-pt-shift" cx="{f.px(s):.1f}" cy="{f.py(v):.1f}" r="3" '
                    f'fill="{SCORE_COLOR}"><title>{tip}</title></circle>')
     if stop_step is not None:
         x = f.px(stop_step)
         out.append(f'<line class="pp-stop" x1="{x:.1f}" y1="{f.plot_top:.1f}" x2="{x:.1f}" '
                    f'y2="{f.plot_bottom:.1f}" stroke="{HIGHLIGHT_COLOR}" stroke-width="2"/>')
-        out.append(_text(x - 4, f.plot_top + 12, f"stopped at step {int(stop_step)}",
+        out.append(svg_text(x - 4, f.plot_top + 12, f"stopped at step {int(stop_step)}",
                          anchor="end", size=10, color=HIGHLIGHT_COLOR, weight="bold"))
     out.append("</svg>")
     return "".join(out)
@@ -189,24 +183,24 @@ def render_timeline(doc: Mapping[str, Any]) -> str:
     parts = [
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">",
-        f"<title>{_e('persona timeline: ' + str(doc.get('model', '')))}</title>",
+        f"<title>{esc_str('persona timeline: ' + str(doc.get('model', '')))}</title>",
         f"<style>{CSS}</style></head><body>",
-        f"<h1>Persona timeline: {_e(doc.get('model', 'model'))}</h1>",
-        f"<p class=\"pp-sub\">Layer {_e(doc.get('layer', '?'))}. {_e(doc.get('measure', ''))}"
+        f"<h1>Persona timeline: {esc_str(doc.get('model', 'model'))}</h1>",
+        f"<p class=\"pp-sub\">Layer {esc_str(doc.get('layer', '?'))}. {esc_str(doc.get('measure', ''))}"
         "</p>",
-        f"<p class=\"pp-sub\">Reference: {_e(ref.get('kind', '?'))} "
-        f"({_e(ref.get('fingerprint', 'unknown fingerprint'))}, step "
-        f"{_e(ref.get('step', '?'))}). Cost: {_e(cost_line)}.</p>",
+        f"<p class=\"pp-sub\">Reference: {esc_str(ref.get('kind', '?'))} "
+        f"({esc_str(ref.get('fingerprint', 'unknown fingerprint'))}, step "
+        f"{esc_str(ref.get('step', '?'))}). Cost: {esc_str(cost_line)}.</p>",
     ]
     stop = doc.get("stop")
     if isinstance(stop, dict):
         why = stop.get("message") or f"stopped at step {stop.get('step')}"
-        parts.append(f"<p class=\"pp-stop\">{_e(why)}</p>")
+        parts.append(f"<p class=\"pp-stop\">{esc_str(why)}</p>")
     names = _traits(doc)
     if not names:
         parts.append("<p>No checks recorded.</p>")
     for name in names:
-        parts.append(f"<h2>{_e(name)}</h2>")
+        parts.append(f"<h2>{esc_str(name)}</h2>")
         parts.append(trait_plot(doc, name))
         parts.append(_table(doc, name))
     parts.append("</body></html>\n")

@@ -219,3 +219,15 @@ def test_histogram_widens_to_cover_every_value() -> None:
     width = out["edges"][1] - out["edges"][0]
     for v in (0.1, -3.0, 40.0):
         assert out["counts"][int((v - out["edges"][0]) // width)] >= 1
+
+
+def test_vector_hash_is_pinned_cache_key() -> None:
+    """The screen cache keys vectors by this hash: a change here would orphan every entry."""
+    import torch
+
+    from pytest_persona.core.arrays import vector_sha256
+    from pytest_persona.pipeline.screen import vector_hash
+
+    vector = torch.tensor([1.0, -2.5, 0.25, 3.0], dtype=torch.float64)
+    assert vector_hash(vector) == "3d10b4c19ed878b2b349ff77a80a7a91"
+    assert vector_hash(vector) == vector_sha256(vector.numpy())[:32]
