@@ -34,7 +34,7 @@ def test_the_new_keyword_is_silent() -> None:
 
 def test_the_old_keyword_warns_at_the_caller_and_gives_the_same_result() -> None:
     with pytest.warns(DeprecationWarning, match=r"pick\(kind=\) is now pooling=") as rec:
-        assert pick(1, kind="last") == pick(1, pooling="last")
+        assert pick(1, kind="last") == pick(1, pooling="last")  # type: ignore[call-arg]
     assert rec[0].filename == __file__
     with pytest.warns(DeprecationWarning, match=r"Spec\(kind=\) is now origin="):
         assert Spec("a", kind="hub") == Spec("a", origin="hub")  # type: ignore[call-arg]
@@ -42,21 +42,21 @@ def test_the_old_keyword_warns_at_the_caller_and_gives_the_same_result() -> None
 
 def test_both_names_at_once_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="both kind= and its new name pooling="):
-        pick(1, kind="a", pooling="b")
+        pick(1, kind="a", pooling="b")  # type: ignore[call-arg]
 
 
 def test_module_alias_warns_and_returns_the_new_constant() -> None:
     mod = types.ModuleType("pp_alias_probe")
-    mod.NEW = ("a", "b")  # type: ignore[attr-defined]
-    mod.__getattr__ = lambda name: module_alias(mod.__name__, name, {"OLD": "NEW"})  # type: ignore[attr-defined]
+    setattr(mod, "NEW", ("a", "b"))
+    setattr(mod, "__getattr__", lambda name: module_alias(mod.__name__, name, {"OLD": "NEW"}))
     sys.modules[mod.__name__] = mod
     try:
         with pytest.warns(
             DeprecationWarning, match=r"pp_alias_probe.OLD is now pp_alias_probe.NEW"
         ):
-            assert mod.OLD is mod.NEW  # type: ignore[attr-defined]
+            assert mod.OLD is mod.NEW
         with pytest.raises(AttributeError, match="has no attribute 'MISSING'"):
-            _ = mod.MISSING  # type: ignore[attr-defined]
+            _ = mod.MISSING
     finally:
         del sys.modules[mod.__name__]
 
