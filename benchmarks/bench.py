@@ -44,7 +44,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse
 import json
 import math
-import platform
 import resource
 import statistics
 import subprocess
@@ -55,7 +54,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks._harness import best_of, logger, offline, rounded, write_report
+from benchmarks._harness import (
+    Figure,
+    best_of,
+    command_line,
+    figure,
+    logger,
+    machine_info,
+    offline,
+    report,
+    rounded,
+    write_report,
+)
+from benchmarks.gate import DEMO_STRENGTH
 
 MODEL = "smollm2-135m"
 LAYER = 12
@@ -610,6 +621,7 @@ GROUPS: list[tuple[tuple[str, ...], Callable[[Bench], tuple[dict[str, float], di
     (("vllm_speedup",), bench_vllm, "vllm"),
 ]
 ALL_METRICS = [name for names, _, _ in GROUPS for name in names]
+GROUP_OF = {name: group for names, _, group in GROUPS for name in names}
 
 
 def _ok(name: str, value: float) -> str:
@@ -636,24 +648,92 @@ def format_table(metrics: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-def machine_info() -> dict[str, Any]:
-    import torch
-    import transformers
-
-    return {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "transformers": transformers.__version__,
-            "python": platform.python_version(), "platform": platform.platform(),
-            "device": "cpu", "dtype": "float32", "model": MODEL,
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-            "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
+# -- figures: what each metric measured, from the run's own details ----------------------------
+UNITS = {"sweep_speedup": "x", "hook_overhead": "ratio", "sweep_peak_rss_mb": "MB",
+         "extraction_speedup": "x", "judge_concurrency_speedup": "x", "judge_warm_calls": "calls",
+         "warm_rerun_speedup": "x", "gate_false_alarm_rate": "", "gate_detection_rate": "",
+         "screen_samples_per_s": "samples/s", "screen_generate_samples_per_s": "samples/s",
+         "vllm_speedup": "x"}
 
 
-def run(quick: bool = False, only: list[str] | None = None) -> dict[str, Any]:
-    """Run the selected measurements; return the report dict."""
+def _what(name: str, value: float, details: dict[str, Any]) -> str:
+    """One sentence saying what ``name`` measured, with the sizes of this run."""
+    d = details.get(GROUP_OF[name]) or {}
+    if name == "sweep_speedup":
+        ref, best = d["reference"], d["batched_by_batch_size"][str(d["best_batch_size"])]
+        return (f"{d['rows']} rows ({d['questions']} questions x {len(d['coefficients'])} "
+                f"coefficients x {d['max_new_tokens']} tokens): the batched engine (batch "
+                f"{d['best_batch_size']}, per-row coefficients) vs one generate per (question, "
+                f"coefficient) inside a steerer, tokens/s ({best['generated_tokens']} vs "
+                f"{ref['generated_tokens']} tokens; greedy outputs identical "
+                f"{d['greedy_outputs_identical'].split(' ')[0]})")
+    if name == "hook_overhead":
+        return (f"steered / unsteered generation, {d['batch']} prompts x {d['new_tokens']} "
+                f"tokens, best of {d['repeats']}")
+    if name == "sweep_peak_rss_mb":
+        return (f"peak resident memory of a child process: {d['rss_after_load_mb']:g} MB after "
+                f"loading the model, the batch-{d['batch_size']} sweep adds "
+                f"{d['sweep_rss_increase_mb']:g} MB")
+    if name == "extraction_speedup":
+        return (f"all-layer activations of {d['pairs']} (prompt, response) pairs, batched "
+                f"(batch {d['best_batch_size']}) vs one forward pass per pair; allclose "
+                f"{d['allclose']}")
+    if name == "judge_concurrency_speedup":
+        return (f"{d['n']} judgments against a local server with {d['latency_s'] * 1000:g} ms "
+                f"latency, {d['concurrency']} concurrent vs one at a time")
+    if name == "judge_warm_calls":
+        return f"server calls when the same {d['n']} judgments are repeated on a warm cache"
+    if name == "warm_rerun_speedup":
+        return (f"a suite run ({d['suite']['n_questions']} questions, "
+                f"{d['suite']['max_new_tokens']} tokens, {len(d['suite']['coefficients'])} "
+                f"coefficients) on a cold vs a warm cache, each a fresh python -m pytest: "
+                f"{d['cold']['wall_s']:g} s cold, {d['warm_median_s']:g} s warm (median of "
+                f"{WARM_REPEATS}); pytest's own start-up {d['pytest_floor_s']:g} s")
+    if name == "gate_false_alarm_rate":
+        return (f"{round(value * d['nulls'])} of {d['nulls']} null candidates "
+                f"(weight noise {d['noise_relative_std']:g} x each matrix's std) failed "
+                f"checkpoint_shift max {d['max']:g}; largest null shift {d['null_max_shift']:g}")
+    if name == "gate_detection_rate":
+        return (f"share of {d['repeats_per_strength']} runs at +{DEMO_STRENGTH:g} x the "
+                f"trait vector (the demo's strength) that the gate failed")
+    if name in ("screen_samples_per_s", "screen_generate_samples_per_s"):
+        mode = "none" if name == "screen_samples_per_s" else "generate"
+        run = d.get(mode) or {}
+        return (f"persona screen --baseline {mode}, {run.get('samples')} samples, batch "
+                f"{d['batch_size']}, fresh cache ({run.get('wall_s')} s)")
+    if name == "vllm_speedup":
+        return "steered sweep tokens/s of the vllm engine over the hf engine (same rows, greedy)"
+    return ""
+
+
+def figures(metrics: dict[str, float], details: dict[str, Any]) -> list[Figure]:
+    """The report's ``figures``: one per metric (its unit, target and what it measured), and
+    the gate's detection rate at every strength (step ``gate_power``)."""
+    out = [figure(name, value, UNITS.get(name, ""), _what(name, value, details),
+                  None if TARGETS.get(name) is None else _target_text(name), GROUP_OF[name])
+           for name, value in metrics.items()]
+    gate = details.get("gate") or {}
+    for strength, row in (gate.get("detection_by_strength") or {}).items():
+        caught = round(row["detection_rate"] * row["n"])
+        out.append(figure(f"gate_detection_{strength}", row["detection_rate"], "",
+                          f"{strength} x the trait vector: failed {caught} of {row['n']} runs, "
+                          f"mean projection shift {row['mean_shift']:g} (mean interval lower "
+                          f"bound {row['mean_ci_low']:g})", step="gate_power"))
+    if gate.get("min_detectable_shift") is not None:
+        out.append(figure("gate_min_detectable_shift", gate["min_detectable_shift"], "",
+                          f"mean projection shift at the weakest strength caught in >= 80% of "
+                          f"runs ({gate['strength_caught_80pct']:+g})", step="gate_power"))
+    return out
+
+
+def run(quick: bool = False, only: list[str] | None = None,
+        command: str = "python -m benchmarks.bench") -> dict[str, Any]:
+    """Run the selected measurements; return the report (the harness's one shape, with the
+    ``metrics`` name -> value map and every measurement's ``details``)."""
     unknown = sorted(set(only or []) - set(ALL_METRICS) - {g for _, _, g in GROUPS})
     if unknown:
         raise SystemExit(f"unknown metric(s) {', '.join(unknown)}; known: {', '.join(ALL_METRICS)}")
-    machine = machine_info()
+    machine = machine_info("cpu", dtype="float32", model=MODEL)
     bench = Bench(quick)
     metrics: dict[str, float] = {}
     details: dict[str, Any] = {}
@@ -667,12 +747,12 @@ def run(quick: bool = False, only: list[str] | None = None) -> dict[str, Any]:
         metrics.update(got)
         details[group] = info
         _log(f"{group}: " + ", ".join(f"{k}={v:g}" for k, v in got.items()))
-    machine["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    details["run"] = {"quick": quick, "only": only, "total_wall_s": _r(time.perf_counter()
-                                                                         - t_start, 1),
+    total = _r(time.perf_counter() - t_start, 1)
+    details["run"] = {"quick": quick, "only": only, "total_wall_s": total,
                       "model_load_s": _r(getattr(bench, "load_s", 0.0)),
                       "targets": {k: _target_text(k) for k in metrics}}
-    return {"machine": machine, "metrics": metrics, "details": details}
+    return report("bench", command, figures(metrics, details), machine, total_wall_s=total,
+                  metrics=metrics, details=details)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -690,12 +770,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rss_child(args.quick, args.rss_batch_size)), flush=True)
         return 0
     only = [s.strip() for s in args.only.split(",") if s.strip()] or None
-    report = run(quick=args.quick, only=only)
-    for name, value in report["metrics"].items():
+    result = run(quick=args.quick, only=only, command=command_line("benchmarks.bench", argv))
+    for name, value in result["metrics"].items():
         if not math.isfinite(value):
             _log(f"warning: {name} is not finite")
-    write_report(args.out, report)
-    print(format_table(report["metrics"]))
+    write_report(args.out, result)
+    print(format_table(result["metrics"]))
     print(f"\nwritten: {args.out}")
     return 0
 

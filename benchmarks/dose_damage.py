@@ -16,12 +16,11 @@ Writes ``dose_damage.json`` and ``judge_agreement.json`` under ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks._harness import command_line, loadavg, machine_info, write_report
 from benchmarks.figures import with_figures
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,17 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"machine": platform.machine(), "python": platform.python_version(),
-            "command": "python -m benchmarks.dose_damage"}
+    machine = machine_info("cpu", dtype="float32", model=MODEL)
+    command = command_line("benchmarks.dose_damage", argv)
     if args.only in (None, "agreement"):
-        (out / "judge_agreement.json").write_text(
-            json.dumps(with_figures("judge_agreement.json", {**judge_agreement(), **meta}),
-                       indent=2) + "\n")
+        measured = judge_agreement()
+        meta = {"machine": {**machine, "loadavg_end": loadavg()}, "command": command}
+        write_report(out / "judge_agreement.json",
+                     with_figures("judge_agreement.json", {**meta, **measured}))
     if args.only in (None, "dose"):
-        (out / "dose_damage.json").write_text(
-            json.dumps(with_figures("dose_damage.json", {
-                **dose_and_damage(Path(args.cache).resolve(), KL_COEFFS), **meta}),
-                indent=2) + "\n")
+        measured = dose_and_damage(Path(args.cache).resolve(), KL_COEFFS)
+        meta = {"machine": {**machine, "loadavg_end": loadavg()}, "command": command}
+        write_report(out / "dose_damage.json", with_figures("dose_damage.json",
+                                                            {**meta, **measured}))
     return 0
 
 

@@ -75,18 +75,25 @@ DERIVE = {"judge_agreement.json": judge_agreement, "dose_damage.json": dose_dama
           "finetune_validation.json": finetune_validation}
 
 
+HEAD = ("benchmark", "machine", "command", "figures")
+
+
 def with_figures(name: str, report: dict[str, Any]) -> dict[str, Any]:
-    """``report`` with its ``figures`` list (for a result file named ``name``)."""
-    return {**report, "figures": DERIVE[name](report)}
+    """``report`` in the harness's one shape (``benchmark``, ``machine``, ``command``,
+    ``figures``, then the rest), its ``figures`` derived for a result file named ``name``."""
+    return {"benchmark": report.get("benchmark") or name.removesuffix(".json"),
+            "machine": report.get("machine"), "command": report.get("command"),
+            "figures": DERIVE[name](report),
+            **{k: v for k, v in report.items() if k not in HEAD}}
 
 
 def main(argv: list[str]) -> int:
-    from pytest_persona._util.atomic import write_text
+    from benchmarks._harness import write_report
 
     for arg in argv:
         path = Path(arg)
         report = json.loads(path.read_text())
-        write_text(path, json.dumps(with_figures(path.name, report), indent=1) + "\n")
+        write_report(path, with_figures(path.name, report))
         print(f"{path}: {len(report.get('figures') or DERIVE[path.name](report))} figures")
     return 0
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks._harness import command_line, loadavg, machine_info, write_report
 from benchmarks.figures import with_figures
 from pytest_persona._util.atomic import write_text
 from pytest_persona.cache.store import PersonaCache
@@ -234,8 +234,10 @@ def screen_ranking(trait: str, rows_by_set: dict[str, list[dict[str, str]]], vec
     return out
 
 
-def run(cfg: Config, cache_dir: Path, work: Path, out: Path) -> dict[str, Any]:
+def run(cfg: Config, cache_dir: Path, work: Path, out: Path,
+        command: str = "python -m benchmarks.finetune_validation") -> dict[str, Any]:
     started = time.perf_counter()
+    machine = machine_info("cpu", model=cfg.model)
     work.mkdir(parents=True, exist_ok=True)
     cache = PersonaCache(cache_dir)
     judge = make_judge(cfg.judge, cache_path=cache.judge_path)
@@ -272,10 +274,9 @@ def run(cfg: Config, cache_dir: Path, work: Path, out: Path) -> dict[str, Any]:
     table["pooled"] = correlation(*points(None))
     report = {
         "what": __doc__.strip().splitlines()[0],
-        "command": "python -m benchmarks.finetune_validation",
+        "command": command,
         "config": asdict(cfg),
-        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {**machine, "loadavg_end": loadavg()},
         "seconds_total": round(time.perf_counter() - started, 1),
         "correlation_shift_vs_score_change": table,
         "screen_ranking": rankings,
@@ -286,7 +287,7 @@ def run(cfg: Config, cache_dir: Path, work: Path, out: Path) -> dict[str, Any]:
                   "step 0); shift = PersonaCallback's paired prompt_last shift on the same "
                   "questions; step-0 points are left out of the correlation (0 by design)."),
     }
-    write_text(out, json.dumps(with_figures("finetune_validation.json", report), indent=1) + "\n")
+    write_report(out, with_figures("finetune_validation.json", report))
     return report
 
 
@@ -302,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     cfg = Config(traits=tuple(a.traits.split(",")), steps=a.steps, check_every=a.check_every,
                  eval_questions=a.eval_questions)
-    report = run(cfg, Path(a.cache), Path(a.work), Path(a.out))
+    report = run(cfg, Path(a.cache), Path(a.work), Path(a.out),
+                 command=command_line("benchmarks.finetune_validation", argv))
     for name, row in report["correlation_shift_vs_score_change"].items():
         print(f"{name}: Pearson r {row['pearson_r']} (95% CI {row['ci']}, n={row['n']})")
     for trait, r in report["screen_ranking"].items():

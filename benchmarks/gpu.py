@@ -33,7 +33,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see benchmarks/bench.py
 import argparse
 import contextlib
 import json
-import platform
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -41,7 +40,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks._harness import logger, rounded
+from benchmarks._harness import (
+    Figure,
+    command_line,
+    figure,
+    format_table,
+    logger,
+    machine_info,
+    report,
+    rounded,
+    write_report,
+)
 
 CONFIG = Path(__file__).resolve().parent / "configs" / "qwen2.5-7b.json"
 TINY_SHAPE = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 4,
@@ -273,12 +282,12 @@ class Bench:
         return Steering(self.vector, self.sizes.layer, positions)
 
 
-Figure = dict[str, Any]
 Step = Callable[[Bench], tuple[list[Figure], dict[str, Any]]]
 
 
 def fig(name: str, value: Any, unit: str, what: str, target: str | None = None) -> Figure:
-    return {"name": name, "value": value, "unit": unit, "what": what, "target": target}
+    """A figure of this bench (its step is set by :func:`run`)."""
+    return figure(name, value, unit, what, target)
 
 
 # -- 1. hook overhead --------------------------------------------------------------------------
@@ -611,19 +620,14 @@ STEP_NAMES = [name for name, _ in STEPS] + ["attention"]
 
 
 def machine(device: str) -> dict[str, Any]:
-    import torch
-    import transformers
-
-    name = torch.cuda.get_device_name(0) if device.startswith("cuda") else (
-        f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)")
-    return {"device": device, "device_name": name, "torch": torch.__version__,
-            "transformers": transformers.__version__, "python": platform.python_version(),
-            "cuda": torch.version.cuda, "platform": platform.platform()}
+    """The harness's machine description, for ``device``."""
+    return machine_info(device)
 
 
 def run(tiny: bool, device: str | None = None, compare_attn: bool = False,
         on_step: Callable[[dict[str, Any]], None] | None = None,
-        only: list[str] | None = None) -> dict[str, Any]:
+        only: list[str] | None = None, command: str = "python -m benchmarks.gpu"
+        ) -> dict[str, Any]:
     """Build the model, run every step, return the report dict.
 
     ``on_step`` receives the report so far (``complete`` false) after each step, so a run cut
@@ -636,6 +640,7 @@ def run(tiny: bool, device: str | None = None, compare_attn: bool = False,
         raise SystemExit("--device cuda but torch sees no GPU")
     t_start = time.perf_counter()
     _log(f"building {'tiny' if tiny else 'Qwen2.5-7B'}-shaped model on {device} (bf16)")
+    host = machine(device)
     b = Bench(tiny, device)
     figures: list[Figure] = []
     details: dict[str, Any] = {}
@@ -658,16 +663,16 @@ def run(tiny: bool, device: str | None = None, compare_attn: bool = False,
         figures += got
         details[name] = info
         if on_step is not None:
-            on_step(_report(b, device, figures, details, t_start, complete=False))
-    return _report(b, device, figures, details, t_start, complete=True)
+            on_step(_report(b, host, command, figures, details, t_start, complete=False))
+    return _report(b, host, command, figures, details, t_start, complete=True)
 
 
-def _report(b: Bench, device: str, figures: list[Figure], details: dict[str, Any],
-            t_start: float, complete: bool) -> dict[str, Any]:
+def _report(b: Bench, host: dict[str, Any], command: str, figures: list[Figure],
+            details: dict[str, Any], t_start: float, complete: bool) -> dict[str, Any]:
     tiny = b.tiny
-    return {
-        "machine": machine(device),
-        "model": {"shape": "tiny (--tiny)" if tiny else "Qwen2.5-7B-Instruct",
+    return report(
+        "gpu", command, figures, host,
+        model={"shape": "tiny (--tiny)" if tiny else "Qwen2.5-7B-Instruct",
                   "config": str(CONFIG.relative_to(CONFIG.parents[2])),
                   "overrides": TINY_SHAPE if tiny else {}, "weights": f"random (seed {SEED})",
                   "dtype": "bfloat16", "parameters": b.n_params,
@@ -675,26 +680,11 @@ def _report(b: Bench, device: str, figures: list[Figure], details: dict[str, Any
                   "build_s": _r(b.build_s, 1), "weights_gpu_mib": b.weights_mib,
                   "steering": f"layer {b.sizes.layer}, seeded random direction scaled to the "
                               "mean prompt residual norm there"},
-        "sizes": b.sizes.__dict__,
-        "figures": figures,
-        "details": details,
-        "total_wall_s": _r(time.perf_counter() - t_start, 1),
-        "complete": complete,
-    }
-
-
-def format_table(figures: list[Figure]) -> str:
-    rows = [("step", "figure", "value", "target", "peak GPU MiB")]
-    for f in figures:
-        value = f["value"]
-        text = f"{value:g}" if isinstance(value, float) else str(value)
-        peak = f["peak_gpu_mib"]
-        rows.append((f["step"], f["name"], f"{text} {f['unit']}".strip(), f["target"] or "-",
-                     f"{peak:g}" if isinstance(peak, float) else "n/a"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+        sizes=b.sizes.__dict__,
+        details=details,
+        total_wall_s=_r(time.perf_counter() - t_start, 1),
+        complete=complete,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -710,17 +700,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from pytest_persona._util.atomic import write_text
 
-    def save(report: dict[str, Any]) -> None:
-        write_text(args.out, json.dumps(report, indent=2, default=str) + "\n")
+    def save(result: dict[str, Any]) -> None:
+        write_report(args.out, result)
 
-    report = run(args.tiny, args.device, args.compare_attn, on_step=save, only=args.only)
-    save(report)
-    m = report["machine"]
+    result = run(args.tiny, args.device, args.compare_attn, on_step=save, only=args.only,
+                 command=command_line("benchmarks.gpu", argv))
+    save(result)
+    m = result["machine"]
     print(f"{m['device_name']} | torch {m['torch']} | transformers {m['transformers']} | "
-          f"{report['model']['shape']} bf16 | {report['total_wall_s']} s")
-    print(format_table(report["figures"]))
+          f"{result['model']['shape']} bf16 | {result['total_wall_s']} s")
+    print(format_table(result["figures"], extra=(("step", "step"), ("peak_gpu_mib", "peak GPU MiB"))))
     print(f"\nwritten: {args.out}")
     return 0
 

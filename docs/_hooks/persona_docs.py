@@ -4,11 +4,12 @@ text generated from the files they describe, so that no figure or option is rety
 Markers (an HTML comment alone on its line):
 
 ``<!-- bench: FILE.json [steps=a,b] [names=x,y] -->``
-    a table of the measured figures in ``benchmarks/results/FILE.json``, with the machine and
-    the run's wall time under it. Two shapes are read: ``benchmarks/gpu.py``'s (``figures``: a
-    list of ``{name, value, unit, what, target, step}``) and ``benchmarks/bench.py``'s
-    (``metrics``: name -> value, targets in ``details.run.targets``). ``steps=`` keeps the
-    figures of those steps (gpu.py's shape only), ``names=`` those figures.
+    a table of the measured figures in ``benchmarks/results/FILE.json`` (the one shape every
+    bench writes, ``benchmarks/_harness.py``: a ``figures`` list of ``{name, value, unit, what,
+    target, step}``), with where they come from under it: the command, the machine, its load
+    average and the run's wall time, or, for figures copied from an earlier run
+    (``"remeasured": false``), that run's ``provenance`` (commit, date, command). ``steps=``
+    keeps the figures of those steps, ``names=`` those figures.
 ``<!-- options -->``
     every ``--persona-...`` option and ini value, read from ``plugin/options.py`` by running its
     ``add_options`` against a recording parser.
@@ -91,27 +92,58 @@ def _args(text: str) -> dict[str, list[str]]:
 
 
 def _figures(doc: Mapping[str, Any], path: Path) -> list[dict[str, Any]]:
-    """Both result shapes as one list of {name, value, unit, target, what, step}."""
-    if isinstance(doc.get("figures"), list):
-        return [dict(f) for f in doc["figures"]]
-    if isinstance(doc.get("metrics"), Mapping):
-        details = doc.get("details") or {}
-        targets = (details.get("run") or {}).get("targets") or {}
-        return [{"name": k, "value": v, "unit": "", "target": targets.get(k), "what": "",
-                 "step": None} for k, v in doc["metrics"].items()]
-    raise DocsHookError(f"{path}: neither a 'figures' list (benchmarks/gpu.py) nor a "
-                        "'metrics' object (benchmarks/bench.py)")
+    """The file's ``figures``, each checked to be an object with a name and a value."""
+    figures = doc.get("figures")
+    if not isinstance(figures, list):
+        raise DocsHookError(f"{path}: no 'figures' list (the shape of benchmarks/_harness.py's "
+                            "report)")
+    for i, f in enumerate(figures):
+        if not isinstance(f, Mapping) or "name" not in f or "value" not in f:
+            raise DocsHookError(f"{path}: figures[{i}]: expected an object with 'name' and "
+                                "'value'")
+    return [dict(f) for f in figures]
 
 
 def _machine(doc: Mapping[str, Any]) -> str:
     m = doc.get("machine") or {}
     if not isinstance(m, Mapping):  # some benchmarks record only the platform's name
         return str(m)
-    parts = [m.get("device_name") or m.get("device"), m.get("cpu_count") and
-             f"{m['cpu_count']} CPU cores", m.get("torch") and f"torch {m['torch']}",
+    name = m.get("device_name") or m.get("device")
+    cores = m.get("cpu_count") or m.get("cpus")
+    parts = [name, cores and not (name and "cores" in str(name)) and f"{cores} CPU cores",
+             m.get("torch") and f"torch {m['torch']}",
              m.get("transformers") and f"transformers {m['transformers']}",
              m.get("python") and f"Python {m['python']}"]
-    return ", ".join(str(p) for p in parts if p)
+    text = ", ".join(str(p) for p in parts if p)
+    start, end = m.get("loadavg_start"), m.get("loadavg_end")
+    if start:
+        text += f"; load average {start[0]:g} at the start" + (
+            f", {end[0]:g} at the end" if end else "")
+    return text
+
+
+def _provenance(doc: Mapping[str, Any], path: Path) -> str | None:
+    """For figures copied from earlier runs (``"remeasured": false``): which runs, said so.
+    ``provenance`` is one ``{commit, date, command[, note]}`` object or a list of them."""
+    if doc.get("remeasured", True) is not False:
+        return None
+    prov = doc.get("provenance")
+    runs = prov if isinstance(prov, list) else [prov]
+    if not prov or not all(isinstance(r, Mapping) for r in runs):
+        raise DocsHookError(f"{path}: 'remeasured' is false but there is no 'provenance' (an "
+                            "object or a list of objects with commit, date, command) saying "
+                            "which run the figures come from")
+    said = []
+    for i, run in enumerate(runs):
+        where = "provenance" + (f"[{i}]" if isinstance(prov, list) else "")
+        missing = [k for k in ("commit", "date", "command") if not run.get(k)]
+        if missing:
+            raise DocsHookError(f"{path}: {where}: missing {', '.join(missing)}")
+        note = f" ({run['note']})" if run.get("note") else ""
+        said.append(f"`{run['command']}`, recorded in commit `{str(run['commit'])[:10]}` "
+                    f"({run['date']}){note}")
+    return ("not re-measured: the figures of earlier runs: " if len(said) > 1 else
+            "not re-measured: the figures of an earlier run, ") + "; ".join(said) + "."
 
 
 def render_bench(text: str, root: Path) -> str:
@@ -139,10 +171,13 @@ def render_bench(text: str, root: Path) -> str:
     rows = [(f"`{f.get('name')}`", f"**{_number(f.get('value'))}** {_unit(f.get('unit'))}",
              f.get("target"), f.get("what")) for f in figures]
     table = _table(("figure", "measured", "target", "what"), rows)
-    wall = doc.get("total_wall_s") or ((doc.get("details") or {}).get("run") or {}).get(
-        "total_wall_s")
     complete = "" if doc.get("complete", True) else " **(run incomplete)**"
-    source = (f"*Rendered from `{RESULTS_DIR / name}`: {_machine(doc)}"
+    old = _provenance(doc, path)
+    if old is not None:
+        return f"{table}\n\n*Rendered from `{RESULTS_DIR / name}`: {old}{complete}*"
+    wall = doc.get("total_wall_s")
+    command = f"`{doc['command']}` on " if doc.get("command") else ""
+    source = (f"*Rendered from `{RESULTS_DIR / name}`: {command}{_machine(doc)}"
               + (f"; {_number(wall)} s for the whole run" if wall else "") + f".{complete}*")
     return f"{table}\n\n{source}"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -72,15 +73,50 @@ def test_bench_marker_filters_by_step_and_name(tmp_path: Path) -> None:
     assert "weights_mib" in one and "coeff0_bit_identical" not in one
 
 
-def test_bench_marker_reads_the_cpu_bench_shape(tmp_path: Path) -> None:
-    doc = {"machine": {"cpu_count": 2, "torch": "2.13.0", "python": "3.11.2"},
-           "metrics": {"sweep_speedup": 14.52, "judge_warm_calls": 0},
-           "details": {"run": {"total_wall_s": 812.0,
-                               "targets": {"sweep_speedup": ">= 6", "judge_warm_calls": "== 0"}}}}
+def test_bench_marker_says_the_command_and_the_load_of_a_cpu_run(tmp_path: Path) -> None:
+    doc = {"benchmark": "bench", "command": "python -m benchmarks.bench --only sweep",
+           "machine": {"cpu_count": 2, "device_name": "CPU (x86_64, 2 cores)", "torch": "2.13.0",
+                       "python": "3.11.2", "loadavg_start": [6.93, 2.4, 0.9],
+                       "loadavg_end": [9.3, 3.6, 1.4]},
+           "figures": [{"name": "sweep_speedup", "value": 14.52, "unit": "x",
+                        "target": ">= 6", "what": "batched vs loop"}],
+           "total_wall_s": 812.0}
     out = hook.render("<!-- bench: cpu.json -->", _results(tmp_path, "cpu.json", doc))
-    assert "| `sweep_speedup` | **14.52** | >= 6 | – |" in out
-    assert "| `judge_warm_calls` | **0** | == 0 | – |" in out
-    assert "2 CPU cores, torch 2.13.0, Python 3.11.2; 812 s for the whole run" in out
+    assert "| `sweep_speedup` | **14.52** x | >= 6 | batched vs loop |" in out
+    assert ("*Rendered from `benchmarks/results/cpu.json`: `python -m benchmarks.bench --only "
+            "sweep` on CPU (x86_64, 2 cores), torch 2.13.0, Python 3.11.2; load average 6.93 at "
+            "the start, 9.3 at the end; 812 s for the whole run.*") in out
+
+
+OLD_RUN = {"commit": "ea443b4c607a66062e4d7405c312c678b6550c63", "date": "2026-11-26",
+           "command": "make mutate", "note": "25 minutes"}
+
+
+def test_figures_not_measured_again_name_the_run_they_come_from(tmp_path: Path) -> None:
+    doc = {**GPU_DOC, "remeasured": False, "provenance": OLD_RUN}
+    out = hook.render("<!-- bench: old.json -->", _results(tmp_path, "old.json", doc))
+    assert ("*Rendered from `benchmarks/results/old.json`: not re-measured: the figures of an "
+            "earlier run, `make mutate`, recorded in commit `ea443b4c60` (2026-11-26) "
+            "(25 minutes).*") in out
+    assert "Test GPU 9000" not in out  # the machine line is for figures measured in this file
+    two = {**doc, "provenance": [OLD_RUN, {**OLD_RUN, "command": "make x", "note": ""}]}
+    out = hook.render("<!-- bench: two.json -->", _results(tmp_path, "two.json", two))
+    assert "the figures of earlier runs: `make mutate`, " in out
+    assert "; `make x`, recorded in commit `ea443b4c60` (2026-11-26).*" in out
+
+
+@pytest.mark.parametrize(("provenance", "message"), [
+    (None, "'remeasured' is false but there is no 'provenance'"),
+    ({"commit": "abc", "date": "2026-11-26"}, "old.json: provenance: missing command"),
+    ([OLD_RUN, {"date": "x", "command": "y"}], "old.json: provenance[1]: missing commit"),
+    (["a string"], "no 'provenance'"),
+])
+def test_figures_not_measured_again_without_a_provenance_fail_the_build(
+        tmp_path: Path, provenance: object, message: str) -> None:
+    doc = {**GPU_DOC, "remeasured": False, "provenance": provenance}
+    root = _results(tmp_path, "old.json", doc)
+    with pytest.raises(hook.DocsHookError, match=re.escape(message)):
+        hook.render("<!-- bench: old.json -->", root, where="development.md")
 
 
 def test_an_incomplete_run_says_so(tmp_path: Path) -> None:
@@ -94,7 +130,8 @@ def test_an_incomplete_run_says_so(tmp_path: Path) -> None:
     ("<!-- bench: run.json steps=nope -->", "steps nope not in the file (known: hook_overhead, parity)"),
     ("<!-- bench: run.json colour=red -->", "argument 'colour=red'"),
     ("<!-- bench: bad.json -->", "bad.json:1: not JSON"),
-    ("<!-- bench: shape.json -->", "neither a 'figures' list"),
+    ("<!-- bench: shape.json -->", "no 'figures' list"),
+    ("<!-- bench: entry.json -->", "entry.json: figures[1]: expected an object with 'name'"),
     ("<!-- benchmark: run.json -->", "unknown marker"),
     ("<!-- options: extra -->", "unknown marker"),
 ])
@@ -103,6 +140,8 @@ def test_a_marker_that_cannot_be_rendered_fails_the_build_naming_page_and_marker
     root = _results(tmp_path, "run.json", GPU_DOC)
     (root / "benchmarks" / "results" / "bad.json").write_text("{oops")
     (root / "benchmarks" / "results" / "shape.json").write_text("{}")
+    (root / "benchmarks" / "results" / "entry.json").write_text(
+        json.dumps({"figures": [{"name": "a", "value": 1}, {"value": 2}]}))
     with pytest.raises(hook.DocsHookError) as info:
         hook.render(f"text\n{marker}\n", root, where="how-to/x.md")
     assert str(info.value).startswith(f"how-to/x.md: {marker}")
