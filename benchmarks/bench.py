@@ -713,6 +713,15 @@ def figures(metrics: dict[str, float], details: dict[str, Any]) -> list[Figure]:
                   None if TARGETS.get(name) is None else _target_text(name), GROUP_OF[name])
            for name, value in metrics.items()]
     gate = details.get("gate") or {}
+    if "null_next_token_agreement_min" in gate:
+        out.append(figure("gate_null_token_agreement_min", gate["null_next_token_agreement_min"],
+                          "", "lowest share of questions whose greedy first answer token a null "
+                          "candidate keeps (the nulls that perturb every matrix)", step="gate"))
+    if "vector_norm" in gate:
+        out.append(figure("gate_vector_norm", gate["vector_norm"], "",
+                          f"norm of the trait vector at block {gate['layer']} (mean last-prompt-"
+                          "token difference under the positive and negative system prompts)",
+                          step="gate"))
     for strength, row in (gate.get("detection_by_strength") or {}).items():
         caught = round(row["detection_rate"] * row["n"])
         out.append(figure(f"gate_detection_{strength}", row["detection_rate"], "",

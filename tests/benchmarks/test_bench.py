@@ -27,7 +27,8 @@ def test_table_lists_metrics_targets_and_verdicts() -> None:
 
 
 GATE_DETAILS = {
-    "nulls": 20, "noise_relative_std": 0.002, "max": 2.0, "null_max_shift": 0.147,
+    "nulls": 20, "noise_relative_std": 0.002, "layer": 12, "vector_norm": 1.78,
+    "null_next_token_agreement_min": 0.85, "max": 2.0, "null_max_shift": 0.147,
     "repeats_per_strength": 5, "strength_caught_80pct": 2.0, "min_detectable_shift": 3.551,
     "detection_by_strength": {
         "+1": {"detection_rate": 0.0, "mean_shift": 1.823, "mean_ci_low": 1.6, "n": 5},
@@ -45,6 +46,8 @@ def test_gate_figures_give_the_rates_and_the_power_curve_from_the_details() -> N
     assert "failed 5 of 5 runs, mean projection shift 3.551" in by["gate_detection_+2"]["what"]
     assert by["gate_detection_+1"]["step"] == "gate_power"
     assert by["gate_min_detectable_shift"]["value"] == 3.551
+    assert by["gate_vector_norm"]["value"] == 1.78 and "block 12" in by["gate_vector_norm"]["what"]
+    assert by["gate_null_token_agreement_min"]["value"] == 0.85
     assert "(+2)" in by["gate_min_detectable_shift"]["what"]
 
 
