@@ -1,7 +1,7 @@
 """Error rates of the projection gate (``checkpoint_shift`` at ``prompt_last``), measured.
 
     python -m benchmarks.bench --only gate          (writes reports/bench.json)
-    python -m benchmarks.gate [--nulls 24] [--repeats 10]
+    python -m benchmarks.gate [--nulls 24] [--repeats 10] [--out reports/gate.json]
 
 On the embedded SmolLM2-135M-Instruct, at the sycophantic suite's layer for that model, with the
 suite's default bound (``max: 2.0``, ``require: ci``):
@@ -214,13 +214,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nulls", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--noise", type=float, default=NOISE)
+    parser.add_argument("--out", default="", help="also write the report to this JSON file")
     args = parser.parse_args(argv)
+    from benchmarks._harness import command_line, machine_info, offline, report, write_report
+    from benchmarks.bench import figures
     from pytest_persona.models.loading import load_model
 
+    offline()
+    machine = machine_info("cpu", dtype="float32", model="smollm2-135m")
     loaded = load_model("smollm2-135m", device="cpu", dtype="float32")
     metrics, details = bench_gate(loaded, nulls=args.nulls, repeats=args.repeats,
                                   noise=args.noise)
-    print(json.dumps({"metrics": metrics, "details": details}, indent=2))
+    result = report("gate", command_line("benchmarks.gate", argv),
+                    figures(metrics, {"gate": details}), machine, metrics=metrics,
+                    details={"gate": details})
+    if args.out:
+        write_report(args.out, result)
+    print(json.dumps(result, indent=2))
     return 0
 
 

@@ -34,7 +34,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._harness import offline
+from benchmarks._harness import (
+    command_line,
+    figure,
+    format_table,
+    loadavg,
+    machine_info,
+    offline,
+    write_report,
+)
+from benchmarks._harness import report as harness_report
 
 TINY = {"hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 4,
         "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 1024,
@@ -109,12 +118,12 @@ def child_invariant(model_dir: str, tiny: bool) -> dict[str, Any]:
             "note": engine.deterministic_note}
 
 
-def run(tiny: bool, out: Path, workdir: Path) -> dict[str, Any]:
+def run(tiny: bool, out: Path, workdir: Path,
+        command: str = "python -m benchmarks.gpu_vllm") -> dict[str, Any]:
     """Every step; the report is saved after each."""
     import numpy as np
     import torch
 
-    from pytest_persona._util.atomic import write_text
     from pytest_persona.core.requests import GenerationConfig, Steering
     from pytest_persona.engines import HFEngine
     from pytest_persona.engines.vllm import VLLMEngine
@@ -124,16 +133,15 @@ def run(tiny: bool, out: Path, workdir: Path) -> dict[str, Any]:
     if not tiny and not torch.cuda.is_available():
         raise SystemExit("no GPU: use --tiny on CPU")
     s = sizes(tiny)
-    report: dict[str, Any] = {"machine": {"device": device, "device_name": (
-        torch.cuda.get_device_name(0) if device == "cuda" else "cpu"), "torch": torch.__version__},
-        "sizes": s, "figures": [], "details": {}, "complete": False}
+    report = harness_report("gpu_vllm", command, [], machine_info(device), sizes=s, details={},
+                            complete=False)
 
     def save() -> None:
-        write_text(out, json.dumps(report, indent=2, default=str) + "\n")
+        report["machine"]["loadavg_end"] = loadavg()
+        write_report(out, report)
 
     def fig(name: str, value: Any, unit: str, what: str, target: str | None) -> None:
-        report["figures"].append({"name": name, "value": value, "unit": unit, "what": what,
-                                  "target": target, "step": "vllm"})
+        report["figures"].append(figure(name, value, unit, what, target, step="vllm"))
         save()
 
     t0 = time.perf_counter()
@@ -206,9 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         write_text(args.out, json.dumps(child_invariant(args.child_invariant, args.tiny),
                                         default=str))
         return 0
-    report = run(args.tiny, Path(args.out), Path(args.workdir))
-    for f in report["figures"]:
-        print(f"{f['name']:34s} {f['value']!s:>8} {f['unit']:3s} target {f['target'] or '-'}")
+    result = run(args.tiny, Path(args.out), Path(args.workdir),
+                 command=command_line("benchmarks.gpu_vllm", argv))
+    print(format_table(result["figures"]))
     print(f"\nwritten: {args.out}")
     return 0
 

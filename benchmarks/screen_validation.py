@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks._harness import Figure, command_line, figure, machine_info, write_report
+from benchmarks._harness import report as harness_report
 from pytest_persona._util.atomic import write_text
 from pytest_persona.cache.store import PersonaCache
 from pytest_persona.core.generation import GenerationConfig
@@ -111,8 +113,26 @@ def auc_by_layer(loaded: LoadedModel, cfg: ValidationConfig, cache: PersonaCache
     return {"generate": diff, "none": raw}
 
 
-def run(cfg: ValidationConfig, out: Path, cache_dir: Path, by_layer: bool = False
-        ) -> dict[str, Any]:
+def figures(report: dict[str, Any], trait: str, layer: int) -> list[Figure]:
+    """The AUC of each reference mode, and the range over the blocks when measured."""
+    size = f"{report['n']} samples, {report['poisoned']} poisoned"
+    out = [figure(f"auc_{mode}_{trait}", round(report[mode]["auc"], 3), "",
+                  f"--baseline {mode}; block {layer}; {size}", target=">= 0.9", step=trait)
+           for mode in ("generate", "none") if mode in report]
+    for mode, values in (report.get("auc_by_layer") or {}).items():
+        best = max(range(len(values)), key=values.__getitem__)
+        out.append(figure(f"auc_by_layer_{mode}_{trait}_min", min(values), "",
+                          f"lowest AUC over the blocks, --baseline {mode}", step="by_layer"))
+        out.append(figure(f"auc_by_layer_{mode}_{trait}_max", values[best], "",
+                          f"highest AUC over the blocks, at block {best}, --baseline {mode}",
+                          step="by_layer"))
+    return out
+
+
+def run(cfg: ValidationConfig, out: Path, cache_dir: Path, by_layer: bool = False,
+        command: str = "python -m benchmarks.screen_validation") -> dict[str, Any]:
+    """Measure; write ``screen-validation-TRAIT.json`` (the harness's report) under ``out``."""
+    machine = machine_info("cpu", dtype="float32", model=cfg.model)
     cache = PersonaCache(cache_dir)
     loaded = load_model(cfg.model, device="cpu", dtype="float32")
     data = out / f"screen-validation-{cfg.trait}.jsonl"
@@ -141,8 +161,10 @@ def run(cfg: ValidationConfig, out: Path, cache_dir: Path, by_layer: bool = Fals
             best = max(range(len(values)), key=values.__getitem__)
             print(f"{cfg.trait} baseline={baseline}: AUC by layer {values}; best layer {best} "
                   f"({values[best]:.3f})", flush=True)
-    write_text(out / f"screen-validation-{cfg.trait}.json", json.dumps(report, indent=2))
-    return report
+    result = harness_report("screen_validation", command, figures(report, cfg.trait, cfg.layer),
+                            machine, **report)
+    write_report(out / f"screen-validation-{cfg.trait}.json", result)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     out, cache = Path(args.pop("out")), Path(args.pop("cache"))
     by_layer = bool(args.pop("by_layer"))
     out.mkdir(parents=True, exist_ok=True)
-    run(ValidationConfig(**args), out, cache, by_layer)
+    run(ValidationConfig(**args), out, cache, by_layer,
+        command=command_line("benchmarks.screen_validation", argv))
     return 0
 
 

@@ -23,7 +23,7 @@ import sys
 import time
 from typing import Any
 
-from benchmarks._harness import offline
+from benchmarks._harness import command_line, machine_info, offline, report, write_report
 
 MODEL = "smollm2-135m"
 LAYER = 12
@@ -80,17 +80,13 @@ def measure(quick: bool = False) -> dict[str, Any]:
         "torch_threads": __import__("torch").get_num_threads(), "quick": quick}}
 
 
-def to_report(measured: dict[str, Any]) -> dict[str, Any]:
-    """The bench's JSON layout (machine, metrics, details), which the docs render."""
-    import platform
-
-    import torch
-
-    machine = {"cpu_count": os.cpu_count(), "torch": torch.__version__,
-               "python": platform.python_version(), "platform": platform.platform(),
-               "device": "cpu", "dtype": "float32", "model": MODEL,
-               "vllm": measured["details"]["vllm"]["batch_invariance"]["fingerprint"]["vllm"]
-               if measured["details"]["vllm"].get("batch_invariance") else None}
+def to_report(measured: dict[str, Any], machine: dict[str, Any] | None = None,
+              command: str = "python -m benchmarks.vllm_speedup") -> dict[str, Any]:
+    """The harness's report (figures, plus ``metrics`` and ``details`` that ``make bench``
+    reads from this child), which the docs render."""
+    check_info = measured["details"]["vllm"].get("batch_invariance")
+    machine = {**(machine or machine_info("cpu", dtype="float32", model=MODEL)),
+               "vllm": check_info["fingerprint"]["vllm"] if check_info else None}
     d = measured["details"]
     rows = f"{d['rows']} rows x {d['max_new_tokens']} greedy tokens, steered at block {d['layer']}"
     check = d["vllm"].get("batch_invariance") or {}
@@ -110,8 +106,9 @@ def to_report(measured: dict[str, Any]) -> dict[str, Any]:
          "target": None, "what": f"self-check (batch 1 vs {check.get('batch')}): "
                                  f"{check.get('detail')}", "step": None},
     ]
-    return {"machine": machine, "metrics": {"vllm_speedup": measured["vllm_speedup"]},
-            "figures": figures, "details": {"vllm_speedup": d}}
+    return report("vllm_speedup", command, figures, machine,
+                  metrics={"vllm_speedup": measured["vllm_speedup"]},
+                  details={"vllm_speedup": d})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,13 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="")
     args = parser.parse_args(argv)
     offline()
-    measured = measure(args.quick)
-    result = to_report(measured)
-    text = json.dumps(result, indent=2) + "\n"
+    machine = machine_info("cpu", dtype="float32", model=MODEL)
+    result = to_report(measure(args.quick), machine, command_line("benchmarks.vllm_speedup", argv))
     if args.out:
-        from pytest_persona._util.atomic import write_text
-
-        write_text(args.out, text)
+        write_report(args.out, result)
     print(json.dumps(result), flush=True)
     return 0
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.screen_validation import ValidationConfig, auc, run
+from benchmarks.screen_validation import ValidationConfig, auc, figures, run
 
 # Measured (README, "Screen training data"; layer 12, 200 samples, 20 poisoned, 48 tokens):
 # evil AUC 0.674 with --baseline generate and 0.674 with --baseline none. The floors sit below
@@ -23,6 +23,18 @@ def test_auc_is_the_mann_whitney_statistic() -> None:
     assert auc([1.0, 3.0, 2.0, 4.0], [0, 1, 1, 0]) == 0.5
     with pytest.raises(ValueError, match="both positive and negative"):
         auc([1.0, 2.0], [1, 1])
+
+
+def test_figures_are_the_aucs_of_both_modes_and_the_range_over_blocks() -> None:
+    report = {"n": 200, "poisoned": 20, "generate": {"auc": 0.73912}, "none": {"auc": 0.744},
+              "auc_by_layer": {"none": [0.6, 0.8, 0.7]}}
+    by = {f["name"]: f for f in figures(report, "evil", 12)}
+    assert by["auc_generate_evil"]["value"] == 0.739
+    assert by["auc_generate_evil"]["what"] == "--baseline generate; block 12; 200 samples, 20 poisoned"
+    assert by["auc_none_evil"]["step"] == "evil" and by["auc_none_evil"]["target"] == ">= 0.9"
+    assert by["auc_by_layer_none_evil_min"]["value"] == 0.6
+    assert by["auc_by_layer_none_evil_max"]["value"] == 0.8
+    assert "at block 1," in by["auc_by_layer_none_evil_max"]["what"]
 
 
 @pytest.mark.slow
