@@ -31,12 +31,13 @@ def esc_str(v: Any) -> str:
 
 
 def fmt_num(v: Any, digits: int = 1) -> str:
-    """A table cell: yes/no for booleans, a dash for ``None``, the escaped text for non-numbers."""
+    """A table cell as text: yes/no for booleans, a dash for ``None``, ``str(v)`` for
+    non-numbers (the template escapes it)."""
     if isinstance(v, bool):
         return "yes" if v else "no"
     x = finite_or_none(v)
     if x is None:
-        return DASH if v is None else esc(v)
+        return DASH if v is None else str(v)
     if isinstance(v, int):
         return str(v)
     if x == 0:

@@ -29,18 +29,9 @@ from pytest_persona.report.svg import (
     x_axis,
     y_axis,
 )
+from pytest_persona.report.templates import Html, render
 
 FORMAT = "pytest-persona-timeline"
-CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;margin:24px;
-color:#1f2937;max-width:1100px}
-h1{font-size:22px;margin:0 0 6px}h2{font-size:18px;margin:28px 0 8px}
-.pp-sub{color:#4b5563;margin:2px 0 12px;font-size:13px}
-.pp-stop{color:#b91c1c;font-weight:600}
-table{border-collapse:collapse;font-size:13px;margin:6px 0 14px}
-th,td{border-bottom:1px solid #e5e7eb;padding:4px 8px;text-align:left}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-"""
 
 
 def _bad(path: str, where: str, msg: str) -> ResultsError:
@@ -50,8 +41,10 @@ def _bad(path: str, where: str, msg: str) -> ResultsError:
 def validate_timeline(doc: Any, path: str = "<timeline>") -> dict[str, Any]:
     """The document, checked field by field (errors name the file and the field)."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ResultsError(f"{path}: not a pytest-persona timeline (format {FORMAT!r} expected;"
-                           " PersonaCallback(out=...) writes one)")
+        raise ResultsError(
+            f"{path}: not a pytest-persona timeline (format {FORMAT!r} expected;"
+            " PersonaCallback(out=...) writes one)"
+        )
     if doc.get("version") != 1:
         raise _bad(path, "version", f"unsupported version {doc.get('version')!r} (1 expected)")
     checks = doc.get("checks")
@@ -71,8 +64,11 @@ def validate_timeline(doc: Any, path: str = "<timeline>") -> dict[str, Any]:
             for key in ("shift", "ci_low", "ci_high"):
                 value = figures.get(key)
                 if value is not None and _num(value) is None:
-                    raise _bad(path, f"checks[{i}].traits.{name}.{key}",
-                               f"must be a number or null, got {value!r}")
+                    raise _bad(
+                        path,
+                        f"checks[{i}].traits.{name}.{key}",
+                        f"must be a number or null, got {value!r}",
+                    )
     stop = doc.get("stop")
     if stop is not None and (not isinstance(stop, dict) or _num(stop.get("step")) is None):
         raise _bad(path, "stop", "must be null or an object with a numeric step")
@@ -109,8 +105,10 @@ def trait_plot(doc: Mapping[str, Any], trait: str, width: int = 720, height: int
     title = f"{trait}: projection shift vs the reference, by training step"
     out = open_svg(width, height, title, "pp-timeline")
     if not series:
-        out += [svg_text(width / 2, height / 2, "no checks with a finite shift",
-                      color=AXIS_COLOR), "</svg>"]
+        out += [
+            svg_text(width / 2, height / 2, "no checks with a finite shift", color=AXIS_COLOR),
+            "</svg>",
+        ]
         return "".join(out)
     steps = [p[0] for p in series]
     ys = [v for p in series for v in p[2:4]] + [0.0] + ([bound] if bound is not None else [])
@@ -122,44 +120,63 @@ def trait_plot(doc: Mapping[str, Any], trait: str, width: int = 720, height: int
     out += y_axis(f, nice_ticks(y0, y1), "shift (last prompt token)")
     xt = [t for t in nice_ticks(x0, x1) if x0 <= t <= x1 and float(t).is_integer()]
     out += x_axis(f, [(t, fmt_tick(t)) for t in xt], "training step")
-    band = ([f"{f.px(s):.1f},{f.py(hi):.1f}" for s, _, _, hi, _ in series]
-            + [f"{f.px(s):.1f},{f.py(lo):.1f}" for s, _, lo, _, _ in reversed(series)])
-    out.append(f'<polygon class="pp-ci-band" points="{" ".join(band)}" fill="{SCORE_COLOR}" '
-               'fill-opacity="0.18" stroke="none"/>')
-    out.append(f'<line class="pp-zero" x1="{f.plot_left:.1f}" y1="{f.py(0):.1f}" '
-               f'x2="{f.plot_right:.1f}" y2="{f.py(0):.1f}" stroke="{AXIS_COLOR}" '
-               'stroke-width="1"/>')
+    band = [f"{f.px(s):.1f},{f.py(hi):.1f}" for s, _, _, hi, _ in series] + [
+        f"{f.px(s):.1f},{f.py(lo):.1f}" for s, _, lo, _, _ in reversed(series)
+    ]
+    out.append(
+        f'<polygon class="pp-ci-band" points="{" ".join(band)}" fill="{SCORE_COLOR}" '
+        'fill-opacity="0.18" stroke="none"/>'
+    )
+    out.append(
+        f'<line class="pp-zero" x1="{f.plot_left:.1f}" y1="{f.py(0):.1f}" '
+        f'x2="{f.plot_right:.1f}" y2="{f.py(0):.1f}" stroke="{AXIS_COLOR}" '
+        'stroke-width="1"/>'
+    )
     if bound is not None:
-        out.append(f'<line class="pp-bound" x1="{f.plot_left:.1f}" y1="{f.py(bound):.1f}" '
-                   f'x2="{f.plot_right:.1f}" y2="{f.py(bound):.1f}" stroke="{HIGHLIGHT_COLOR}" '
-                   'stroke-width="1" stroke-dasharray="5,4"/>')
-        out.append(svg_text(f.plot_right - 4, f.py(bound) - 4, f"stop_if {fmt_tick(bound)}",
-                         anchor="end", size=10, color=HIGHLIGHT_COLOR))
+        out.append(
+            f'<line class="pp-bound" x1="{f.plot_left:.1f}" y1="{f.py(bound):.1f}" '
+            f'x2="{f.plot_right:.1f}" y2="{f.py(bound):.1f}" stroke="{HIGHLIGHT_COLOR}" '
+            'stroke-width="1" stroke-dasharray="5,4"/>'
+        )
+        out.append(
+            svg_text(
+                f.plot_right - 4,
+                f.py(bound) - 4,
+                f"stop_if {fmt_tick(bound)}",
+                anchor="end",
+                size=10,
+                color=HIGHLIGHT_COLOR,
+            )
+        )
     path = "M" + "L".join(f"{f.px(s):.1f},{f.py(v):.1f}" for s, v, _, _, _ in series)
-    out.append(f'<path class="pp-shift" d="{path}" stroke="{SCORE_COLOR}" stroke-width="2" '
-               'fill="none"/>')
+    out.append(
+        f'<path class="pp-shift" d="{path}" stroke="{SCORE_COLOR}" stroke-width="2" fill="none"/>'
+    )
     for s, v, lo, hi, n in series:
         tip = esc_str(f"step {s}: {v:+.4f} (95% CI {lo:+.4f} to {hi:+.4f}, n={n})")
-        out.append(f'<circle class="pp-pt-shift" cx="{f.px(s):.1f}" cy="{f.py(v):.1f}" r="3" '
-                   f'fill="{SCORE_COLOR}"><title>{tip}</title></circle>')
+        out.append(
+            f'<circle class="pp-pt-shift" cx="{f.px(s):.1f}" cy="{f.py(v):.1f}" r="3" '
+            f'fill="{SCORE_COLOR}"><title>{tip}</title></circle>'
+        )
     if stop_step is not None:
         x = f.px(stop_step)
-        out.append(f'<line class="pp-stop" x1="{x:.1f}" y1="{f.plot_top:.1f}" x2="{x:.1f}" '
-                   f'y2="{f.plot_bottom:.1f}" stroke="{HIGHLIGHT_COLOR}" stroke-width="2"/>')
-        out.append(svg_text(x - 4, f.plot_top + 12, f"stopped at step {int(stop_step)}",
-                         anchor="end", size=10, color=HIGHLIGHT_COLOR, weight="bold"))
+        out.append(
+            f'<line class="pp-stop" x1="{x:.1f}" y1="{f.plot_top:.1f}" x2="{x:.1f}" '
+            f'y2="{f.plot_bottom:.1f}" stroke="{HIGHLIGHT_COLOR}" stroke-width="2"/>'
+        )
+        out.append(
+            svg_text(
+                x - 4,
+                f.plot_top + 12,
+                f"stopped at step {int(stop_step)}",
+                anchor="end",
+                size=10,
+                color=HIGHLIGHT_COLOR,
+                weight="bold",
+            )
+        )
     out.append("</svg>")
     return "".join(out)
-
-
-def _table(doc: Mapping[str, Any], trait: str) -> str:
-    rows = "".join(
-        f'<tr><td class="num">{s}</td><td class="num">{v:+.4f}</td>'
-        f'<td class="num">{lo:+.4f} to {hi:+.4f}</td><td class="num">{n}</td></tr>'
-        for s, v, lo, hi, n in _series(doc, trait))
-    return ('<table><tr><th class="num">step</th><th class="num">shift</th>'
-            '<th class="num">95% CI</th><th class="num">n questions</th></tr>' + rows
-            + "</table>")
 
 
 def _traits(doc: Mapping[str, Any]) -> list[str]:
@@ -174,34 +191,34 @@ def render_timeline(doc: Mapping[str, Any]) -> str:
     ref = doc.get("reference") or {}
     cost = doc.get("cost") or {}
     seconds = [s for c in doc["checks"] if (s := _num(c.get("seconds"))) is not None]
-    cost_line = (f"{cost.get('forward_passes_per_check', '?')} forward passes per check "
-                 f"(one per question per trait, batch {cost.get('batch_size', '?')}, no "
-                 "generation)")
+    cost_line = (
+        f"{cost.get('forward_passes_per_check', '?')} forward passes per check "
+        f"(one per question per trait, batch {cost.get('batch_size', '?')}, no "
+        "generation)"
+    )
     if seconds:
-        cost_line += (f"; {statistics.median(seconds):.3f} s per check (median of "
-                      f"{len(seconds)})")
-    parts = [
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">",
-        f"<title>{esc_str('persona timeline: ' + str(doc.get('model', '')))}</title>",
-        f"<style>{CSS}</style></head><body>",
-        f"<h1>Persona timeline: {esc_str(doc.get('model', 'model'))}</h1>",
-        f"<p class=\"pp-sub\">Layer {esc_str(doc.get('layer', '?'))}. {esc_str(doc.get('measure', ''))}"
-        "</p>",
-        f"<p class=\"pp-sub\">Reference: {esc_str(ref.get('kind', '?'))} "
-        f"({esc_str(ref.get('fingerprint', 'unknown fingerprint'))}, step "
-        f"{esc_str(ref.get('step', '?'))}). Cost: {esc_str(cost_line)}.</p>",
-    ]
+        cost_line += f"; {statistics.median(seconds):.3f} s per check (median of {len(seconds)})"
     stop = doc.get("stop")
+    why = ""
     if isinstance(stop, dict):
         why = stop.get("message") or f"stopped at step {stop.get('step')}"
-        parts.append(f"<p class=\"pp-stop\">{esc_str(why)}</p>")
-    names = _traits(doc)
-    if not names:
-        parts.append("<p>No checks recorded.</p>")
-    for name in names:
-        parts.append(f"<h2>{esc_str(name)}</h2>")
-        parts.append(trait_plot(doc, name))
-        parts.append(_table(doc, name))
-    parts.append("</body></html>\n")
-    return "".join(parts)
+    return str(
+        render(
+            "timeline.html.jinja2",
+            model=str(doc.get("model", "")),
+            model_heading=str(doc.get("model", "model")),
+            layer=str(doc.get("layer", "?")),
+            measure=str(doc.get("measure", "")),
+            cost=cost_line,
+            stop=str(why),
+            reference={
+                "kind": str(ref.get("kind", "?")),
+                "fingerprint": str(ref.get("fingerprint", "unknown fingerprint")),
+                "step": str(ref.get("step", "?")),
+            },
+            traits=[
+                {"name": name, "plot": Html(trait_plot(doc, name)), "series": _series(doc, name)}
+                for name in _traits(doc)
+            ],
+        )
+    )
