@@ -11,12 +11,18 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from demo.phases import Phases, install_seconds, trait_seconds
+from demo.phases import Phases, install_seconds, machine, suite_parts
 
 DEMO_MODEL = "smollm2-135m"
 GATE_SUITE = "trait_suites/sycophantic.yaml"
 GATE_TRAIT = "sycophantic"
 GATE_COEFF = 4.0
+#: generation and forward-pass batch on the CPU unless --batch-size is given: 48 rows cost
+#: about 30% less CPU per generated token than the CPU default of 24 on 2 cores (measured,
+#: benchmarks/results/demo_phases.json); 50 splits the demo's 20-question sets, 100-row
+#: sweeps and 200-row extractions into full batches. The batch size is not part of any cache
+#: key: rows are seeded one by one, so it changes no response.
+DEMO_BATCH = 50
 
 
 def _say(text: str) -> None:
@@ -41,6 +47,7 @@ def build_checkpoint(root: Path, cache: Path, extra: Sequence[str]) -> tuple[Pat
 
     suite = load_suite(root / GATE_SUITE, DEMO_MODEL)
     rs = suite.for_model(DEMO_MODEL)
+
     def flag(name: str, default: str | None = None) -> str | None:
         items = list(extra)
         return items[items.index(name) + 1] if name in items[:-1] else default
@@ -50,19 +57,33 @@ def build_checkpoint(root: Path, cache: Path, extra: Sequence[str]) -> tuple[Pat
         return int(value) if value is not None else None
 
     # the same options as the suite run, so the vector is the one step 1 tested (a cache hit)
-    session = PersonaSession(PersonaOptions(
-        model=DEMO_MODEL, cache_dir=cache, max_questions=number("--persona-max-questions"),
-        max_new_tokens=number("--max-new-tokens"), judge=flag("--judge", "auto") or "auto",
-        coherence_judge=flag("--coherence-judge"), judge_base_url=flag("--judge-base-url"),
-        seed=number("--seed") or 0, dtype=flag("--dtype", "auto") or "auto",
-        device=flag("--device"), batch_size=number("--batch-size"),
-        trait_paths=(root / "trait_suites",)))
+    session = PersonaSession(
+        PersonaOptions(
+            model=DEMO_MODEL,
+            cache_dir=cache,
+            max_questions=number("--persona-max-questions"),
+            max_new_tokens=number("--max-new-tokens"),
+            judge=flag("--judge", "auto") or "auto",
+            coherence_judge=flag("--coherence-judge"),
+            judge_base_url=flag("--judge-base-url"),
+            seed=number("--seed") or 0,
+            dtype=flag("--dtype", "auto") or "auto",
+            device=flag("--device"),
+            batch_size=number("--batch-size"),
+            trait_paths=(root / "trait_suites",),
+        )
+    )
     vector = session.vectors(session.trait(GATE_TRAIT), suite.extraction).vectors.array(rs.layer)
     out = cache / "demo-checkpoint"
     if not folded_checkpoint_is_current(out, session.model, vector, rs.layer, GATE_COEFF):
-        fold_vector_into_bias(session.model, vector, rs.layer, GATE_COEFF, out,
-                              note=f"+{GATE_COEFF:g} x the {GATE_TRAIT} vector at block "
-                                   f"{rs.layer}")
+        fold_vector_into_bias(
+            session.model,
+            vector,
+            rs.layer,
+            GATE_COEFF,
+            out,
+            note=f"+{GATE_COEFF:g} x the {GATE_TRAIT} vector at block {rs.layer}",
+        )
     session.close()
     return out, rs.layer
 
@@ -88,73 +109,139 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = Path.cwd()
     reports = Path(args.reports)
     cache = (root / args.cache).resolve()
+    if "--batch-size" not in extra:
+        extra = ["--batch-size", str(DEMO_BATCH), *extra]
     extra = ["--persona-cache", str(cache), *extra]
     started = time.monotonic()
+    load_at_start = machine()
     phases = Phases()
     install = install_seconds(Path(sys.prefix), time.time())
     if install is not None:
-        phases.add("install (make install, just before)", install, "pip, from .venv creation")
+        phases.add(
+            "install (make install, just before)",
+            install,
+            None,
+            "pip, from .venv/.install-started; cpu not measured",
+        )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    with phases.phase("GGUF conversion of the embedded model"):
+    conversion = "GGUF conversion of the embedded model"
+    with phases.phase(conversion):
         converted = convert_if_needed()
     if not converted:
-        phases.rows[-1] = (phases.rows[-1][0], phases.rows[-1][1], "already converted (cached)")
+        phases.annotate(conversion, "already converted (cached)")
     _say(f"1/3 trait suites on the embedded {DEMO_MODEL} (CPU), auto judge")
-    with phases.phase("trait suites (pytest trait_suites/)", "extraction, sweeps, judging"):
-        main_rc = _pytest([
-            "trait_suites/", "-p", "no:cacheprovider", "--model", DEMO_MODEL,
-            "--reference-model", DEMO_MODEL,
-            "--html", str(reports / "report.html"), "--self-contained-html",
-            "--persona-results", str(reports / "persona-results.json"),
-            "--persona-save", str(reports / "baseline.json"), "-rxXs", *extra,
-        ])
-    per_trait = trait_seconds(reports / "persona-results.json")
-    rest = phases.rows[-1][1] - sum(s for _, s in per_trait)
-    phases.split(phases.rows[-1][0], [*per_trait, ("start, model load, collection, report",
-                                                   max(rest, 0.0))])
+    suites = "trait suites (pytest trait_suites/)"
+    stage_file = reports / "suite-timings.json"
+    with phases.phase(suites, "extraction, sweeps, judging"):
+        main_rc = _pytest(
+            [
+                "trait_suites/",
+                "-p",
+                "no:cacheprovider",
+                "--model",
+                DEMO_MODEL,
+                "--reference-model",
+                DEMO_MODEL,
+                "--html",
+                str(reports / "report.html"),
+                "--self-contained-html",
+                "--persona-results",
+                str(reports / "persona-results.json"),
+                "--persona-save",
+                str(reports / "baseline.json"),
+                "-rxXs",
+                "-p",
+                "demo.timing",
+                "--demo-timings",
+                str(stage_file),
+                *extra,
+            ]
+        )
+    phases.split(suites, suite_parts(stage_file, phases.rows[-1].wall, phases.rows[-1].cpu))
     gate_rc = null_rc = None
-    gate_rules = ["--persona-compare", str(reports / "baseline.json"),
-                  "--persona-compare-fail", "baseline_score:+5"]
+    gate_rules = [
+        "--persona-compare",
+        str(reports / "baseline.json"),
+        "--persona-compare-fail",
+        "baseline_score:+5",
+    ]
     if not args.skip_gate:
-        _say(f"2/3 making a modified checkpoint for the demo: {DEMO_MODEL} with +{GATE_COEFF:g} x "
-             f"its {GATE_TRAIT} vector folded into an MLP bias")
+        _say(
+            f"2/3 making a modified checkpoint for the demo: {DEMO_MODEL} with +{GATE_COEFF:g} x "
+            f"its {GATE_TRAIT} vector folded into an MLP bias"
+        )
         with phases.phase("checkpoint fold (vector into an MLP bias)"):
             checkpoint, layer = build_checkpoint(root, cache, extra)
         print(f"demo checkpoint (made for the demo, not a real fine-tune): {checkpoint}")
-        _say("3/3 gating that checkpoint against the reference model and the saved baseline, "
-             "and the unchanged model the same way (it must pass)")
+        _say(
+            "3/3 gating that checkpoint against the reference model and the saved baseline, "
+            "and the unchanged model the same way (it must pass)"
+        )
         with phases.phase("gate run on the modified checkpoint"):
-            gate_rc = _pytest([
-                GATE_SUITE, "-p", "no:cacheprovider", "-k",
-                "checkpoint_shift or baseline_ceiling",
-                "--model", str(checkpoint), "--reference-model", DEMO_MODEL,
-                "--persona-results", str(reports / "gate-results.json"), *gate_rules,
-                "--html", str(reports / "gate-report.html"), "--self-contained-html", *extra,
-            ])
+            gate_rc = _pytest(
+                [
+                    GATE_SUITE,
+                    "-p",
+                    "no:cacheprovider",
+                    "-k",
+                    "checkpoint_shift or baseline_ceiling",
+                    "--model",
+                    str(checkpoint),
+                    "--reference-model",
+                    DEMO_MODEL,
+                    "--persona-results",
+                    str(reports / "gate-results.json"),
+                    *gate_rules,
+                    "--html",
+                    str(reports / "gate-report.html"),
+                    "--self-contained-html",
+                    *extra,
+                ]
+            )
         with phases.phase("gate run on the unchanged model"):
-            null_rc = _pytest([
-                GATE_SUITE, "-p", "no:cacheprovider", "-k",
-                "checkpoint_shift or baseline_ceiling",
-                "--model", DEMO_MODEL, "--reference-model", DEMO_MODEL,
-                "--persona-results", str(reports / "gate-unchanged-results.json"),
-                *gate_rules, *extra,
-            ])
+            null_rc = _pytest(
+                [
+                    GATE_SUITE,
+                    "-p",
+                    "no:cacheprovider",
+                    "-k",
+                    "checkpoint_shift or baseline_ceiling",
+                    "--model",
+                    DEMO_MODEL,
+                    "--reference-model",
+                    DEMO_MODEL,
+                    "--persona-results",
+                    str(reports / "gate-unchanged-results.json"),
+                    *gate_rules,
+                    *extra,
+                ]
+            )
     minutes = (time.monotonic() - started) / 60
     _say(f"demo finished in {minutes:.1f} min; time per phase:")
     print(phases.table())
-    phases.save(reports / "demo-timings.json")
+    phases.save(
+        reports / "demo-timings.json",
+        command=["python", "-m", "demo.run", *(argv if argv is not None else sys.argv[1:])],
+        machine={"at_start": load_at_start, "at_end": machine()},
+    )
     print(f"  timings: {reports / 'demo-timings.json'}")
     print(f"  report:  {reports / 'report.html'}")
     print(f"  results: {reports / 'persona-results.json'}")
     ok = main_rc == 0
-    print(f"  suites on {DEMO_MODEL}: {'all expectations met or xfailed as documented' if ok else f'pytest exit {main_rc}'}")
+    print(
+        f"  suites on {DEMO_MODEL}: {'all expectations met or xfailed as documented' if ok else f'pytest exit {main_rc}'}"
+    )
     if gate_rc is not None:
         caught = gate_rc == 1
-        print(f"  gate on the modified checkpoint: {'CAUGHT (exit 1), as it should be' if caught else f'NOT caught (exit {gate_rc})'}"
-              f"; gate report: {reports / 'gate-report.html'}")
+        print(
+            f"  gate on the modified checkpoint: {'CAUGHT (exit 1), as it should be' if caught else f'NOT caught (exit {gate_rc})'}"
+            f"; gate report: {reports / 'gate-report.html'}"
+        )
         passed = null_rc == 0
-        print(f"  gate on the unchanged {DEMO_MODEL}: {'passed (exit 0), as it should' if passed else f'FLAGGED (exit {null_rc})'}"
-              f"; results: {reports / 'gate-unchanged-results.json'}")
+        print(
+            f"  gate on the unchanged {DEMO_MODEL}: {'passed (exit 0), as it should' if passed else f'FLAGGED (exit {null_rc})'}"
+            f"; results: {reports / 'gate-unchanged-results.json'}"
+        )
         ok = ok and caught and passed
     return 0 if ok else 1
 

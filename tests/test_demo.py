@@ -58,6 +58,20 @@ def test_reduced_demo_writes_report_and_results(demo_run: tuple[Path, Any]) -> N
         "GGUF conversion of the embedded model", "trait suites (pytest trait_suites/)",
         "checkpoint fold (vector into an MLP bias)", "gate run on the modified checkpoint",
         "gate run on the unchanged model"}
+    # wall and CPU seconds for every phase the demo ran itself (the install's CPU is unknown)
+    for phase in timings["phases"]:
+        assert phase["wall_s"] >= 0, phase
+        assert phase["cpu_s"] is not None or phase["name"].startswith("install"), phase
+    suite = timings["parts"]["trait suites (pytest trait_suites/)"]
+    names = {p["name"] for p in suite}
+    for trait in ("sycophantic", "evil", "hallucinating"):
+        assert {f"{trait}: extraction", f"{trait}: sweep"} <= names, names
+    assert sum(p["cpu_s"] for p in suite) <= next(
+        p["cpu_s"] for p in timings["phases"] if p["name"].startswith("trait suites")) + 1
+    assert timings["n"] == 1 and "getrusage" in timings["procedure"]
+    assert len(timings["machine"]["at_start"]["load_avg_1_5_15"]) == 3
+    table = out[out.index("time per phase:"):]
+    assert "cpu s" in table and "- evil: extraction" in table
 
 
 @pytest.mark.slow
