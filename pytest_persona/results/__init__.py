@@ -1,7 +1,11 @@
 """The results document of a pytest-persona run, and the statistics read from it.
 
-- :mod:`.document`: the versioned JSON document (schema version 2, 1 still read):
-  ``validate_results``, ``load_results``, ``save_results``
+- :mod:`.schema`: the versioned JSON document's types (``ResultsDocument``, one ``TypedDict``
+  per section; schema version 2, 1 still read)
+- :mod:`.validate`: ``validate_results``, errors naming the field
+- :mod:`.io`: ``load_results``, ``save_results`` (atomic)
+- :mod:`.builder`: ``ResultsBuilder``, which a run fills section by section
+- :mod:`.document`: all of the above from one import (the path of earlier releases)
 - :mod:`.frames`: the document as tidy pandas DataFrames (``load``, ``Results.to_frame``, ``export``)
 - :mod:`.paired`: per-question pairing and the paired bootstrap
 - :mod:`.compare`: baseline comparison rules (``parse_rule``, ``compare_results``)
@@ -12,6 +16,7 @@
 
 from __future__ import annotations
 
+from pytest_persona.results.builder import ResultsBuilder
 from pytest_persona.results.compare import (
     CompareUsageError,
     Comparison,
@@ -28,9 +33,10 @@ from pytest_persona.results.document import (
     validate_results,
 )
 from pytest_persona.results.frames import KINDS, ParquetUnavailable, Results, export, load
+from pytest_persona.results.schema import ResultsDocument
 
 __all__ = [
     "KINDS", "SCHEMA_VERSION", "CompareUsageError", "Comparison", "ParquetUnavailable",
-    "Regression", "Results", "ResultsError", "Rule", "compare_results", "export", "load",
+    "Regression", "Results", "ResultsBuilder", "ResultsDocument", "ResultsError", "Rule", "compare_results", "export", "load",
     "load_results", "parse_rule", "save_results", "validate_results",
 ]

@@ -7,7 +7,6 @@ import re
 
 import pytest
 
-from pytest_persona.results import document as R
 from pytest_persona.results.document import (
     SCHEMA_VERSION,
     ResultsError,
@@ -110,7 +109,7 @@ def test_atomic_save_failure_midway_leaves_no_partial_file(tmp_path, monkeypatch
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(R.os, "replace", boom)
+    monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
         save_results(make_results(seed=2), p)
     assert p.read_text() == before
