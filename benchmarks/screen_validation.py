@@ -161,10 +161,10 @@ def run(cfg: ValidationConfig, out: Path, cache_dir: Path, by_layer: bool = Fals
             best = max(range(len(values)), key=values.__getitem__)
             print(f"{cfg.trait} baseline={baseline}: AUC by layer {values}; best layer {best} "
                   f"({values[best]:.3f})", flush=True)
-    result = harness_report("screen_validation", command, figures(report, cfg.trait, cfg.layer),
+    written = harness_report("screen_validation", command, figures(report, cfg.trait, cfg.layer),
                             machine, **report)
-    write_report(out / f"screen-validation-{cfg.trait}.json", result)
-    return result
+    write_report(out / f"screen-validation-{cfg.trait}.json", written)
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
