@@ -162,7 +162,7 @@ def run(cfg: ValidationConfig, out: Path, cache_dir: Path, by_layer: bool = Fals
             print(f"{cfg.trait} baseline={baseline}: AUC by layer {values}; best layer {best} "
                   f"({values[best]:.3f})", flush=True)
     written = harness_report("screen_validation", command, figures(report, cfg.trait, cfg.layer),
-                            machine, **report)
+                             machine, **report)
     write_report(out / f"screen-validation-{cfg.trait}.json", written)
     return written
 
