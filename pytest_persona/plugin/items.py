@@ -85,6 +85,50 @@ def kinds(config: pytest.Config) -> KindRegistry:
     return registry if registry is not None else default_registry()
 
 
+def _offline_judge(config: pytest.Config) -> bool:
+    """Whether --judge resolves to the offline judge (as the session will resolve it)."""
+    from pytest_persona.judges import resolve_judge_spec
+    from pytest_persona.plugin.options import opt
+
+    try:
+        spec, _ = resolve_judge_spec(str(opt(config, "persona_judge")))
+    except ValueError:
+        return False  # reported by the option's own check
+    return spec.partition(":")[0] == "offline"
+
+
+def _needs_trait_judge(config: pytest.Config, kind: str) -> bool:
+    """Whether an expectation of ``kind`` needs the trait judge: a kind that scores answers
+    (``uses_judge``), and every built-in kind (those that score nothing extract the trait's
+    vector, and extraction keeps the pairs the judge scores as showing the trait)."""
+    from pytest_persona.suites.registry import BUILTIN_KINDS
+
+    registry = kinds(config)
+    return (kind in registry and registry[kind].uses_judge) or kind in {
+        k.name for k in BUILTIN_KINDS}
+
+
+def _anchors_error(config: pytest.Config, loc: Located, suite: Suite) -> SuiteError | None:
+    """With the offline judge, one located error for a suite whose trait it cannot score: no
+    shipped anchors and none declared, or declared ones for a trait it ships anchors for."""
+    from pytest_persona.judges.offline import load_anchors, missing_anchors_message
+
+    if not any(_needs_trait_judge(config, e.kind) for e in suite.expectations):
+        return None
+    if not _offline_judge(config):
+        return None
+    shipped = load_anchors()
+    name = suite.judged_trait
+    if suite.anchors is None and name not in shipped:
+        where: tuple[str | int, ...] = ("trait",) if "trait" in loc.data else ("trait_file",)
+        return loc.error(where, missing_anchors_message(name, list(shipped)))
+    if suite.anchors is not None and name in shipped and suite.anchors != shipped[name]:
+        return loc.error(("judge", "anchors"), f"the offline judge ships anchors for {name!r}; "
+                         "one run scores a trait with one set of anchors, so give your trait "
+                         "another name (its trait file's name) or drop this section")
+    return None
+
+
 class SuiteFile(pytest.File):
     """A trait suite YAML file: one item per expectation."""
 
@@ -115,7 +159,13 @@ class SuiteFile(pytest.File):
                 return
             trait_ref = _trait_file(suite.trait, paths) or suite.trait
         xdist = self.config.pluginmanager.hasplugin("xdist")
+        anchors_error = _anchors_error(self.config, located, suite)
+        if anchors_error is not None:  # one item says it; expectations without a judge run
+            yield SuiteErrorItem.from_parent(self, name="offline_judge_anchors",
+                                             error=anchors_error)
         for exp in suite.expectations:
+            if anchors_error is not None and _needs_trait_judge(self.config, exp.kind):
+                continue
             bad = next((e for f in _trait_name_fields(self.config, exp.kind)
                         for j, other in enumerate(exp.params.get(f) or [])
                         if (e := _unknown_trait(located, ("expectations", exp.index, f, j),
@@ -260,6 +310,21 @@ class ExpectationItem(pytest.Item):
         line = self.suite.located.line(("expectations", exp.index, field))
         return f"{self.suite.path}:{line}: field 'expectations[{exp.index}].{field}'"
 
+    def _teach_judge(self, judge: Any, trait: str) -> None:
+        """Give the offline judge the suite's anchors (``judge: {anchors: ...}``) for
+        ``trait``; a conflict with anchors it already has is a located error. Other judges
+        read the trait's eval prompt and need no anchors."""
+        from pytest_persona.judges.offline import OfflineJudge
+
+        anchors = self.suite.anchors
+        if anchors is None or not isinstance(judge, OfflineJudge):
+            return
+        try:
+            judge.adopt_anchors(trait, anchors["high"], anchors["low"])
+        except ValueError as exc:
+            raise self.suite.located.error(("judge", "anchors"),
+                                           f"trait {trait!r}: {exc}") from None
+
     def runtest(self) -> None:
         from pytest_persona.plugin.options import get_session, profile_name
         from pytest_persona.suites.expectations import NeedsReferenceModel, NotForThisModel
@@ -284,6 +349,8 @@ class ExpectationItem(pytest.Item):
                 self.persona_fatal = f"the judge {ps.options.judge!r} cannot be used: {exc}"
                 self.session.shouldstop = f"pytest-persona: {self.persona_fatal}"
                 raise SetupFailed(f"pytest-persona: {self.persona_fatal}") from exc
+        if self.suite.anchors is not None:  # also for kinds that score only through extraction
+            self._teach_judge(ps.judge, trait.name)
         if not 0 <= rs.layer < loaded.n_layers:
             line, field = self.suite.layer_line(model_name)
             raise SuiteError(self.suite.path, line, field,

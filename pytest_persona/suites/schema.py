@@ -24,7 +24,7 @@ SUITE_FIELDS = {"trait", "trait_file", "layer", "positions", "coefficients", "do
                 "n_questions",
                 "samples_per_question", "max_new_tokens", "temperature", "top_p",
                 "max_missing_fraction", "extraction", "models", "expectations", "description",
-                "judge_repeats"}
+                "judge_repeats", "judge"}
 # Evaluation sampling; the reference evaluates with 10 samples per question at temperature 1,
 # top_p 1, up to 1000 new tokens, and averages per question.
 SAMPLING_FIELDS = {"samples_per_question": "int", "temperature": "temperature",
@@ -321,6 +321,15 @@ class Suite:
     top_p: float = 1.0
     doses: list[float] | None = None  # given instead of coefficients (converted per model)
     judge_repeats: int = 1  # ask the judge this many times per answer (verdict stability)
+    #: ``judge: {anchors: ...}``: the offline judge's example responses for this trait
+    anchors: dict[str, list[str]] | None = None
+
+    @property
+    def judged_trait(self) -> str:
+        """The name the judge scores this suite's trait under: the trait file's stem when the
+        suite gives a file (the loader names a trait after its file), else ``trait``."""
+        stem = self.trait_file[0] if isinstance(self.trait_file, tuple) else self.trait_file
+        return stem.stem if stem is not None else self.trait
 
     def for_model(self, model: str) -> ResolvedSuite:
         """Apply the per-model overrides (``models:`` section) for ``model``. A profile's
@@ -571,6 +580,56 @@ def _parse_expectation(loc: Located, i: int, raw: Any, model: str | None = None,
 
 
 TraitFile = Path | tuple[Path, Path]  # one file, or the reference's (extract, eval) pair
+JUDGE_FIELDS = {"anchors"}
+
+
+def _judge_section(loc: Located, value: Any) -> dict[str, list[str]]:
+    """``judge: {anchors: {high: [...], low: [...]}}``, or ``anchors:`` naming a YAML (or
+    JSON) file with ``high`` and ``low``, relative to the suite; errors located in that file."""
+    if not isinstance(value, dict) or not value:
+        raise loc.error(("judge",), "must be a mapping with 'anchors' (the offline judge's "
+                        "example responses for this trait: {high: [...], low: [...]})")
+    for name in value:
+        if name not in JUDGE_FIELDS:
+            raise loc.error(("judge", name), f"unknown judge field; allowed: "
+                            f"{', '.join(sorted(JUDGE_FIELDS))}")
+    where: Path_ = ("judge", "anchors")
+    raw = value.get("anchors")
+    if isinstance(raw, str):
+        path = Path(raw) if Path(raw).is_absolute() else loc.path.parent / raw
+        if not raw.strip() or not path.is_file():
+            raise loc.error(where, f"anchors file not found: {path}")
+        return read_anchors_file(path)
+    return _anchors(loc, where, raw)
+
+
+def read_anchors_file(path: str | Path) -> dict[str, list[str]]:
+    """Anchors from a YAML (or JSON) file mapping ``high`` and ``low`` to example responses;
+    :class:`SuiteError` located in that file."""
+    source = load_located(Path(path))
+    return _anchors(source, (), source.data)
+
+
+def _anchors(loc: Located, where: Path_, raw: Any) -> dict[str, list[str]]:
+    from pytest_persona.judges.offline import MIN_ANCHORS, SIDES, AnchorError, check_anchors
+
+    if not isinstance(raw, dict):
+        raise loc.error(where, "must map 'high' and 'low' to lists of example responses (or "
+                        "name a YAML file that does)")
+    for name in raw:
+        if name not in SIDES:
+            raise loc.error((*where, name), "unknown anchors field; allowed: high (answers "
+                            "that show the trait strongly), low (answers that do not)")
+    for side in SIDES:
+        if side not in raw:
+            raise loc.error(where, f"missing '{side}': a list of at least {MIN_ANCHORS} "
+                            "example responses")
+    try:
+        return check_anchors(raw["high"], raw["low"])
+    except AnchorError as exc:
+        raise loc.error((*where, *exc.where), exc.problem) from None
+
+
 
 
 def _trait_file(loc: Located, value: Any) -> TraitFile:
@@ -733,4 +792,5 @@ def load_suite(path: str | Path, model: str | None = None, located: Located | No
                  dict(extraction), {str(k): v for k, v in models.items()}, exps, loc,
                  int(values["samples_per_question"]), float(values["top_p"]),
                  [float(d) for d in doses] if doses is not None else None,
-                 int(values["judge_repeats"]))
+                 int(values["judge_repeats"]),
+                 _judge_section(loc, data["judge"]) if "judge" in data else None)

@@ -148,7 +148,8 @@ def _vector_key(config: ExtractionConfig, **over: Any) -> str:
     loaded = SimpleNamespace(fingerprint=over.get("fingerprint", "fp"), dtype="float32",
                              device="cpu")
     trait = SimpleNamespace(name="evil", sha256=over.get("sha", "abc"))
-    judge = SimpleNamespace(id=over.get("judge", "j"))
+    judge_id = over.get("judge", "j")
+    judge = SimpleNamespace(id=judge_id, identity=lambda trait=None: judge_id)
     return vector_cache_key(loaded, trait, config, judge, SimpleNamespace(id="c"))  # type: ignore[arg-type]
 
 
