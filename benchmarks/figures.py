@@ -54,8 +54,14 @@ def dose_damage(report: dict[str, Any]) -> list[Figure]:
     return out
 
 
+def _signed(values: list[float], digits: int) -> str:
+    return ", ".join(f"{v:+.{digits}f}" for v in values)
+
+
 def finetune_validation(report: dict[str, Any]) -> list[Figure]:
-    """Correlations of shift with score change, and the screen's ranking agreement."""
+    """Correlations of shift with score change, the screen's ranking agreement, each run's
+    shift and score change per checkpoint (step ``runs``) and the screen's mean projection
+    difference per dataset (step ``screen_means``)."""
     out = []
     for trait, c in report.get("correlation_shift_vs_score_change", {}).items():
         out.append(_fig(f"pearson_r_{trait}", c["pearson_r"], "",
@@ -68,6 +74,19 @@ def finetune_validation(report: dict[str, Any]) -> list[Figure]:
                         f"persona screen's order of the datasets; matches the score change: "
                         f"{r['screen_order_matches_score_change']}, the shift: "
                         f"{r['screen_order_matches_shift']}", step="screening"))
+    for run in report.get("runs", []):
+        cps = [c for c in run["checkpoints"] if c["step"] > 0]
+        steps = ", ".join(str(c["step"]) for c in cps)
+        out.append(_fig(f"shift_{run['trait']}_{run['dataset']}",
+                        _signed([c["shift"] for c in cps], 2), f"at steps {steps}",
+                        f"judge score change at the same steps: "
+                        f"{_signed([c['score_change'] for c in cps], 1)}", step="runs"))
+    for trait, r in report.get("screen_ranking", {}).items():
+        for dataset, s in r.get("screen", {}).items():
+            out.append(_fig(f"screen_{trait}_{dataset}", round(s["mean_projection_difference"], 2),
+                            "", f"mean projection difference of the {dataset} set's answers "
+                            f"against the model's own, {_ci(s.get('ci'), 2)}, n={s['n']}",
+                            step="screen_means"))
     return out
 
 
@@ -92,9 +111,9 @@ def main(argv: list[str]) -> int:
 
     for arg in argv:
         path = Path(arg)
-        report = json.loads(path.read_text())
-        write_report(path, with_figures(path.name, report))
-        print(f"{path}: {len(report.get('figures') or DERIVE[path.name](report))} figures")
+        report = with_figures(path.name, json.loads(path.read_text()))
+        write_report(path, report)
+        print(f"{path}: {len(report['figures'])} figures")
     return 0
 
 

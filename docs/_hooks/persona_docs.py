@@ -175,7 +175,7 @@ def render_bench(text: str, root: Path) -> str:
     old = _provenance(doc, path)
     if old is not None:
         return f"{table}\n\n*Rendered from `{RESULTS_DIR / name}`: {old}{complete}*"
-    wall = doc.get("total_wall_s")
+    wall = doc.get("total_wall_s") or doc.get("seconds_total")
     command = f"`{doc['command']}` on " if doc.get("command") else ""
     source = (f"*Rendered from `{RESULTS_DIR / name}`: {command}{_machine(doc)}"
               + (f"; {_number(wall)} s for the whole run" if wall else "") + f".{complete}*")

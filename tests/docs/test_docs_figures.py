@@ -17,7 +17,9 @@ RESULTS = ROOT / "benchmarks" / "results"
 #: the pages whose hand-typed figures became ``bench:`` markers (issue #24)
 CONVERTED = [
     "explanation/statistics.md",
+    "fine-tuning.md",
     "how-to/screening.md",
+    "reference/cache.md",
     "development.md",
     "reference/judges.md",
     "steering-dose.md",
