@@ -107,7 +107,7 @@ def _report(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from pytest_persona._util.atomic import write_text
     from pytest_persona.report import ResultsError, compare_results, load_results
-    from pytest_persona.report.html import render_comparison
+    from pytest_persona.report.html import render_comparison_report
     from pytest_persona.results.compare import CompareUsageError
 
     rules = args.fail or []
@@ -121,7 +121,7 @@ def _compare(args: argparse.Namespace) -> int:
     except (ResultsError, CompareUsageError) as exc:
         print(f"persona compare: error: {exc}", file=sys.stderr)
         return USAGE_EXIT
-    write_text(args.output, render_comparison(a, b, rules, correction=args.correction))
+    write_text(args.output, render_comparison_report(b, a, rules, correction=args.correction))
     for check in comparison.checks:
         print(f"{'REGRESSION' if check.failed else 'ok'} {check.message}")
     for line in comparison.compared:

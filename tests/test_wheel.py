@@ -43,12 +43,35 @@ def test_wheel_ships_data_and_no_tooling(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert {f"pytest_persona/data/traits/{t}.json" for t in ("evil", "sycophantic")} <= set(names)
     assert "pytest_persona/data/judge/anchors.json" in names
+    resources = {"page.html.jinja2", "report.jinja2", "comparison.html.jinja2", "style.css"}
+    assert {f"pytest_persona/report/resources/{r}" for r in resources} <= set(names)
     assert any(n.endswith("licenses/LICENSE") for n in names)
     assert not [n for n in names if n.startswith(("tests/", "benchmarks/"))
                 or "localserver" in n or n.endswith(("bench.py", "demo.py"))]
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "persona = pytest_persona.plugin.hooks" in zipfile.ZipFile(wheel).read(
         entry_points).decode()
+
+
+RENDER = """\
+import pytest_persona
+from pytest_persona.report.html import render_report
+from pytest_persona.report.templates import environment
+page = render_report({"model": {"name": "<m>"}, "traits": {}, "expectations": []})
+assert page.startswith("<!DOCTYPE html>") and "&lt;m&gt;" in page and ".persona-report{" in page
+print(pytest_persona.__file__, environment().get_template("report.jinja2").filename)
+"""
+
+
+def test_installed_wheel_renders_from_its_own_templates(wheel: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(site)}
+    ran = subprocess.run([sys.executable, "-c", RENDER], cwd=tmp_path, env=env,
+                         capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    package, template = ran.stdout.split()
+    assert package.startswith(str(site)) and template.startswith(str(site))
 
 
 def test_installed_wheel_runs_help_and_a_tiny_suite(wheel: Path, tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Rendering of a pytest-persona run: HTML, SVG plots, terminal summary.
 
-- :mod:`.html`: ``render_persona_section`` (pytest-html), ``render_report``, ``render_comparison``
+- :mod:`.html`: ``render_persona_section`` (pytest-html), ``render_report``,
+  ``render_comparison_report`` (``render_comparison``: its deprecated predecessor)
 - :mod:`.plots`: pure-SVG plots; :mod:`.screen_html`: the screening page;
   :mod:`.summary`: terminal table
 
@@ -11,7 +12,12 @@ The document itself (schema, load/save, comparison statistics) lives in
 from __future__ import annotations
 
 from pytest_persona._util.redact import redact_secrets
-from pytest_persona.report.html import render_comparison, render_persona_section, render_report
+from pytest_persona.report.html import (
+    render_comparison,
+    render_comparison_report,
+    render_persona_section,
+    render_report,
+)
 from pytest_persona.report.summary import format_summary_table
 from pytest_persona.results.compare import (
     Comparison,
@@ -40,6 +46,7 @@ __all__ = [
     "parse_rule",
     "redact_secrets",
     "render_comparison",
+    "render_comparison_report",
     "render_persona_section",
     "render_report",
     "save_results",

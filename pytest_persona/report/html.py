@@ -508,7 +508,7 @@ def render_comparison_report(
     rules: Sequence[str | Rule] | None = None,
     *,
     title: str | None = None,
-    labels: tuple[str, str] = ("baseline", "current"),
+    labels: tuple[str, str] = ("A", "B"),
     correction: str = "holm",
 ) -> str:
     """Side-by-side page of two results, sides in the order of :func:`compare_results`:

@@ -64,7 +64,7 @@ def signed(value: Any, digits: int = 2) -> str:
 
 @functools.cache
 def stylesheet(name: str) -> Html:
-    """The text of ``resources/<name>`` (a ``.css`` file), to inline in a ``<style>`` element."""
+    """The text of ``resources/<name>`` (a ``.css`` file), to inline in a page's style element."""
     if not name.endswith(".css") or "/" in name:
         raise ValueError(f"not a stylesheet of {PACKAGE}.{FOLDER}: {name!r}")
     return Html(

@@ -132,3 +132,44 @@ def test_fragment_inside_pytest_html(pytester):
     assert 'id="persona-report"' in html and "pp-offline-warning" in html
     assert "&lt;script&gt;window.__pwned=1" in html
     assert "<script>window.__pwned" not in html
+
+
+def _sides():
+    base = make_results(("sycophantic", "evil"), seed=3)
+    cur = make_results(("sycophantic", "evil"), shift=13)
+    base["model"]["name"], cur["model"]["name"] = "base-model", "current-model"
+    return cur, base
+
+
+def test_render_comparison_report_takes_sides_in_compare_results_order():
+    from pytest_persona.report.html import render_comparison_report
+
+    cur, base = _sides()
+    rules = ["baseline_score:+5"]
+    page = render_comparison_report(cur, base, rules)
+    assert "Persona comparison: base-model vs current-model" in page
+    assert re.search(r"<td>model</td><td>base-model</td><td>current-model</td>", page)
+    n = len(compare_results(cur, base, rules).regressions)
+    assert n > 0 and f"{n} regression(s) beyond rules baseline_score:+5" in page
+    swapped = render_comparison_report(base, cur, rules)  # the score fell: no regression
+    assert "regression(s)" not in swapped and "No regressions" in swapped
+
+
+def test_render_comparison_warns_and_maps_its_sides():
+    from pytest_persona.report import render_comparison_report as exported
+    from pytest_persona.report.html import render_comparison_report
+
+    cur, base = _sides()
+    with pytest.warns(DeprecationWarning, match=r"render_comparison_report\(current, baseline\)"):
+        old = render_comparison(base, cur, ["baseline_score:+5"], labels=("x", "y"))
+    assert old == render_comparison_report(cur, base, ["baseline_score:+5"], labels=("x", "y"))
+    assert exported is render_comparison_report
+
+
+def test_comparison_labels_are_escaped():
+    from pytest_persona.report.html import render_comparison_report
+
+    cur, base = _sides()
+    del cur["traits"]["evil"]
+    page = render_comparison_report(cur, base, labels=("<i>old</i>", "new"))
+    assert "<i>" not in page and "only in &lt;i&gt;old&lt;/i&gt;" in page
