@@ -6,7 +6,8 @@
     >>> res.to_frame("expectations")   # one row per expectation (pytest item)
     >>> res.to_frame("sweep")          # one row per (trait, coefficient): n, mean, interval
 
-Every frame starts with the run's ``model``, ``model_fingerprint``, ``judge`` and ``created``
+The three tables are named by ``table=`` (``kind=`` before: it still works, with a warning, for
+one release). Every frame starts with the run's ``model``, ``model_fingerprint``, ``judge`` and ``created``
 columns, so frames of several runs concatenate into one table.
 """
 
@@ -17,20 +18,59 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_persona._util.deprecated import module_alias, renamed_keyword
 from pytest_persona.errors import ParquetUnavailable as ParquetUnavailable
-from pytest_persona.results.document import load_results
+from pytest_persona.results.io import load_results
 
 if TYPE_CHECKING:
     import pandas as pd
 
-KINDS = ("responses", "expectations", "sweep")
+TABLES = ("responses", "expectations", "sweep")
+
+if TYPE_CHECKING:
+    KINDS = TABLES  # deprecated alias (at runtime the module __getattr__ below warns)
+else:
+
+    def __getattr__(name: str) -> Any:
+        return module_alias(__name__, name, {"KINDS": "TABLES"})
+
+
 RUN_COLUMNS = ["model", "model_fingerprint", "judge", "created"]
-RESPONSE_COLUMNS = [*RUN_COLUMNS, "trait", "layer", "coeff", "question", "answer", "score",
-                    "coherence"]
-EXPECTATION_COLUMNS = [*RUN_COLUMNS, "nodeid", "suite", "trait", "kind", "name", "outcome",
-                       "message", "duration_s"]
-SWEEP_COLUMNS = [*RUN_COLUMNS, "trait", "layer", "coeff", "n", "mean", "ci_low", "ci_high",
-                 "missing", "coherence_mean", "coherence_ci_low", "coherence_ci_high"]
+RESPONSE_COLUMNS = [
+    *RUN_COLUMNS,
+    "trait",
+    "layer",
+    "coeff",
+    "question",
+    "answer",
+    "score",
+    "coherence",
+]
+EXPECTATION_COLUMNS = [
+    *RUN_COLUMNS,
+    "nodeid",
+    "suite",
+    "trait",
+    "kind",
+    "name",
+    "outcome",
+    "message",
+    "duration_s",
+]
+SWEEP_COLUMNS = [
+    *RUN_COLUMNS,
+    "trait",
+    "layer",
+    "coeff",
+    "n",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "missing",
+    "coherence_mean",
+    "coherence_ci_low",
+    "coherence_ci_high",
+]
 
 
 def _interval(value: Any) -> tuple[Any, Any]:
@@ -49,8 +89,12 @@ class Results:
     def _run(self) -> dict[str, Any]:
         model = self.data.get("model") or {}
         judge = self.data.get("judge") or {}
-        return {"model": model.get("name"), "model_fingerprint": model.get("fingerprint"),
-                "judge": judge.get("id"), "created": self.data.get("created")}
+        return {
+            "model": model.get("name"),
+            "model_fingerprint": model.get("fingerprint"),
+            "judge": judge.get("id"),
+            "created": self.data.get("created"),
+        }
 
     def _traits(self) -> list[tuple[str, Mapping[str, Any]]]:
         return sorted((self.data.get("traits") or {}).items())
@@ -62,10 +106,18 @@ class Results:
         for trait, t in self._traits():
             for point in t.get("sweep") or []:
                 for ex in point.get("examples") or []:
-                    rows.append({**run, "trait": trait, "layer": t.get("layer"),
-                                 "coeff": point.get("coeff"), "question": ex.get("question"),
-                                 "answer": ex.get("answer"), "score": ex.get("score"),
-                                 "coherence": ex.get("coherence")})
+                    rows.append(
+                        {
+                            **run,
+                            "trait": trait,
+                            "layer": t.get("layer"),
+                            "coeff": point.get("coeff"),
+                            "question": ex.get("question"),
+                            "answer": ex.get("answer"),
+                            "score": ex.get("score"),
+                            "coherence": ex.get("coherence"),
+                        }
+                    )
         return rows
 
     def expectation_rows(self) -> list[dict[str, Any]]:
@@ -74,7 +126,7 @@ class Results:
         run = self._run()
         rows = []
         for e in self.data.get("expectations") or []:
-            row = {**run, **{c: e.get(c) for c in EXPECTATION_COLUMNS[len(RUN_COLUMNS):]}}
+            row = {**run, **{c: e.get(c) for c in EXPECTATION_COLUMNS[len(RUN_COLUMNS) :]}}
             for key, value in (e.get("figures") or {}).items():
                 row[f"figure_{key}" if key in EXPECTATION_COLUMNS else key] = value
             rows.append(row)
@@ -88,26 +140,37 @@ class Results:
             for point in t.get("sweep") or []:
                 lo, hi = _interval(point.get("ci"))
                 clo, chi = _interval(point.get("coherence_ci"))
-                rows.append({**run, "trait": trait, "layer": t.get("layer"),
-                             "coeff": point.get("coeff"), "n": point.get("n"),
-                             "mean": point.get("mean"), "ci_low": lo, "ci_high": hi,
-                             "missing": point.get("missing"),
-                             "coherence_mean": point.get("coherence_mean"),
-                             "coherence_ci_low": clo, "coherence_ci_high": chi})
+                rows.append(
+                    {
+                        **run,
+                        "trait": trait,
+                        "layer": t.get("layer"),
+                        "coeff": point.get("coeff"),
+                        "n": point.get("n"),
+                        "mean": point.get("mean"),
+                        "ci_low": lo,
+                        "ci_high": hi,
+                        "missing": point.get("missing"),
+                        "coherence_mean": point.get("coherence_mean"),
+                        "coherence_ci_low": clo,
+                        "coherence_ci_high": chi,
+                    }
+                )
         return rows
 
-    def to_frame(self, kind: str = "responses") -> pd.DataFrame:
-        """A tidy DataFrame: ``kind`` is "responses", "expectations" or "sweep"."""
+    @renamed_keyword("kind", "table")
+    def to_frame(self, table: str = "responses") -> pd.DataFrame:
+        """A tidy DataFrame: ``table`` is "responses", "expectations" or "sweep"."""
         import pandas as pd
 
-        if kind == "responses":
+        if table == "responses":
             rows, columns = self.response_rows(), RESPONSE_COLUMNS
-        elif kind == "expectations":
+        elif table == "expectations":
             rows, columns = self.expectation_rows(), EXPECTATION_COLUMNS
-        elif kind == "sweep":
+        elif table == "sweep":
             rows, columns = self.sweep_rows(), SWEEP_COLUMNS
         else:
-            raise ValueError(f"unknown frame kind {kind!r}; choose one of {', '.join(KINDS)}")
+            raise ValueError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
         extra = [c for r in rows for c in r if c not in columns]
         # pandas-stubs types this constructor call as Any; the annotation pins it
         frame: pd.DataFrame = pd.DataFrame(rows, columns=list(dict.fromkeys([*columns, *extra])))
@@ -119,23 +182,30 @@ def load(path: str | Path) -> Results:
     return Results(load_results(path), Path(path))
 
 
-def export(results: Results, kind: str, *, csv: str | Path | None = None,
-           parquet: str | Path | None = None) -> Path:
+@renamed_keyword("kind", "table")
+def export(
+    results: Results,
+    table: str,
+    *,
+    csv: str | Path | None = None,
+    parquet: str | Path | None = None,
+) -> Path:
     """Write one frame as CSV or Parquet (atomically); Parquet needs ``pyarrow``."""
     from pytest_persona._util.atomic import write_with
 
     if (csv is None) == (parquet is None):
         raise ValueError("give exactly one of csv or parquet")
-    frame = results.to_frame(kind)
+    frame = results.to_frame(table)
     if csv is not None:
         write_with(csv, lambda tmp: frame.to_csv(tmp, index=False))
         return Path(csv)
     try:
         import pyarrow  # noqa: F401
     except ImportError as exc:
-        raise ParquetUnavailable("--parquet needs the optional 'pyarrow' package: "
-                                 "pip install 'pytest-persona[parquet]' (or use --csv)") from exc
+        raise ParquetUnavailable(
+            "--parquet needs the optional 'pyarrow' package: "
+            "pip install 'pytest-persona[parquet]' (or use --csv)"
+        ) from exc
     assert parquet is not None
     write_with(parquet, lambda tmp: frame.to_parquet(tmp, index=False))
     return Path(parquet)
-

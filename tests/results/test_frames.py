@@ -49,7 +49,7 @@ def test_expectations_frame(saved: tuple[Path, dict[str, Any]]) -> None:
     assert set(frame["outcome"]) <= {"passed", "failed", "xfailed", "xpassed", "skipped", "error"}
 
 
-def test_sweep_frame_and_empty_and_unknown_kind(saved: tuple[Path, dict[str, Any]],
+def test_sweep_frame_and_empty_and_unknown_table(saved: tuple[Path, dict[str, Any]],
                                                tmp_path: Path) -> None:
     path, data = saved
     sweep = results.load(path).to_frame("sweep")
@@ -58,7 +58,7 @@ def test_sweep_frame_and_empty_and_unknown_kind(saved: tuple[Path, dict[str, Any
     empty = dict(data, traits={}, expectations=[], cosine=None)
     e = results.Results(empty)
     assert e.to_frame().empty and list(e.to_frame().columns) == results.RESPONSE_COLUMNS
-    with pytest.raises(ValueError, match="unknown frame kind 'rows'"):
+    with pytest.raises(ValueError, match="unknown table 'rows'; choose one of responses"):
         e.to_frame("rows")
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema_version": 1}')
@@ -100,6 +100,27 @@ def test_parquet_without_pyarrow_is_a_clear_error(saved: tuple[Path, dict[str, A
     err = capsys.readouterr().err
     assert "pip install 'pytest-persona[parquet]'" in err
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_kind_keyword_is_a_deprecated_alias_of_table(saved: tuple[Path, dict[str, Any]],
+                                                     tmp_path: Path) -> None:
+    path, _ = saved
+    res = results.load(path)
+    with pytest.warns(DeprecationWarning, match=r"to_frame\(kind=\) is now table="):
+        old = res.to_frame(kind="sweep")  # type: ignore[call-arg]
+    pd.testing.assert_frame_equal(old, res.to_frame(table="sweep"))
+    with pytest.raises(TypeError, match="both kind= and its new name table="):
+        res.to_frame(kind="sweep", table="sweep")  # type: ignore[call-arg]
+    out = tmp_path / "s.csv"
+    with pytest.warns(DeprecationWarning, match=r"export\(kind=\) is now table="):
+        results.export(res, kind="sweep", csv=out)  # type: ignore[call-arg]
+    assert len(pd.read_csv(out)) == len(old)
+    with pytest.warns(DeprecationWarning, match=r"frames\.KINDS is now .*frames\.TABLES"):
+        assert results.KINDS == results.TABLES == ("responses", "expectations", "sweep")
+    import pytest_persona.results as package
+
+    with pytest.warns(DeprecationWarning, match=r"results\.KINDS is now .*results\.TABLES"):
+        assert package.KINDS is package.TABLES
 
 
 def test_export_needs_exactly_one_format(saved: tuple[Path, dict[str, Any]]) -> None:
