@@ -23,7 +23,7 @@ import jinja2
 import jinja2.ext
 
 from pytest_persona._util.numbers import finite_or_none
-from pytest_persona._util.redact import redact_secrets
+from pytest_persona._util.redact import MIN_SECRET_LEN, redact_secrets
 from pytest_persona.report._format import DASH, fmt_fixed, fmt_num, fmt_tick
 
 PACKAGE = "pytest_persona.report"
@@ -44,7 +44,18 @@ def _shown(value: Any) -> Any:
     """Every printed value: markup as it is; anything else escaped, with secrets redacted."""
     if hasattr(value, "__html__"):
         return value
-    return Html(_html.escape(redact_secrets("" if value is None else str(value)), quote=True))
+    text = "" if value is None else str(value)
+    if _may_hold_secret(text):
+        text = redact_secrets(text)
+    return Html(_html.escape(text, quote=True))
+
+
+def _may_hold_secret(text: str) -> bool:
+    """False for text too short to hold anything :func:`redact_secrets` replaces (a secret of
+    the environment or a key has at least ``MIN_SECRET_LEN`` characters; a URL credential
+    needs ``@`` or ``=``): most values of a page are numbers, and redaction scans the
+    environment."""
+    return len(text) >= MIN_SECRET_LEN or "@" in text or "=" in text
 
 
 class _LayoutLines(jinja2.ext.Extension):

@@ -96,3 +96,9 @@ def test_error_box_escapes_its_text() -> None:
     out = render_error("a <b> part", ValueError(f"bad <i>{SECRET}</i>"))
     assert "&lt;b&gt;" in out and "&lt;i&gt;" in out and SECRET not in out
     assert out.startswith('<div class="persona-report"><style>')
+
+
+@pytest.mark.parametrize("value", ["a://u@", "?pwd=x", SECRET])
+def test_short_values_skip_redaction_only_when_nothing_could_match(value: str) -> None:
+    out = environment().from_string("{{ v }}").render(v=value)
+    assert REDACTED in out
