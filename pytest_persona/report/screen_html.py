@@ -104,6 +104,12 @@ def _prompt_text(prompt: Any) -> str:
     return str(prompt or "")
 
 
+def _own_mode(screen: Mapping[str, Any]) -> str:
+    """How the screen measured the model's own answer: ``own`` (``baseline`` in files written
+    before #24 renamed it), ``generate`` when neither is given."""
+    return str(screen.get("own") or screen.get("baseline") or "generate")
+
+
 def _block(
     name: str,
     t: Mapping[str, Any],
@@ -176,7 +182,7 @@ def trait_block(
 def render_screen(result: Mapping[str, Any]) -> str:
     """The whole page for a ``persona screen`` results dict (see ``ScreenResult.to_dict``)."""
     measure = str(result.get("measure") or "projection_difference")
-    baseline = str(result.get("baseline") or "generate")
+    baseline = _own_mode(result)
     layer = result.get("layer")
     facts: list[tuple[str, Any]] = [
         ("data", result.get("data")),
@@ -226,7 +232,7 @@ def report_block(screen: Mapping[str, Any], top_limit: int = 10) -> str:
     return trait_block(
         name,
         t,
-        baseline=str(screen.get("baseline") or "generate"),
+        baseline=_own_mode(screen),
         measure=str(screen.get("measure") or "projection_difference"),
         histogram=screen.get("histogram"),
         top_limit=top_limit,

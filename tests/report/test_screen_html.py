@@ -91,3 +91,10 @@ def test_report_block_is_a_fragment_with_an_h4() -> None:
     assert block.startswith('<section class="pp-screen" id="pp-screen-dataset-screen-x-jsonl">')
     assert "<h4>dataset screen: x.jsonl</h4>" in block and "Top 1 samples by score" in block
     assert "<html" not in block and "<script" not in block
+
+
+def test_the_own_answer_mode_is_read_under_its_new_name_and_its_old_one() -> None:
+    old = _result("none")
+    new = {**{k: v for k, v in old.items() if k != "baseline"}, "own": "none"}
+    assert render_screen(new) == render_screen(old)
+    assert "model&#x27;s own response" not in render_screen(new)
