@@ -25,6 +25,9 @@ from pytest_persona.suites.schema import (
 )
 
 CLEAN_ERRORS: tuple[type[BaseException], ...] = ()
+#: with the offline judge, the anchors the collected suites declare: trait -> (suite, line,
+#: anchors); every item gives them all to the judge (cross_trait_cosine extracts other traits)
+ANCHORS_KEY = pytest.StashKey[dict[str, tuple[Path, int, dict[str, list[str]]]]]()
 
 
 def _clean_errors() -> tuple[type[BaseException], ...]:
@@ -110,7 +113,9 @@ def _needs_trait_judge(config: pytest.Config, kind: str) -> bool:
 
 def _anchors_error(config: pytest.Config, loc: Located, suite: Suite) -> SuiteError | None:
     """With the offline judge, one located error for a suite whose trait it cannot score: no
-    shipped anchors and none declared, or declared ones for a trait it ships anchors for."""
+    shipped anchors and none declared, declared ones for a trait it ships anchors for, or
+    other anchors than an earlier suite of the run declares for the trait. Declared anchors
+    are noted in the config's stash (:data:`ANCHORS_KEY`)."""
     from pytest_persona.judges.offline import load_anchors, missing_anchors_message
 
     if not any(_needs_trait_judge(config, e.kind) for e in suite.expectations):
@@ -119,13 +124,23 @@ def _anchors_error(config: pytest.Config, loc: Located, suite: Suite) -> SuiteEr
         return None
     shipped = load_anchors()
     name = suite.judged_trait
-    if suite.anchors is None and name not in shipped:
+    if suite.anchors is None:
+        if name in shipped:  # each suite of a custom trait declares them (or names one file)
+            return None
         where: tuple[str | int, ...] = ("trait",) if "trait" in loc.data else ("trait_file",)
         return loc.error(where, missing_anchors_message(name, list(shipped)))
-    if suite.anchors is not None and name in shipped and suite.anchors != shipped[name]:
+    if name in shipped and suite.anchors != shipped[name]:
         return loc.error(("judge", "anchors"), f"the offline judge ships anchors for {name!r}; "
                          "one run scores a trait with one set of anchors, so give your trait "
                          "another name (its trait file's name) or drop this section")
+    declared = config.stash.setdefault(ANCHORS_KEY, {})
+    earlier = declared.get(name)
+    if earlier is not None and earlier[2] != suite.anchors:
+        return loc.error(("judge", "anchors"), f"{earlier[0]}:{earlier[1]} declares other "
+                         f"anchors for trait {name!r}; one run scores a trait with one set of "
+                         "anchors: declare the same ones (both suites may name one anchors "
+                         "file) or give one of the traits another name")
+    declared.setdefault(name, (loc.path, loc.line(("judge", "anchors")), suite.anchors))
     return None
 
 
@@ -310,20 +325,19 @@ class ExpectationItem(pytest.Item):
         line = self.suite.located.line(("expectations", exp.index, field))
         return f"{self.suite.path}:{line}: field 'expectations[{exp.index}].{field}'"
 
-    def _teach_judge(self, judge: Any, trait: str) -> None:
-        """Give the offline judge the suite's anchors (``judge: {anchors: ...}``) for
-        ``trait``; a conflict with anchors it already has is a located error. Other judges
-        read the trait's eval prompt and need no anchors."""
+    def _teach_judge(self, judge: Any) -> None:
+        """Give the offline judge the anchors the run's suites declare (``judge: {anchors:
+        ...}``); a conflict with anchors it already has is an error at the declaring suite's
+        line. Other judges read the trait's eval prompt and need no anchors."""
         from pytest_persona.judges.offline import OfflineJudge
 
-        anchors = self.suite.anchors
-        if anchors is None or not isinstance(judge, OfflineJudge):
+        if not isinstance(judge, OfflineJudge):
             return
-        try:
-            judge.adopt_anchors(trait, anchors["high"], anchors["low"])
-        except ValueError as exc:
-            raise self.suite.located.error(("judge", "anchors"),
-                                           f"trait {trait!r}: {exc}") from None
+        for trait, (path, line, anchors) in self.config.stash.get(ANCHORS_KEY, {}).items():
+            try:
+                judge.adopt_anchors(trait, anchors["high"], anchors["low"])
+            except ValueError as exc:
+                raise SuiteError(path, line, "judge.anchors", f"trait {trait!r}: {exc}") from None
 
     def runtest(self) -> None:
         from pytest_persona.plugin.options import get_session, profile_name
@@ -349,8 +363,8 @@ class ExpectationItem(pytest.Item):
                 self.persona_fatal = f"the judge {ps.options.judge!r} cannot be used: {exc}"
                 self.session.shouldstop = f"pytest-persona: {self.persona_fatal}"
                 raise SetupFailed(f"pytest-persona: {self.persona_fatal}") from exc
-        if self.suite.anchors is not None:  # also for kinds that score only through extraction
-            self._teach_judge(ps.judge, trait.name)
+        if self.config.stash.get(ANCHORS_KEY, None):  # also kinds that score only by extracting
+            self._teach_judge(ps.judge)
         if not 0 <= rs.layer < loaded.n_layers:
             line, field = self.suite.layer_line(model_name)
             raise SuiteError(self.suite.path, line, field,

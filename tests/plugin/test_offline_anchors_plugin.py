@@ -93,3 +93,20 @@ def test_declared_anchors_let_the_offline_judge_score_the_trait(pytester: pytest
     judged = [r for r in results["expectations"] if r["kind"] == "baseline_ceiling"]
     figures = judged[0]["figures"]
     assert figures["n"] == 2 and figures["missing"] == 0 and 0 <= figures["mean"] <= 100
+
+
+def test_two_suites_with_other_anchors_for_one_trait_is_a_located_error(
+    pytester: pytest.Pytester,
+) -> None:
+    _project(pytester, SUITE + ANCHORS)
+    other = ANCHORS.replace("Boil it for nine minutes.", "Boil it for ten minutes.")
+    (pytester.path / "trait_suites" / "pedantic_more.yaml").write_text(SUITE + other)
+    res = pytester.runpytest_subprocess(
+        "trait_suites", "-p", "no:cacheprovider", "-k", "offline_judge_anchors", timeout=300
+    )
+    res.assert_outcomes(failed=1)
+    first = pytester.path / "trait_suites" / "pedantic.yaml"
+    assert (
+        f"pedantic_more.yaml:11: field 'judge.anchors': {first}:11 declares other anchors for "
+        "trait 'pedantic'" in res.stdout.str()
+    )
