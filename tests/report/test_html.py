@@ -4,7 +4,12 @@ import re
 
 import pytest
 
-from pytest_persona.report.html import render_comparison, render_persona_section, render_report
+from pytest_persona.report.html import (
+    render_comparison,
+    render_comparison_report,
+    render_persona_section,
+    render_report,
+)
 from pytest_persona.results.compare import compare_results
 from tests.report.synthetic import make_results
 
@@ -20,7 +25,7 @@ def _pages():
     return {
         "section": render_persona_section(r),
         "report": render_report(r),
-        "comparison": render_comparison(b, r, ["baseline_score:+5"]),
+        "comparison": render_comparison_report(r, b, ["baseline_score:+5"]),
     }
 
 
@@ -77,7 +82,7 @@ def test_online_judge_has_no_warning_and_shows_cost():
 def test_minimal_results_render():
     r = {"schema_version": 1, "model": {"name": "m"}, "traits": {"t": {}, "u": {"metrics": {
         "baseline_score": 3.0}}}, "expectations": []}
-    for html in (render_persona_section(r), render_report(r), render_comparison(r, r)):
+    for html in (render_persona_section(r), render_report(r), render_comparison_report(r, r)):
         for name in ("t", "u"):  # one section per trait, headed by its name
             assert re.search(rf'<section class="pp-trait" id="pp-trait-{name}"><h3 class="pp-h3">'
                              rf'{name}\b', html), name
@@ -100,11 +105,11 @@ def test_failing_expectation_shows_figures_and_baseline():
 def test_comparison_highlights():
     a = make_results(("sycophantic", "evil"))
     b = make_results(("sycophantic", "evil"), shift=13, seed=1)
-    html = render_comparison(a, b, ["baseline_score:+5"])
+    html = render_comparison_report(b, a, ["baseline_score:+5"])
     assert html.count('class="pp-num pp-flag"') == 2
     assert "pp-large" in html
     assert "2 regression(s)" in html
-    assert render_comparison(a, a, ["baseline_score:+5"]).count('class="pp-num pp-flag"') == 0
+    assert render_comparison_report(a, a, ["baseline_score:+5"]).count('class="pp-num pp-flag"') == 0
 
 
 def test_fragment_inside_pytest_html(pytester):
@@ -142,8 +147,6 @@ def _sides():
 
 
 def test_render_comparison_report_takes_sides_in_compare_results_order():
-    from pytest_persona.report.html import render_comparison_report
-
     cur, base = _sides()
     rules = ["baseline_score:+5"]
     page = render_comparison_report(cur, base, rules)
@@ -157,7 +160,6 @@ def test_render_comparison_report_takes_sides_in_compare_results_order():
 
 def test_render_comparison_warns_and_maps_its_sides():
     from pytest_persona.report import render_comparison_report as exported
-    from pytest_persona.report.html import render_comparison_report
 
     cur, base = _sides()
     with pytest.warns(DeprecationWarning, match=r"render_comparison_report\(current, baseline\)"):
@@ -167,8 +169,6 @@ def test_render_comparison_warns_and_maps_its_sides():
 
 
 def test_comparison_labels_are_escaped():
-    from pytest_persona.report.html import render_comparison_report
-
     cur, base = _sides()
     del cur["traits"]["evil"]
     page = render_comparison_report(cur, base, labels=("<i>old</i>", "new"))

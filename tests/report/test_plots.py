@@ -106,12 +106,12 @@ def test_report_comparison_block_lists_each_check():
 
 
 def test_comparison_checks_escape_hostile_trait_names():
-    from pytest_persona.report.html import render_comparison
+    from pytest_persona.report.html import render_comparison_report
     from tests.results.test_compare import _pq_results
 
     name = "evil" + XSS_IMG + XSS_SCRIPT
     base = _pq_results({name: [10.0 + i for i in range(8)]})
     cur = _pq_results({name: [30.0 + i for i in range(8)]})
-    html = render_comparison(base, cur, ["baseline_score:+5"])
+    html = render_comparison_report(cur, base, ["baseline_score:+5"])
     assert "pp-checks" in html and "pp-strip" in html
     assert XSS_SCRIPT not in html and "<img" not in html

@@ -5,7 +5,11 @@ import json
 import pytest
 
 from pytest_persona._util.redact import redact_secrets
-from pytest_persona.report.html import render_comparison, render_persona_section, render_report
+from pytest_persona.report.html import (
+    render_comparison_report,
+    render_persona_section,
+    render_report,
+)
 from pytest_persona.report.summary import format_summary_table, projection_order
 from pytest_persona.results.compare import compare_results
 from pytest_persona.results.document import save_results
@@ -67,8 +71,8 @@ def test_no_key_in_any_output(leaky_results, tmp_path):
     r = leaky_results
     base = make_results(("sycophantic", "evil"))
     r["comparison"] = compare_results(r, base, ["baseline_score:+5"]).to_dict()
-    outputs = [render_persona_section(r), render_report(r), render_comparison(base, r),
-               render_comparison(r, base, ["baseline_score:+5"]), format_summary_table(r)]
+    outputs = [render_persona_section(r), render_report(r), render_comparison_report(r, base),
+               render_comparison_report(base, r, ["baseline_score:+5"]), format_summary_table(r)]
     p = save_results(r, tmp_path / "r.json")
     outputs.append(p.read_text())
     for i, text in enumerate(outputs):
