@@ -19,9 +19,14 @@ from pytest_persona._util.redact import redact_secrets
 from pytest_persona.report import plots, screen_html
 from pytest_persona.report._format import DASH, fmt_num
 from pytest_persona.report.summary import flip_line, outcome_counts, projection_order
-from pytest_persona.report.templates import Html, macro, render, stylesheet
+from pytest_persona.report.templates import Html, macro, old_stylesheet, render
 from pytest_persona.results.compare import Comparison, Rule, compare_results, trait_metrics
 
+#: standalone pages run no script and load nothing from the network
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'"
+)
 BAD = ("failed", "error")
 CHIP_OUTCOMES = ("passed", "failed", "error", "xfailed", "xpassed", "skipped")
 MAX_ANSWER_CHARS = 4000
@@ -74,7 +79,7 @@ def _render(name: str, **context: Any) -> Html:
 
 
 def _page(title: str, body: Html) -> str:
-    return redact_secrets(_render("page.html.jinja2", title=title, body=body))
+    return redact_secrets(_render("page.html.jinja2", title=title, body=body, csp=Html(CSP)))
 
 
 # --------------------------------------------------------------------------- gathering
@@ -565,8 +570,4 @@ def render_comparison(
 
 def __getattr__(name: str) -> Any:
     """The stylesheets were module constants; they are package resources now."""
-    sheets = {"STYLE": "style.css", "PAGE_STYLE": "page.css"}
-    if name in sheets:
-        warn_renamed(f"{__name__}.{name}", f"report.templates.stylesheet({sheets[name]!r})")
-        return str(stylesheet(sheets[name]))
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return old_stylesheet(__name__, name, {"STYLE": "style.css", "PAGE_STYLE": "page.css"})

@@ -22,7 +22,7 @@ from pytest_persona.report.svg import (
     x_axis,
     y_axis,
 )
-from pytest_persona.report.templates import Html, macro, render
+from pytest_persona.report.templates import Html, macro, old_stylesheet, render
 
 MEASURE_LABELS = {
     "projection_difference": "projection difference (training - own response)",
@@ -238,3 +238,8 @@ def report_block(screen: Mapping[str, Any], top_limit: int = 10) -> str:
         top_limit=top_limit,
         heading="h4",
     )
+
+
+def __getattr__(name: str) -> Any:
+    """The stylesheet was the constant ``CSS``; it is a package resource now."""
+    return old_stylesheet(__name__, name, {"CSS": "screen.css"})

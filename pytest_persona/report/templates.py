@@ -22,6 +22,7 @@ from typing import Any
 import jinja2
 import jinja2.ext
 
+from pytest_persona._util.deprecated import warn_renamed
 from pytest_persona._util.numbers import finite_or_none
 from pytest_persona._util.redact import MIN_SECRET_LEN, redact_secrets
 from pytest_persona.report._format import DASH, fmt_fixed, fmt_num, fmt_tick
@@ -81,6 +82,15 @@ def stylesheet(name: str) -> Html:
     return Html(
         resources.files(PACKAGE).joinpath(FOLDER).joinpath(name).read_text(encoding="utf-8")
     )
+
+
+def old_stylesheet(module: str, name: str, sheets: dict[str, str]) -> Html:
+    """The body of a report module's ``__getattr__`` for the stylesheet constants it had
+    (``sheets``: constant -> file): warns, and returns the file's text."""
+    if name not in sheets:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    warn_renamed(f"{module}.{name}", f"report.templates.stylesheet({sheets[name]!r})")
+    return stylesheet(sheets[name])
 
 
 @functools.cache

@@ -29,7 +29,7 @@ from pytest_persona.report.svg import (
     x_axis,
     y_axis,
 )
-from pytest_persona.report.templates import Html, render
+from pytest_persona.report.templates import Html, old_stylesheet, render
 
 FORMAT = "pytest-persona-timeline"
 
@@ -222,3 +222,8 @@ def render_timeline(doc: Mapping[str, Any]) -> str:
             ],
         )
     )
+
+
+def __getattr__(name: str) -> Any:
+    """The stylesheet was the constant ``CSS``; it is a package resource now."""
+    return old_stylesheet(__name__, name, {"CSS": "timeline.css"})

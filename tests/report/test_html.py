@@ -173,3 +173,16 @@ def test_comparison_labels_are_escaped():
     del cur["traits"]["evil"]
     page = render_comparison_report(cur, base, labels=("<i>old</i>", "new"))
     assert "<i>" not in page and "only in &lt;i&gt;old&lt;/i&gt;" in page
+
+
+@pytest.mark.parametrize(("module", "name", "sheet"), [
+    ("html", "STYLE", ".persona-report{"), ("html", "PAGE_STYLE", "main.pp-page{"),
+    ("screen_html", "CSS", ".pp-text{"), ("timeline", "CSS", ".pp-stop{")])
+def test_old_stylesheet_constants_warn_and_give_the_resource(module, name, sheet):
+    import importlib
+
+    mod = importlib.import_module(f"pytest_persona.report.{module}")
+    with pytest.warns(DeprecationWarning, match="stylesheet"):
+        assert sheet in getattr(mod, name)
+    with pytest.raises(AttributeError):
+        mod.NOT_A_NAME  # noqa: B018
