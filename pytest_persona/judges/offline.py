@@ -25,7 +25,7 @@ import math
 import re
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -137,7 +137,8 @@ class AnchorError(ValueError):
     def __init__(self, where: tuple[str | int, ...], problem: str) -> None:
         self.where = where
         self.problem = problem
-        field = "".join(f"[{p}]" if isinstance(p, int) else p for p in where)
+        field = ".".join(str(p) for p in where if not isinstance(p, int)) + "".join(
+            f"[{p}]" for p in where if isinstance(p, int))
         super().__init__(f"anchors {field}: {problem}" if field else f"anchors: {problem}")
 
 
@@ -261,7 +262,10 @@ class OfflineJudge(Judge):
         concurrency: int = 16,
         cache_path: str | Path | None = None,
         refresh: bool = False,
+        anchors: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
     ) -> None:
+        """``anchors``: ``{trait: {"high": [...], "low": [...]}}``, registered as by
+        :meth:`register_anchors` (an :class:`AnchorError` is located under the trait)."""
         super().__init__(concurrency=concurrency, cache_path=cache_path, refresh=refresh)
         if variant not in (None, "", "minilm", "minilm-v1"):
             raise ValueError(f"unknown offline judge variant {variant!r} (known: minilm-v1)")
@@ -272,6 +276,14 @@ class OfflineJudge(Judge):
                          for t, a in self._shipped.items()}
         self._classifiers: dict[tuple[str, str], tuple[Any, float]] = {}
         self._fit_lock = threading.Lock()
+        for trait, sides in (anchors or {}).items():
+            if not isinstance(sides, Mapping) or set(sides) != set(SIDES):
+                raise AnchorError((trait,), "must map exactly 'high' and 'low' to lists of "
+                                  "example responses")
+            try:
+                self.register_anchors(trait, sides["high"], sides["low"])
+            except AnchorError as exc:
+                raise AnchorError((trait, *exc.where), exc.problem) from None
 
     @property
     def traits(self) -> list[str]:

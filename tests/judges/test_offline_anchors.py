@@ -156,3 +156,22 @@ def test_adopt_anchors_accepts_the_same_anchors_and_refuses_others() -> None:
         judge.adopt_anchors("evil", HIGH, LOW)
     with pytest.raises(AnchorError):
         judge.adopt_anchors("pedantic", ["one"], LOW)
+
+
+def test_the_constructor_takes_anchors_and_locates_their_errors() -> None:
+    judge = OfflineJudge(anchors={"pedantic": {"high": HIGH, "low": LOW}})
+    assert judge.has_anchors("pedantic") and judge.identity("pedantic") != OFFLINE_ID
+    with pytest.raises(AnchorError, match=r"anchors pedantic\.low\[0\]: is empty") as info:
+        OfflineJudge(anchors={"pedantic": {"high": HIGH, "low": [""] + LOW}})
+    assert info.value.where == ("pedantic", "low", 0)
+    with pytest.raises(AnchorError, match="must map exactly 'high' and 'low'"):
+        OfflineJudge(anchors={"pedantic": {"high": HIGH}})
+
+
+def test_the_measured_custom_trait_separates_its_held_out_set() -> None:
+    from benchmarks.offline_anchors import measure_anchors
+
+    result = measure_anchors()
+    assert result["n"] == 40 and result["n_positive"] == 20 and result["missing"] == 0
+    assert result["value"] >= 0.75  # measured 0.8175 (benchmarks/results/offline_anchors.json)
+    assert result["judge"].startswith(OFFLINE_ID + "+anchors:pedantic:")
