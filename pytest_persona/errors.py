@@ -15,6 +15,9 @@ Each class keeps the builtin base that code written against earlier releases cat
     ├── ResultsError (ValueError)        a results document off its schema
     ├── VectorFileError (ValueError)     a vector file unreadable or not for this model
     ├── ArchiveError (ValueError)        a cache archive unsafe or off its manifest
+    ├── AnchorError (ValueError)         offline judge anchors that cannot teach it (which item)
+    ├── AnchorConflict (ValueError)      other anchors for a trait the judge already scores
+    ├── MissingAnchorsError (ValueError) the offline judge asked for a trait it has no anchors for
     ├── CacheIOError (OSError)           a cache file that cannot be read or written (disk
     │                                    full, I/O error, a file where a folder belongs)
     ├── UnknownTraitError (LookupError)  a trait name nothing provides
@@ -107,6 +110,29 @@ class VectorFileError(PersonaError, ValueError):
 
 class ArchiveError(PersonaError, ValueError):
     """The archive is unreadable, unsafe, or does not match its manifest."""
+
+
+class AnchorError(PersonaError, ValueError):
+    """Anchors (example responses) that cannot teach the offline judge; ``where`` locates the
+    first problem inside them, e.g. ``("low", 2)``, and ``problem`` says what it is."""
+
+    def __init__(self, where: tuple[str | int, ...], problem: str) -> None:
+        self.where = tuple(where)
+        self.problem = problem
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in self.where)
+        super().__init__(f"anchors {field[1:]}: {problem}" if field else f"anchors: {problem}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.where, self.problem))
+
+
+class AnchorConflict(PersonaError, ValueError):
+    """Anchors declared for a trait the offline judge already scores with other anchors."""
+
+
+class MissingAnchorsError(PersonaError, ValueError):
+    """The offline judge was asked to score a trait it has no anchors for; the message says
+    how to give it some."""
 
 
 class CacheIOError(PersonaError, OSError):

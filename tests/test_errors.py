@@ -18,7 +18,8 @@ BUILTIN_BASES = {
     "ModelLoadError": RuntimeError, "ExtractionError": RuntimeError,
     "MissingScoresError": RuntimeError, "ParquetUnavailable": RuntimeError,
     "EngineError": RuntimeError, "ExpectationFailed": AssertionError,
-    "CacheIOError": OSError,
+    "CacheIOError": OSError, "AnchorError": ValueError, "AnchorConflict": ValueError,
+    "MissingAnchorsError": ValueError,
 }
 OLD_HOMES = {
     "pytest_persona.traits.loader": ["TraitDataError", "UnknownTraitError"],

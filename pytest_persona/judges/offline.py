@@ -30,6 +30,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pytest_persona.errors import AnchorConflict as AnchorConflict
+from pytest_persona.errors import AnchorError as AnchorError
+from pytest_persona.errors import MissingAnchorsError as MissingAnchorsError
+
 from .base import Judge, JudgeRequest, Outcome
 from .prompts import COHERENCE_PROMPT
 
@@ -128,22 +132,6 @@ def load_anchors() -> dict[str, dict[str, list[str]]]:
 # -- anchors of custom traits ------------------------------------------------------------------
 MIN_ANCHORS = 2  # per side; the shipped traits have 12 to 24, and more texts fit better
 SIDES = ("high", "low")
-
-
-class AnchorError(ValueError):
-    """Anchors that cannot teach the judge; ``where`` locates the first problem inside them,
-    e.g. ``("low", 2)``, and ``problem`` says what it is."""
-
-    def __init__(self, where: tuple[str | int, ...], problem: str) -> None:
-        self.where = where
-        self.problem = problem
-        field = ".".join(str(p) for p in where if not isinstance(p, int)) + "".join(
-            f"[{p}]" for p in where if isinstance(p, int))
-        super().__init__(f"anchors {field}: {problem}" if field else f"anchors: {problem}")
-
-
-class AnchorConflict(ValueError):
-    """A suite declares anchors for a trait the judge already scores with other anchors."""
 
 
 def _normal(text: str) -> str:
@@ -349,7 +337,7 @@ class OfflineJudge(Judge):
                 "scores by trait, not by reading the eval prompt"
             )
         if trait not in self._anchors:
-            raise ValueError(missing_anchors_message(trait, self.traits))
+            raise MissingAnchorsError(missing_anchors_message(trait, self.traits))
         return trait
 
     def scoring_params(self, request: JudgeRequest) -> dict[str, Any]:

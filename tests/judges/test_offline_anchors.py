@@ -3,17 +3,20 @@ message for a trait without anchors, and cache identities that change with the a
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from pytest_persona.errors import PersonaError
 from pytest_persona.judges import JudgeRequest
 from pytest_persona.judges.offline import (
     OFFLINE_ID,
     AnchorConflict,
     AnchorError,
+    MissingAnchorsError,
     OfflineJudge,
     check_anchors,
     load_anchors,
@@ -175,3 +178,12 @@ def test_the_measured_custom_trait_separates_its_held_out_set() -> None:
     assert result["n"] == 40 and result["n_positive"] == 20 and result["missing"] == 0
     assert result["value"] >= 0.75  # measured 0.8175 (benchmarks/results/offline_anchors.json)
     assert result["judge"].startswith(OFFLINE_ID + "+anchors:pedantic:")
+
+
+def test_anchor_errors_are_persona_errors_and_pickle() -> None:
+    error = AnchorError(("pedantic", "low", 0), "is empty")
+    assert isinstance(error, PersonaError) and str(error) == "anchors pedantic.low[0]: is empty"
+    back = pickle.loads(pickle.dumps(error))
+    assert (back.where, back.problem, str(back)) == (error.where, error.problem, str(error))
+    with pytest.raises(MissingAnchorsError):
+        OfflineJudge().scoring_params(JudgeRequest("q", "a", PROMPT, trait="pedantic"))
