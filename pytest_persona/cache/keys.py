@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from pytest_persona._util.deprecated import renamed_keyword, warn_renamed
 from pytest_persona.cache.store import stable_hash
 
 
@@ -30,20 +31,32 @@ class VectorKey:
         return stable_hash(asdict(self))
 
 
+@renamed_keyword("kind", "pooling")
 @dataclass(frozen=True)
 class ProjectionKey:
-    """Key of cached projections of response activations onto a vector."""
+    """Key of cached projections of pooled activations onto a vector.
+
+    The pooling is hashed under its old field name ``kind``, so projections cached before the
+    rename keep their keys."""
 
     model: str
     prompts: list[Any]
     answers: list[str]
     vector: str  # sha256 of the vector's float32 bytes
     layer: int
-    kind: str = "response_avg"
+    pooling: str = "response_avg"
     v: int = 1
 
     def digest(self) -> str:
-        return stable_hash(asdict(self))
+        payload = asdict(self)
+        payload["kind"] = payload.pop("pooling")  # the persisted name: see the docstring
+        return stable_hash(payload)
+
+    @property
+    def kind(self) -> str:
+        """Deprecated name of :attr:`pooling`."""
+        warn_renamed("ProjectionKey.kind", "ProjectionKey.pooling")
+        return self.pooling
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO, TypeVar
 from filelock import FileLock
 
 from pytest_persona._util.atomic import write_text
+from pytest_persona._util.deprecated import renamed_keyword
 from pytest_persona._util.locks import safe_lock
 from pytest_persona.core.vectors import TraitVectors, VectorFileError
 from pytest_persona.errors import CacheIOError
@@ -295,13 +296,16 @@ class PersonaCache:
         write_text(path, json.dumps({"values": [float(v) for v in values]}, allow_nan=False))
         return path
 
-    def record_path(self, kind: str, key: str) -> Path:
-        return self.root / kind / f"{key}.json"
+    @renamed_keyword("kind", "folder")
+    def record_path(self, folder: str, key: str) -> Path:
+        """Where the record ``key`` of ``folder`` (such as ``checks``) lives."""
+        return self.root / folder / f"{key}.json"
 
-    def load_record(self, kind: str, key: str) -> dict[str, Any] | None:
-        """A cached JSON outcome (``kind``: a folder such as ``checks``), or None when absent,
+    @renamed_keyword("kind", "folder")
+    def load_record(self, folder: str, key: str) -> dict[str, Any] | None:
+        """A cached JSON outcome (``folder``: such as ``checks``), or None when absent,
         unreadable or ``refresh`` is set (a corrupt record is recomputed and overwritten)."""
-        path = self.record_path(kind, key)
+        path = self.record_path(folder, key)
         if self.refresh or not path.is_file():
             return None
         try:
@@ -310,23 +314,26 @@ class PersonaCache:
             return None
         return data if isinstance(data, dict) else None
 
-    def load_checked(self, kind: str, key: str, check: Callable[[dict[str, Any]], T],
+    @renamed_keyword("kind", "folder")
+    def load_checked(self, folder: str, key: str, check: Callable[[dict[str, Any]], T],
                      what: str) -> T | None:
         """:meth:`load_record` passed through ``check``; an entry ``check`` rejects (a
         ValueError) warns, naming the file, and reads as absent, so it is measured again."""
-        found = self.load_record(kind, key)
+        found = self.load_record(folder, key)
         if found is None:
             return None
         try:
             return check(found)
         except ValueError as exc:
-            warnings.warn(f"{self.record_path(kind, key)}: corrupt {what} cache entry ({exc}); "
-                          "measuring again", CacheWarning, stacklevel=3)
+            warnings.warn(f"{self.record_path(folder, key)}: corrupt {what} cache entry "
+                          f"({exc}); measuring again", CacheWarning,
+                          stacklevel=4)  # the caller's caller, past the renamed_keyword frame
             return None
 
-    def save_record(self, kind: str, key: str, payload: Mapping[str, Any]) -> Path:
+    @renamed_keyword("kind", "folder")
+    def save_record(self, folder: str, key: str, payload: Mapping[str, Any]) -> Path:
         """Write a JSON outcome atomically."""
-        path = self.record_path(kind, key)
+        path = self.record_path(folder, key)
         write_text(path, json.dumps(dict(payload), sort_keys=True))
         return path
 

@@ -3,21 +3,33 @@
 Block outputs are captured with forward hooks (the same place the steerer adds to), so
 "layer L" here means exactly the output of decoder block L. Padding is masked out and all
 averages are taken in float32.
+
+Each summary is a *pooling* of a block's outputs over positions: ``response_avg`` (mean over the
+response tokens), ``prompt_avg`` (mean over the prompt tokens), ``prompt_last`` (the last prompt
+token). The pooling names are also the names under which vector files store them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import nn
 
+from pytest_persona._util.deprecated import module_alias, renamed_keyword
 from pytest_persona.core.generation import Messages, as_messages, chat_prompt, ensure_pad_token
 from pytest_persona.core.layers import find_layers
 
-KINDS = ("response_avg", "prompt_avg", "prompt_last")
+POOLINGS = ("response_avg", "prompt_avg", "prompt_last")
+
+if TYPE_CHECKING:
+    KINDS = POOLINGS  # deprecated alias (at runtime the module __getattr__ below warns)
+else:
+
+    def __getattr__(name: str) -> Any:
+        return module_alias(__name__, name, {"KINDS": "POOLINGS"})
 
 
 @dataclass
@@ -28,11 +40,15 @@ class Activations:
     prompt_avg: torch.Tensor
     prompt_last: torch.Tensor
 
-    def get(self, kind: str) -> torch.Tensor:
-        if kind not in KINDS:
-            raise ValueError(f"unknown activation kind {kind!r}; use one of {', '.join(KINDS)}")
+    @renamed_keyword("kind", "pooling")
+    def get(self, pooling: str) -> torch.Tensor:
+        """The summary of one pooling (one of :data:`POOLINGS`)."""
+        if pooling not in POOLINGS:
+            # "activation kind": the old word, which tests/core/test_activations.py matches
+            raise ValueError(f"unknown activation kind {pooling!r}: the pooling is one of "
+                             f"{', '.join(POOLINGS)}")
         return {"response_avg": self.response_avg, "prompt_avg": self.prompt_avg,
-                "prompt_last": self.prompt_last}[kind]
+                "prompt_last": self.prompt_last}[pooling]
 
 
 def _tokenize_pair(tokenizer: Any, prompt: str, response: str) -> tuple[list[int], int]:
@@ -81,7 +97,7 @@ def collect_activations(
     # similar lengths share a batch: less padding, same results (rows are restored below)
     order = sorted(range(len(all_pairs)), key=lambda i: len(all_pairs[i][0]))
     pairs = [all_pairs[i] for i in order]
-    out: dict[str, list[torch.Tensor]] = {k: [] for k in KINDS}
+    out: dict[str, list[torch.Tensor]] = {k: [] for k in POOLINGS}
     if progress is not None and pairs:
         progress(0, len(pairs))
     for start in range(0, len(pairs), batch_size):
@@ -99,7 +115,7 @@ def collect_activations(
         resp_w = (resp_mask / resp_mask.sum(1, keepdim=True).clamp(min=1)).to(device)
         prompt_w = (prompt_mask / prompt_mask.sum(1, keepdim=True).clamp(min=1)).to(device)
         last_idx = last_idx.to(device)
-        captured: dict[str, list[torch.Tensor]] = {k: [] for k in KINDS}
+        captured: dict[str, list[torch.Tensor]] = {k: [] for k in POOLINGS}
 
         def hook(_m: nn.Module, _i: Any, output: Any) -> None:
             hidden = (output[0] if isinstance(output, tuple) else output).detach().float()
@@ -123,8 +139,8 @@ def collect_activations(
         finally:
             for handle in handles:
                 handle.remove()
-        for kind in KINDS:
-            out[kind].append(torch.stack(captured[kind], dim=1))  # [batch, layers, d]
+        for pooling in POOLINGS:
+            out[pooling].append(torch.stack(captured[pooling], dim=1))  # [batch, layers, d]
         if progress is not None:
             progress(min(start + batch_size, len(pairs)), len(pairs))
     if not pairs:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pytest_persona._util.atomic import write_text, write_with
+from pytest_persona._util.deprecated import renamed_keyword, warn_renamed
 from pytest_persona.core.arrays import Vector, as_float32, is_tensor
 from pytest_persona.errors import VectorFileError as VectorFileError
 
@@ -28,7 +29,7 @@ Array = np.ndarray[Any, Any]
 class TraitVectors:
     """Mean-difference vectors ``[n_layers, d_model]`` (float32) with provenance metadata.
 
-    ``extras`` holds other kinds of the same shape (``prompt_avg``, ``prompt_last``). The
+    ``extras`` holds other poolings of the same shape (``prompt_avg``, ``prompt_last``). The
     values live in float32 numpy arrays; ``vectors``, ``extras``, ``layer()`` and indexing give
     torch tensors that share that memory (importing torch on first use), while ``array()``,
     ``norms()`` and the cache keys read the arrays, so a cached vector costs no torch import.
@@ -57,13 +58,13 @@ class TraitVectors:
                 f"d_model={self.d_model}, extras={sorted(self._extras)})")
 
     # -- torch views ----------------------------------------------------------------------
-    def _tensor(self, kind: str) -> torch.Tensor:
-        if kind not in self._tensors:
+    def _tensor(self, pooling: str) -> torch.Tensor:
+        if pooling not in self._tensors:
             import torch
 
-            self._tensors[kind] = torch.from_numpy(
-                self._main if kind == "response_avg" else self._extras[kind])
-        return self._tensors[kind]
+            self._tensors[pooling] = torch.from_numpy(
+                self._main if pooling == "response_avg" else self._extras[pooling])
+        return self._tensors[pooling]
 
     @property
     def vectors(self) -> torch.Tensor:
@@ -84,9 +85,15 @@ class TraitVectors:
         return int(self._main.shape[1])
 
     @property
-    def kinds(self) -> list[str]:
+    def poolings(self) -> list[str]:
         """``response_avg`` and the extras' names."""
         return ["response_avg", *self._extras]
+
+    @property
+    def kinds(self) -> list[str]:
+        """Deprecated name of :attr:`poolings`."""
+        warn_renamed("TraitVectors.kinds", "TraitVectors.poolings")
+        return self.poolings
 
     @property
     def trait(self) -> str | None:
@@ -98,9 +105,10 @@ class TraitVectors:
             raise ValueError(f"layer {layer} out of range: these vectors have {self.n_layers} "
                              f"layers (0..{self.n_layers - 1})")
 
-    def array(self, layer: int | None = None, kind: str = "response_avg") -> Array:
+    @renamed_keyword("kind", "pooling")
+    def array(self, layer: int | None = None, pooling: str = "response_avg") -> Array:
         """A float32 numpy copy of block ``layer``'s vector (every layer when None); no torch."""
-        source: Array = self._main if kind == "response_avg" else self._extras[kind]
+        source: Array = self._main if pooling == "response_avg" else self._extras[pooling]
         if layer is None:
             whole: Array = source.copy()
             return whole
@@ -108,10 +116,11 @@ class TraitVectors:
         row: Array = source[layer].copy()
         return row
 
-    def layer(self, layer: int, kind: str = "response_avg") -> torch.Tensor:
+    @renamed_keyword("kind", "pooling")
+    def layer(self, layer: int, pooling: str = "response_avg") -> torch.Tensor:
         """The vector of block ``layer`` (0-based), as a torch tensor."""
         self._check_layer(layer)
-        return self._tensor(kind)[layer].clone()
+        return self._tensor(pooling)[layer].clone()
 
     def __getitem__(self, layer: int) -> torch.Tensor:
         return self.layer(layer)
@@ -121,7 +130,7 @@ class TraitVectors:
         return [float(x) for x in np.linalg.norm(self._main.astype(np.float64), axis=-1)]
 
     def all_finite(self) -> bool:
-        """Whether every value of every kind is finite."""
+        """Whether every value of every pooling is finite."""
         return all(bool(np.isfinite(a).all()) for a in (self._main, *self._extras.values()))
 
     def check_model(self, n_layers: int, d_model: int, where: str = "") -> None:

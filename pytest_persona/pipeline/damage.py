@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pytest_persona._util.deprecated import module_alias
 from pytest_persona._util.textfile import read_bounded_text
 from pytest_persona.cache.store import (
     PersonaCache,
@@ -28,7 +29,14 @@ from pytest_persona.core.stats import bootstrap_ci
 from pytest_persona.errors import LocatedError
 from pytest_persona.models.loading import cache_identity
 
-KIND = "damage"
+FOLDER = "damage"  # the cache folder of these records
+
+if TYPE_CHECKING:
+    KIND = FOLDER  # deprecated alias (at runtime the module __getattr__ below warns)
+else:
+
+    def __getattr__(name: str) -> Any:
+        return module_alias(__name__, name, {"KIND": "FOLDER"})
 MAX_BENIGN_BYTES = 4 << 20
 
 
@@ -117,7 +125,7 @@ def steering_kl(loaded: Any, vector: Vector, layer: int, positions: str, coeff: 
                     list(benign.continuations)).digest()
     n = len(benign.prompts)
     if cache is not None:
-        found = cache.load_checked(KIND, key, lambda d: check_damage_entry(d, n),
+        found = cache.load_checked(FOLDER, key, lambda d: check_damage_entry(d, n),
                                    "steering-damage")
         if found is not None:
             return found
@@ -129,7 +137,7 @@ def steering_kl(loaded: Any, vector: Vector, layer: int, positions: str, coeff: 
     # float rounding can give -1e-17 for identical distributions: a KL is never below 0
     values = [max(0.0, float(v)) for v in values]
     if cache is not None and all(math.isfinite(v) for v in values):
-        cache.save_record(KIND, key, {"values": values})
+        cache.save_record(FOLDER, key, {"values": values})
     return values
 
 

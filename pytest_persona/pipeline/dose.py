@@ -12,14 +12,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from pytest_persona._util.deprecated import module_alias
 from pytest_persona.cache.store import PersonaCache, stable_hash
 from pytest_persona.core.arrays import Vector, as_float32
 from pytest_persona.core.dose import DoseScale
 from pytest_persona.models.loading import cache_identity
 
-KIND = "dose"
+FOLDER = "dose"  # the cache folder of these records
+
+if TYPE_CHECKING:
+    KIND = FOLDER  # deprecated alias (at runtime the module __getattr__ below warns)
+else:
+
+    def __getattr__(name: str) -> Any:
+        return module_alias(__name__, name, {"KIND": "FOLDER"})
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,7 @@ def mean_norm_cached(loaded: Any, layer: int, prompts: Sequence[Any],
     (:func:`pytest_persona.core.dose.mean_block_norm`), read from the cache when present."""
     key = DoseKey(cache_identity(loaded), int(layer), list(prompts)).digest()
     if cache is not None:
-        found = cache.load_checked(KIND, key, lambda d: check_dose_entry(d, layer), "dose")
+        found = cache.load_checked(FOLDER, key, lambda d: check_dose_entry(d, layer), "dose")
         if found is not None:
             return found
     from pytest_persona.core.dose import mean_block_norm  # torch: misses only
@@ -75,7 +83,7 @@ def mean_norm_cached(loaded: Any, layer: int, prompts: Sequence[Any],
     mean, n = mean_block_norm(loaded.model, loaded.tokenizer, list(prompts), layer,
                               batch_size=batch_size)
     if cache is not None and math.isfinite(mean) and mean > 0:
-        cache.save_record(KIND, key, {"mean_norm": mean, "n_tokens": n, "layer": int(layer),
+        cache.save_record(FOLDER, key, {"mean_norm": mean, "n_tokens": n, "layer": int(layer),
                                       "model": cache_identity(loaded)})
     return mean, n
 

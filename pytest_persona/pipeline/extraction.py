@@ -249,10 +249,10 @@ def extract_vectors(
             raise ExtractionError(f"{trait.name}: every effective {pol} response is empty; "
                                   "no response activations to average")
 
-    def diff(kind: str) -> torch.Tensor:
-        a = acts.get(kind)
+    def diff(pooling: str) -> torch.Tensor:
+        a = acts.get(pooling)
         # an empty response has no response tokens: it is left out of the response mean
-        use = has_text if kind == "response_avg" else torch.ones_like(has_text)
+        use = has_text if pooling == "response_avg" else torch.ones_like(has_text)
         return a[is_pos & use].mean(0) - a[~is_pos & use].mean(0)
 
     meta = {
