@@ -73,22 +73,22 @@ def model_directory(loaded: Any) -> Path:
     """A directory vLLM can load for ``loaded``: the converted safetensors copy of a GGUF
     model, a local model directory, or a cached hub snapshot."""
     spec = getattr(loaded, "spec", None) or resolve_model(loaded.name)
-    if spec.kind in ("embedded", "gguf"):
+    if spec.origin in ("embedded", "gguf"):
         sha = cached_file_sha256(Path(spec.source), cache_root() / "sha256")
         converted = cache_root() / "converted" / sha[:24]
         if not (converted / "config.json").exists():
             loaded.tokenizer  # loads through transformers once, which writes the copy
         return converted
-    if spec.kind == "dir":
+    if spec.origin == "dir":
         return Path(spec.source)
-    if spec.kind == "hub":
+    if spec.origin == "hub":
         from huggingface_hub import snapshot_download
 
         try:
             return Path(snapshot_download(spec.source, local_files_only=True))
         except Exception as exc:  # noqa: BLE001 - any failure means not cached
             raise EngineError(f"model {spec.source!r} is not in the local hub cache") from exc
-    raise EngineError(f"the vllm engine cannot load a {spec.kind} model ({loaded.name!r}): "
+    raise EngineError(f"the vllm engine cannot load a {spec.origin} model ({loaded.name!r}): "
                       "use --persona-engine hf (tiny models live only in memory; PEFT "
                       "adapters need merging first)")
 

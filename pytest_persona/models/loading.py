@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_persona._util.deprecated import renamed_keyword, warn_renamed
 from pytest_persona.errors import ModelLoadError as ModelLoadError
 from pytest_persona.models.fingerprint import (  # noqa: F401 - cache_root re-exported
     cache_root,
@@ -54,14 +55,21 @@ def cache_identity(loaded: Any) -> str:
     return f"{loaded.fingerprint}|{loaded.dtype}|{device}"
 
 
+@renamed_keyword("kind", "origin")
 @dataclass(frozen=True)
 class ModelSpec:
-    """A resolved ``--model`` value."""
+    """A resolved ``--model`` value: where it comes from (``origin``) and what (``source``)."""
 
     name: str  # what the user typed
-    kind: str  # "tiny" | "embedded" | "gguf" | "dir" | "hub" | "peft"
+    origin: str  # "tiny" | "embedded" | "gguf" | "dir" | "hub" | "peft"
     source: str  # repo id, directory or file
     gguf_file: str | None = None
+
+    @property
+    def kind(self) -> str:
+        """Deprecated name of :attr:`origin`."""
+        warn_renamed("ModelSpec.kind", "ModelSpec.origin")
+        return self.origin
 
 
 @dataclass
@@ -127,7 +135,7 @@ def tokenizer_for(name: str, tokenizer: str | None, reference: str | None) -> st
         spec = resolve_model(name)
     except (ModelLoadError, ValueError, OSError):
         return None
-    if reference and reference != name and spec.kind == "dir" and not has_tokenizer_files(
+    if reference and reference != name and spec.origin == "dir" and not has_tokenizer_files(
             spec.source):
         return reference
     return None
@@ -138,12 +146,12 @@ def load_tokenizer(name: str) -> Any:
     from transformers import AutoTokenizer
 
     spec = resolve_model(name)
-    if spec.kind == "tiny":
+    if spec.origin == "tiny":
         from pytest_persona.models.tiny import make_tiny_tokenizer
 
         return make_tiny_tokenizer()
-    path: str | None = spec.source if spec.kind == "dir" else None
-    if spec.kind == "hub":
+    path: str | None = spec.source if spec.origin == "dir" else None
+    if spec.origin == "hub":
         found = _hub_snapshot(spec.source)
         path = str(found[0]) if found is not None else None
     if path is None or not has_tokenizer_files(path):
@@ -160,8 +168,8 @@ def architecture_of(model: Any) -> str:
     its class name."""
     config = getattr(model, "config", None)
     cfg = getattr(config, "text_config", None) or config
-    kind = getattr(cfg, "model_type", None)
-    return str(kind) if isinstance(kind, str) and kind else type(model).__name__
+    model_type = getattr(cfg, "model_type", None)
+    return str(model_type) if isinstance(model_type, str) and model_type else type(model).__name__
 
 
 def tiny_architecture(name: str) -> str:
@@ -209,22 +217,22 @@ def resolve_model(name: str) -> ModelSpec:
     """Turn an alias, tiny model name, local path, .gguf file or hub id into a ModelSpec."""
     key = name.strip()
     if key.lower() == EMBEDDED:
-        return ModelSpec(name=key, kind="embedded", source=str(embedded_gguf_path()))
+        return ModelSpec(name=key, origin="embedded", source=str(embedded_gguf_path()))
     if key in TINY_NAMES:
-        return ModelSpec(name=key, kind="tiny", source=key)
+        return ModelSpec(name=key, origin="tiny", source=key)
     if key.lower() in ALIASES:
-        return ModelSpec(name=key, kind="hub", source=ALIASES[key.lower()])
+        return ModelSpec(name=key, origin="hub", source=ALIASES[key.lower()])
     path = Path(key).expanduser()
     if path.suffix == ".gguf":
         if not path.is_file():
             raise ModelLoadError(f"GGUF file not found: {path}")
-        return ModelSpec(name=key, kind="gguf", source=str(path.resolve()), gguf_file=path.name)
+        return ModelSpec(name=key, origin="gguf", source=str(path.resolve()), gguf_file=path.name)
     if path.is_dir():
-        kind = "peft" if (path / "adapter_config.json").exists() else "dir"
-        return ModelSpec(name=key, kind=kind, source=str(path.resolve()))
+        origin = "peft" if (path / "adapter_config.json").exists() else "dir"
+        return ModelSpec(name=key, origin=origin, source=str(path.resolve()))
     if key.startswith((".", "/", "~")) or os.sep in key.strip("/").replace("/", "", 1):
         raise ModelLoadError(f"model path not found: {path}")
-    return ModelSpec(name=key, kind="hub", source=key)
+    return ModelSpec(name=key, origin="hub", source=key)
 
 
 #: device nodes of GPU drivers torch can use (NVIDIA, AMD ROCm, WSL2's GPU paravirtualisation)
@@ -330,7 +338,7 @@ def _load_embedded(spec: ModelSpec, dtype: torch.dtype) -> tuple[nn.Module, Any,
             shutil.rmtree(tmp, ignore_errors=True)
     tok = AutoTokenizer.from_pretrained(str(converted))
     model = AutoModelForCausalLM.from_pretrained(str(converted), dtype=dtype)
-    ident = EMBEDDED_ID if spec.kind == "embedded" else f"gguf:{gguf.name}"
+    ident = EMBEDDED_ID if spec.origin == "embedded" else f"gguf:{gguf.name}"
     return model, tok, ident, f"gguf-sha256:{sha[:32]}"
 
 
@@ -353,15 +361,15 @@ def load_model(
     on_gpu = device.startswith("cuda")
     model: nn.Module
     tok: Any  # a transformers tokenizer; its class depends on the model
-    if spec.kind == "tiny":
+    if spec.origin == "tiny":
         from pytest_persona.models.tiny import make_tiny_model
 
         model, tok = make_tiny_model(spec.source, dtype=torch_dtype)
         ident, fp = spec.source, f"tiny:{spec.source}:seed0"
-    elif spec.kind in ("embedded", "gguf"):
+    elif spec.origin in ("embedded", "gguf"):
         model, tok, ident, fp = _load_embedded(spec, torch_dtype)
     else:
-        if spec.kind == "hub":
+        if spec.origin == "hub":
             found = _hub_snapshot(spec.source)
             if found is None:
                 raise _not_found(spec)
@@ -373,7 +381,7 @@ def load_model(
         if on_gpu:
             kwargs["device_map"] = "auto"
         try:
-            if spec.kind == "peft":
+            if spec.origin == "peft":
                 try:
                     from peft import AutoPeftModelForCausalLM
                 except ImportError as exc:
@@ -385,7 +393,7 @@ def load_model(
                 base = adapted.peft_config["default"].base_model_name_or_path
                 model, tok = adapted, AutoTokenizer.from_pretrained(base)
             else:
-                if tokenizer is None and spec.kind == "dir" and not has_tokenizer_files(path):
+                if tokenizer is None and spec.origin == "dir" and not has_tokenizer_files(path):
                     raise ModelLoadError(
                         f"{path}: the model directory has no tokenizer files (none of "
                         f"{', '.join(TOKENIZER_FILES)}), as when a training script saves the "
@@ -439,7 +447,7 @@ class LazyLoadedModel:
             ident = (self._loaded.model_id, self._loaded.fingerprint, self._loaded.n_layers,
                      self._loaded.d_model)
         self.model_id, self.fingerprint, self._n_layers, self._d_model = ident
-        if tokenizer is not None and self._loaded is None and self.spec.kind in ("dir", "hub"):
+        if tokenizer is not None and self._loaded is None and self.spec.origin in ("dir", "hub"):
             self.fingerprint = f"{self.fingerprint}+tokenizer:{tokenizer}"  # as load_model's
 
     def _materialize(self) -> LoadedModel:
@@ -487,14 +495,14 @@ def _cheap_architecture(spec: ModelSpec) -> str | None:
     """``model_type`` of a model that is not loaded: from a tiny model's name, or the
     config.json of its directory (converted GGUF, local directory, hub snapshot)."""
     try:
-        if spec.kind == "tiny":
+        if spec.origin == "tiny":
             return tiny_architecture(spec.source)
-        if spec.kind in ("embedded", "gguf"):
+        if spec.origin in ("embedded", "gguf"):
             sha = cached_file_sha256(Path(spec.source), cache_root() / "sha256")
             return json_config_architecture(cache_root() / "converted" / sha[:24])
-        if spec.kind == "dir":
+        if spec.origin == "dir":
             return json_config_architecture(spec.source)
-        if spec.kind == "hub":
+        if spec.origin == "hub":
             found = _hub_snapshot(spec.source)
             return json_config_architecture(found[0]) if found is not None else None
     except (OSError, ValueError):
@@ -547,22 +555,22 @@ def directory_shape(directory: str | Path) -> tuple[int, int] | None:
 def _cheap_identity(spec: ModelSpec) -> tuple[str, str, int, int] | None:
     """(model id, fingerprint, n_layers, d_model) without loading weights, where possible."""
     try:
-        if spec.kind == "tiny":
+        if spec.origin == "tiny":
             return (spec.source, f"tiny:{spec.source}:seed0", TINY_N_LAYERS, TINY_D_MODEL)
-        if spec.kind in ("embedded", "gguf"):
+        if spec.origin in ("embedded", "gguf"):
             gguf = Path(spec.source)
             sha = cached_file_sha256(gguf, cache_root() / "sha256")
             converted = cache_root() / "converted" / sha[:24]
             if not (converted / "config.json").exists():
                 return None
             shape = directory_shape(converted)
-            ident = EMBEDDED_ID if spec.kind == "embedded" else f"gguf:{gguf.name}"
+            ident = EMBEDDED_ID if spec.origin == "embedded" else f"gguf:{gguf.name}"
             return (ident, f"gguf-sha256:{sha[:32]}", *shape) if shape else None
-        if spec.kind == "dir":
+        if spec.origin == "dir":
             shape = directory_shape(spec.source)
             fp = directory_fingerprint(spec.source)
             return (spec.source, fp, *shape) if shape else None
-        if spec.kind == "hub":
+        if spec.origin == "hub":
             found = _hub_snapshot(spec.source)
             if found is None:
                 return None
