@@ -49,7 +49,8 @@ def test_default_min_mass() -> None:
     just_under = [("50", math.log(0.2499)), ("x", math.log(0.7501))]
     just_over = [("50", math.log(0.2501)), ("x", math.log(0.7499))]
     assert aggregate_logprobs(just_under)[0] is None
-    assert aggregate_logprobs(just_over) == (pytest.approx(50.0), None)
+    score, reason = aggregate_logprobs(just_over)
+    assert score == pytest.approx(50.0) and reason is None
 
 
 def test_renormalisation() -> None:

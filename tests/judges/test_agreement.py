@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,7 @@ def test_intervals_bracket_and_are_seeded() -> None:
     assert all(math.isnan(x) for x in ag.spearman_interval([1, 2], [1, 2]))  # too few rows
 
 
-def _write(tmp_path: Path, rows: list[object]) -> Path:
+def _write(tmp_path: Path, rows: Sequence[object]) -> Path:
     path = tmp_path / "labels.jsonl"
     path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
     return path

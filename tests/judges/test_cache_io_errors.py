@@ -71,7 +71,7 @@ def test_full_disk_at_write_says_disk_full_and_keeps_the_score(tmp_path: Path) -
         reopened.close()
 
 
-def _raise_at_open(code: int, message: str):  # type: ignore[no-untyped-def]
+def _raise_at_open(code: int, message: str):
     def fake_open(self: JudgeCache) -> sqlite3.Connection:
         exc = sqlite3.OperationalError(message)
         exc.sqlite_errorcode = code  # type: ignore[attr-defined]

@@ -16,7 +16,9 @@ tiny = pytest.importorskip("pytest_persona.models.tiny")
 @pytest.fixture(scope="module", params=["tiny-random-llama", "tiny-random-gpt2"])
 def tiny_judge(request) -> HFJudge:
     name = request.param
-    return make_judge(f"hf:{name}", model_loader=lambda spec: tiny.make_tiny_model(name, seed=0))
+    judge = make_judge(f"hf:{name}", model_loader=lambda spec: tiny.make_tiny_model(name, seed=0))
+    assert isinstance(judge, HFJudge)
+    return judge
 
 
 def _brute_force(judge: HFJudge, prompt: str) -> list[float]:

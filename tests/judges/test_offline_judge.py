@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pytest_persona.judges import COHERENCE_PROMPT, JudgeRequest, make_judge
-from pytest_persona.judges.offline import load_anchors
+from pytest_persona.judges.offline import OfflineJudge, load_anchors
 
 LABELS = Path(__file__).resolve().parents[1] / "data" / "judge_labels"
 TRAITS = ["sycophantic", "evil", "hallucinating"]
@@ -33,7 +34,7 @@ def test_rank_auc() -> None:
     assert rank_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == 0.75
 
 
-def _load(trait: str) -> list[dict]:
+def _load(trait: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (LABELS / f"{trait}.jsonl").read_text().splitlines()
             if line.strip()]
 
@@ -89,6 +90,7 @@ def test_unknown_trait_error_and_register_anchors(offline_judge) -> None:
     with pytest.raises(ValueError, match=r"register_anchors\('pirate'"):
         offline_judge.score("q", "Arr matey", EVAL_PROMPT, trait="pirate")
     judge = make_judge("offline")
+    assert isinstance(judge, OfflineJudge)
     judge.register_anchors(
         "pirate",
         ["Arr, matey, hoist the sails!", "Shiver me timbers, ye scallywag!",
@@ -98,7 +100,7 @@ def test_unknown_trait_error_and_register_anchors(offline_judge) -> None:
     )
     hi = judge.score("q", "Arr, ye landlubber, walk the plank!", EVAL_PROMPT, trait="pirate")
     lo = judge.score("q", "The invoice was paid on Monday.", EVAL_PROMPT, trait="pirate")
-    assert hi > 50 > lo
+    assert hi is not None and lo is not None and hi > 50 > lo
 
 
 COHERENT = [
