@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -12,6 +11,7 @@ from transformers import Trainer  # noqa: E402
 
 from pytest_persona.core.vectors import TraitVectors  # noqa: E402
 from pytest_persona.integrations.transformers import PersonaCallback  # noqa: E402
+from pytest_persona.pipeline.extraction import ExtractionResult  # noqa: E402
 from pytest_persona.suites.expectations import checkpoint_shift  # noqa: E402
 from pytest_persona.suites.schema import load_suite  # noqa: E402
 from pytest_persona.suites.session import PersonaOptions, PersonaSession  # noqa: E402
@@ -44,7 +44,8 @@ def test_callback_shift_equals_checkpoint_shift(tmp_path: Path) -> None:
                                        reference_model="tiny-random-llama", judge="offline",
                                        cache_dir=tmp_path / "cache", device="cpu"))
     vectors = TraitVectors.load(vec_path)
-    ps.vectors = lambda *a, **k: SimpleNamespace(vectors=vectors)  # type: ignore[method-assign]
+    # the callback's vectors, not a new extraction
+    ps.vectors = lambda *a, **k: ExtractionResult(vectors)  # type: ignore[method-assign]
     theirs = checkpoint_shift(ps, rs, suite.expectations[0], ps.trait(TRAIT)).figures
     assert theirs["n"] == ours["n"] == N
     # the expectation rounds to 4 decimals; same questions, vector, layer and bootstrap seed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -12,14 +11,17 @@ from pytest_persona.core.generation import STATS
 from pytest_persona.core.vectors import TraitVectors
 from pytest_persona.models.loading import load_model
 from pytest_persona.pipeline.checkpoint import fold_vector_into_bias
+from pytest_persona.pipeline.extraction import ExtractionResult
 from pytest_persona.suites.expectations import checkpoint_shift
-from pytest_persona.suites.schema import load_suite
+from pytest_persona.suites.schema import Expectation, ResolvedSuite, load_suite
 from pytest_persona.suites.session import PersonaOptions, PersonaSession
+from pytest_persona.traits.loader import TraitData
 
 LAYER = 1
 
 
-def _setup(tmp_path: Path, model: str, params: str) -> tuple:
+def _setup(tmp_path: Path, model: str, params: str
+           ) -> tuple[PersonaSession, ResolvedSuite, Expectation, TraitData, torch.Tensor]:
     suite_file = tmp_path / "syc.yaml"
     suite_file.write_text(
         "trait: sycophantic\nlayer: 1\ncoefficients: [-4, 0, 4]\nn_questions: 8\n"
@@ -31,7 +33,8 @@ def _setup(tmp_path: Path, model: str, params: str) -> tuple:
     vec = torch.randn(64, generator=torch.Generator().manual_seed(0))
     rows = torch.zeros(4, 64)
     rows[LAYER] = vec
-    ps.vectors = lambda *a, **k: SimpleNamespace(vectors=TraitVectors(rows))  # no extraction
+    # no extraction: the session is handed these vectors
+    ps.vectors = lambda *a, **k: ExtractionResult(TraitVectors(rows))  # type: ignore[method-assign]
     return ps, rs, suite.expectations[0], ps.trait("sycophantic"), vec
 
 

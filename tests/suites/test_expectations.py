@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import torch
 
+from pytest_persona.core.arrays import Vector
 from pytest_persona.core.dose import DoseScale
 from pytest_persona.core.stats import Summary
 from pytest_persona.core.vectors import TraitVectors
@@ -23,6 +24,8 @@ from pytest_persona.suites import expectations as ev
 from pytest_persona.suites.registry import REQUIRED, default_registry
 from pytest_persona.suites.schema import Expectation, ResolvedSuite
 from pytest_persona.suites.session import CoeffRun, PersonaOptions, PersonaSession, Sweep
+from pytest_persona.traits.loader import TraitData
+from tests.support.fakes import trait_data
 
 KINDS = default_registry()
 
@@ -67,7 +70,7 @@ class FakeSession(PersonaSession):
     """PersonaSession with fixed numbers in place of models, judges and caches."""
 
     def __init__(self, tmp_path: Path, *, runs: dict[float, FixedRun] | None = None,
-                 baseline_run: FixedRun | None = None,
+                 baseline_run: CoeffRun | None = None,
                  proj: dict[str, list[float]] | None = None,
                  vecs: dict[str, list[float]] | None = None,
                  answer_proj: dict[str, float] | None = None) -> None:
@@ -81,11 +84,11 @@ class FakeSession(PersonaSession):
         self.calls: list[tuple[str, Any]] = []
 
     @property
-    def model(self) -> Any:  # type: ignore[override]
+    def model(self) -> Any:
         return self._fake
 
-    def trait(self, name_or_path: str | Path) -> Any:
-        return SimpleNamespace(name=str(name_or_path), sha256=f"sha-{name_or_path}")
+    def trait(self, name_or_path: str | Path | tuple[Path, Path]) -> TraitData:
+        return trait_data(str(name_or_path))
 
     def dose_scale(self, rs: ResolvedSuite, trait: Any) -> DoseScale:
         # ||v|| = 2, mean ||h|| = 8: dose = |c| / 4, coeff = 4 * dose
@@ -113,7 +116,7 @@ class FakeSession(PersonaSession):
         return result
 
     def response_projections(self, loaded: Any, prompts: list[Any], answers: list[str],
-                             vector: torch.Tensor, layer: int) -> list[float]:
+                             vector: Vector, layer: int) -> list[float]:
         self.calls.append(("response_projections", list(answers)))
         return [self._answer_proj[a] for a in answers]
 
@@ -133,11 +136,12 @@ def rs(tmp_path: Path) -> ResolvedSuite:
                          coefficients=[-2.0, 0.0, 1.0, 2.0], n_questions=4, max_new_tokens=8)
 
 
-TRAIT = SimpleNamespace(name="evil", sha256="sha-evil")
+TRAIT = trait_data("evil")
 
 
 def _run(kind: str, ps: FakeSession, rs: ResolvedSuite, **params: Any) -> ev.Outcome:
-    return KINDS.evaluator(kind)(ps, rs, _exp(kind, **params), TRAIT)  # type: ignore[arg-type]
+    outcome: ev.Outcome = KINDS.evaluator(kind)(ps, rs, _exp(kind, **params), TRAIT)
+    return outcome
 
 
 # -- steering_raises / steering_lowers ---------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import torch
 
+from pytest_persona.core.arrays import Vector
 from pytest_persona.models.tiny import make_tiny_model
 from pytest_persona.suites import expectations as ev
 from pytest_persona.suites.schema import ResolvedSuite
@@ -350,8 +351,9 @@ def test_coherence_guard_message_and_figures(tmp_path: Path) -> None:
 def test_monotonic_message_and_figures(tmp_path: Path) -> None:
     from tests.suites.test_expectations import FixedRun, _summary
 
-    runs = {c: FixedRun(c, _summary(m), scores=sc) for c, m, sc in (
-        (-2.0, 1.0, [1.0, None]), (0.0, 2.0, [3.0, 2.0]), (2.0, 5.555, [None, None]))}
+    cases: list[tuple[float, float, list[float | None]]] = [
+        (-2.0, 1.0, [1.0, None]), (0.0, 2.0, [3.0, 2.0]), (2.0, 5.555, [None, None])]
+    runs = {c: FixedRun(c, _summary(m), scores=sc) for c, m, sc in cases}
     runs[2.0] = FixedRun(2.0, _summary(5.555), scores=[9.0, None])
     ps = FakeSession(tmp_path, runs=runs)
     out = _run_kind("monotonic", ps, tmp_path, coefficients=[2.0, 0.0, -2.0], min_r=0.5)
@@ -478,13 +480,13 @@ class ShiftSession(FakeSession):
         super().__init__(tmp_path, vecs={"evil": [1.0, 0.0, 0.0, 0.0]})
         self._fake = SimpleNamespace(name="test-model", fingerprint="fp-test",
                                      n_layers=shape[0], d_model=shape[1])
-        self._ref = SimpleNamespace(name="ref-model", fingerprint="fp-ref",
-                                    n_layers=ref_shape[0], d_model=ref_shape[1])
+        self._ref: SimpleNamespace | None = SimpleNamespace(
+            name="ref-model", fingerprint="fp-ref", n_layers=ref_shape[0], d_model=ref_shape[1])
         self._values = {"test-model": test_p, "ref-model": ref_p}
         self.questions = [f"question {i}" for i in range(len(test_p))]
 
     @property
-    def reference(self) -> Any:  # type: ignore[override]
+    def reference(self) -> Any:
         return self._ref
 
     def vectors(self, trait: Any, params: dict[str, Any] | None = None,
@@ -501,7 +503,7 @@ class ShiftSession(FakeSession):
         return [f"{loaded.name}:{q}" for q in questions]
 
     def response_projections(self, loaded: Any, prompts: list[Any], answers: list[str],
-                             vector: torch.Tensor, layer: int) -> list[float]:
+                             vector: Vector, layer: int) -> list[float]:
         self.calls.append(("response_projections", (loaded.name, layer, list(answers))))
         return list(self._values[loaded.name][: len(prompts)])
 
@@ -520,7 +522,7 @@ def _stub_prompt_last(monkeypatch: pytest.MonkeyPatch, ps: ShiftSession) -> list
 
 def _shift(ps: ShiftSession, tmp_path: Path, **params: Any) -> ev.Outcome:
     return ev.checkpoint_shift(ps, _std_rs(tmp_path), _exp("checkpoint_shift", **params),
-                               TRAIT)  # type: ignore[arg-type]
+                               TRAIT)
 
 
 def test_checkpoint_shift_constant_shift_at_the_bound(tmp_path: Path,
@@ -630,7 +632,7 @@ class RecordingSession(FakeSession):
         return super().baseline(rs, trait)
 
     def response_projections(self, loaded: Any, prompts: list[Any], answers: list[str],
-                             vector: torch.Tensor, layer: int) -> list[float]:
+                             vector: Vector, layer: int) -> list[float]:
         self.calls.append(("projection_args", (loaded, list(prompts), vector.tolist(), layer)))
         return super().response_projections(loaded, prompts, answers, vector, layer)
 
@@ -669,7 +671,7 @@ def test_baseline_ceiling_reads_the_suite_baseline(tmp_path: Path) -> None:
     rs = _rec_rs(tmp_path)
     from tests.suites.test_expectations import _exp as exp_of
 
-    ev.baseline_ceiling(ps, rs, exp_of("baseline_ceiling", max=10), TRAIT)  # type: ignore[arg-type]
+    ev.baseline_ceiling(ps, rs, exp_of("baseline_ceiling", max=10), TRAIT)
     assert ("baseline_rs", rs) in ps.calls
 
 
@@ -808,7 +810,7 @@ def test_projection_order_hands_over_suite_and_trait_and_rounds(tmp_path: Path) 
     from tests.suites.test_expectations import _exp as exp_of
 
     out = ev.projection_order(ps, rs, exp_of("projection_order", coeff=2, margin=0.5),
-                              TRAIT)  # type: ignore[arg-type]
+                              TRAIT)
     assert ("projections_args", (ps.dosed(rs, TRAIT), "evil", 2.0)) in ps.calls
     assert (out.figures["baseline"], out.figures["prompted"], out.figures["steered"]) == (
         1.1235, 2.1235, 3.1235)
@@ -846,7 +848,7 @@ def test_coeff_zero_fails_when_only_generation_moves(
     """The forward pass is untouched, decoding is steered: the greedy tokens catch it."""
     from pytest_persona.core.steering import ActivationSteerer as real
 
-    class DecodeOnly(real):  # type: ignore[misc,valid-type]
+    class DecodeOnly(real):
         def _steer(self, hidden: torch.Tensor) -> torch.Tensor:
             return hidden if hidden.shape[1] > 1 else super()._steer(hidden)
 
@@ -918,7 +920,7 @@ def test_checkpoint_shift_defaults_when_params_omit_at_and_require(
     ps = ShiftSession(tmp_path, [0.0, 0.0, 0.0, 4.0], [0.0] * 4)
     seen = _stub_prompt_last(monkeypatch, ps)
     exp = Expectation("checkpoint_shift", "checkpoint_shift", {"max": 0.5}, line=1, index=0)
-    out = ev.checkpoint_shift(ps, _std_rs(tmp_path), exp, TRAIT)  # type: ignore[arg-type]
+    out = ev.checkpoint_shift(ps, _std_rs(tmp_path), exp, TRAIT)
     assert out.figures["at"] == "prompt_last" and out.figures["require"] == "ci"
     assert seen and out.passed  # the CI lower bound (0) is below 0.5; the mean (1) is not
 
@@ -934,7 +936,7 @@ def test_checkpoint_shift_passes_the_suite_extraction(tmp_path: Path,
     ps = Rec(tmp_path, [1.0, 2.0], [1.0, 1.0])
     _stub_prompt_last(monkeypatch, ps)
     ev.checkpoint_shift(ps, _rec_rs(tmp_path), _exp("checkpoint_shift", max=1.0),
-                        TRAIT)  # type: ignore[arg-type]
+                        TRAIT)
     assert _params_seen(ps) == [("evil", EXTRACTION)]
 
 

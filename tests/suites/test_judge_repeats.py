@@ -28,11 +28,11 @@ class Judged(FakeSession):
     offline = False
 
     @property
-    def judge(self) -> Any:  # type: ignore[override]
+    def judge(self) -> Any:
         return SimpleNamespace(is_offline=self.offline)
 
     @property
-    def coherence_judge(self) -> Any:  # type: ignore[override]
+    def coherence_judge(self) -> Any:
         return SimpleNamespace(is_offline=self.offline)
 
 
@@ -59,14 +59,14 @@ def test_a_verdict_that_flips_is_reported(tmp_path: Path) -> None:
     assert rs.judge_repeats == 3
     # means per repeat: 45, 55, 40 -> ceiling 50 holds, fails, holds
     ps = Judged(tmp_path, baseline_run=_run(0.0, [[40.0, 50.0], [50.0, 60.0], [30.0, 50.0]]))
-    out = ev.baseline_ceiling(ps, rs, _exp("baseline_ceiling", max=50), TRAIT)  # type: ignore
+    out = ev.baseline_ceiling(ps, rs, _exp("baseline_ceiling", max=50), TRAIT)
     assert out.passed  # repeat 0 decides the verdict itself
     assert out.figures["repeat_verdicts"] == [True, False, True]
     assert out.figures["verdict_flips"] is True and out.figures["pass_k"] is False
     assert "holds 2/3 (FLIPS" in out.message
     steady = Judged(tmp_path, baseline_run=_run(0.0, [[10.0, 20.0], [12.0, 20.0],
                                                       [10.0, 22.0]]))
-    out = ev.baseline_ceiling(steady, rs, _exp("baseline_ceiling", max=50), TRAIT)  # type: ignore
+    out = ev.baseline_ceiling(steady, rs, _exp("baseline_ceiling", max=50), TRAIT)
     assert out.figures["verdict_flips"] is False and out.figures["pass_k"] is True
 
 
@@ -76,9 +76,9 @@ def test_offline_judge_refuses_repeats(tmp_path: Path) -> None:
     with pytest.raises(PersonaUsageError, match="s.yaml:2: field 'judge_repeats'.*"
                                                 "deterministic"):
         ev.baseline_ceiling(ps, _rs(tmp_path, 2), _exp("baseline_ceiling", max=50),
-                            TRAIT)  # type: ignore[arg-type]
+                            TRAIT)
     one = _rs(tmp_path, 1)  # k = 1 is the ordinary run, offline included
-    out = ev.baseline_ceiling(ps, one, _exp("baseline_ceiling", max=50), TRAIT)  # type: ignore
+    out = ev.baseline_ceiling(ps, one, _exp("baseline_ceiling", max=50), TRAIT)
     assert "judge_repeats" not in out.figures
 
 

@@ -30,7 +30,7 @@ def test_register_refuses_duplicates_and_malformed_kinds() -> None:
     with pytest.raises(ValueError, match="identifier"):
         reg.register("my kind", lambda *a: None)
     with pytest.raises(ValueError, match=r"\(type name, default\)"):
-        reg.register("mine", lambda *a: None, {"max": 3})
+        reg.register("mine", lambda *a: None, {"max": 3})  # type: ignore[dict-item]  # malformed on purpose
     with pytest.raises(ValueError, match="callable"):
         reg.register("mine", "not_a_reference")
     assert "mine" not in reg

@@ -19,7 +19,7 @@ LOADED = load_model("tiny-random-qwen2", device="cpu")
 
 class ModelSession(FakeSession):
     @property
-    def model(self) -> Any:  # type: ignore[override]
+    def model(self) -> Any:
         return LOADED
 
 
@@ -42,9 +42,9 @@ def rs(tmp_path: Path) -> ResolvedSuite:
 
 def test_damage_at_a_dose_against_the_bound(ps: ModelSession, rs: ResolvedSuite) -> None:
     exp = _exp("steering_damage", dose=1.0, max_kl=1e9, n_prompts=6)  # coeff = 4 * dose
-    out = ev.steering_damage(ps, rs, exp, TRAIT)  # type: ignore[arg-type]
+    out = ev.steering_damage(ps, rs, exp, TRAIT)
     assert out.passed and out.figures["coeff"] == 4.0 and out.figures["dose"] == 1.0
-    vec = ps.vectors(TRAIT).vectors.array(1)  # type: ignore[arg-type]
+    vec = ps.vectors(TRAIT).vectors.array(1)
     values = steering_kl(LOADED, vec, 1, "response", 4.0, load_benign().head(6), None)
     assert out.figures["kl"] == pytest.approx(sum(values) / 6, abs=1e-6)
     assert out.figures["n"] == 6 and out.figures["ci_low"] <= out.figures["kl"]
