@@ -42,6 +42,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
+import functools
 import json
 import math
 import resource
@@ -390,7 +391,7 @@ def _pairs(b: Bench, n: int) -> tuple[list[str], list[str]]:
 def bench_extraction(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
     import torch
 
-    from pytest_persona.core.activations import KINDS, collect_activations
+    from pytest_persona.core.activations import POOLINGS, collect_activations
 
     n = 24 if b.quick else 200
     sizes = [8] if b.quick else [8, 16, 32]
@@ -404,8 +405,8 @@ def bench_extraction(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
     for size in sizes:
         _log(f"extraction: {n} pairs, batch_size={size}")
         best, times, acts = _best(
-            lambda size=size: collect_activations(b.model, b.tok, prompts, responses,
-                                                  batch_size=size), 2)
+            functools.partial(collect_activations, b.model, b.tok, prompts, responses,
+                              batch_size=size), 2)
         per_size[str(size)] = {"best_s": _r(best), "times_s": times,
                                "speedup": _r(single_s / best, 2)}
         if batched is None:
@@ -413,7 +414,7 @@ def bench_extraction(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
     top = max(sizes, key=lambda s: per_size[str(s)]["speedup"])
     diffs = {}
     close = True
-    for kind in KINDS:
+    for kind in POOLINGS:
         a, c = single.get(kind), batched.get(kind)
         diffs[kind] = float((a - c).abs().max())
         scale = float(a.abs().max())
