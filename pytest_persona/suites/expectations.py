@@ -108,7 +108,7 @@ def steering_lowers(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: 
 def baseline_ceiling(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: TraitData
                      ) -> Outcome:
     limit, req = exp.params["max"], exp.params["require"]
-    s = ps.baseline(rs, t).score_summary()
+    s = ps.unsteered_run(rs, t).score_summary()
     value = s.mean if req == "mean" else s.ci_high
     ok = value <= limit
     what = "mean" if req == "mean" else "95% CI upper bound"

@@ -15,6 +15,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from pytest_persona._util.deprecated import warn_renamed
 from pytest_persona.errors import PersonaUsageError
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def spread_figures(run: CoeffRun) -> dict[str, Any]:
 
 
 class RepeatView:
-    """A session whose sweeps and baselines carry one repeat's judge scores."""
+    """A session whose sweeps and unsteered runs carry one repeat's judge scores."""
 
     def __init__(self, ps: PersonaSession, repeat: int) -> None:
         self._ps = ps
@@ -75,8 +76,13 @@ class RepeatView:
         base = self._ps.sweep(rs, trait)
         return Sweep(base.layer, {c: run.at_repeat(self.repeat) for c, run in base.runs.items()})
 
+    def unsteered_run(self, rs: ResolvedSuite, trait: Any) -> CoeffRun:
+        return self._ps.unsteered_run(rs, trait).at_repeat(self.repeat)
+
     def baseline(self, rs: ResolvedSuite, trait: Any) -> CoeffRun:
-        return self._ps.baseline(rs, trait).at_repeat(self.repeat)
+        """Deprecated name of :meth:`unsteered_run`."""
+        warn_renamed("PersonaSession.baseline", "unsteered_run")
+        return self.unsteered_run(rs, trait)
 
 
 def check_allowed(ps: PersonaSession, rs: ResolvedSuite) -> None:

@@ -1,13 +1,24 @@
 """PersonaSession: the lazily loaded model, judges and cache of a run, and the shared,
-memoised work (vectors, sweeps, projections) that every expectation draws on."""
+memoised work (vectors, sweeps, projections) that every expectation draws on.
+
+What it measures goes into the run's results through a
+:class:`~pytest_persona.results.builder.ResultsBuilder` (``session.results``).
+
+Words: the *unsteered* run is the model's answers at coefficient 0 (the sweep's 0 row, or
+:meth:`PersonaSession.unsteered_run` alone); a *baseline* is an earlier results file that a run
+is compared with. The metric names in the results (``baseline_score``, ``baseline_projection``)
+keep their spelling: users name them in ``--persona-compare-fail`` rules.
+"""
 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from pytest_persona._util.deprecated import warn_renamed
 from pytest_persona._util.numbers import finite_or_none
 from pytest_persona._util.progress import Progress, bind
 from pytest_persona.cache.store import PersonaCache
@@ -21,7 +32,16 @@ from pytest_persona.models.loading import LazyLoadedModel, LoadedModel, load_mod
 from pytest_persona.pipeline.extraction import ExtractionConfig, ExtractionResult, extract_vectors
 from pytest_persona.pipeline.projections import projections as cached_projections
 from pytest_persona.pipeline.responses import generate_cached
-from pytest_persona.results.paired import record_per_question
+from pytest_persona.results.builder import ResultsBuilder
+from pytest_persona.results.schema import (
+    DoseConversion,
+    Example,
+    ProjectionSummary,
+    SamplingInfo,
+    SweepRow,
+    TraitSection,
+)
+from pytest_persona.suites.keys import SweepKey, UnsteeredKey
 from pytest_persona.suites.repeats import ask_again, scores_by_repeat, spread_figures
 from pytest_persona.suites.schema import ResolvedSuite
 from pytest_persona.traits.loader import TraitData, load_trait, load_trait_pair
@@ -126,19 +146,32 @@ class Sweep:
 _finite = finite_or_none
 
 
-def _record_run_per_question(section: dict[str, Any], base: CoeffRun, top: CoeffRun | None
-                             ) -> None:
-    """Per-question values of the sweep's figures, for paired baseline comparisons."""
-    record_per_question(section, "baseline_score", base.questions, base.scores)
-    record_per_question(section, "baseline_coherence", base.questions, base.coherence)
-    section["metrics"]["baseline_coherence"] = _finite(base.coherence_summary().mean)
+def _record_per_question(results: ResultsBuilder, trait: str, unsteered: CoeffRun,
+                         top: CoeffRun | None) -> None:
+    """Per-question values of the sweep's figures, for paired baseline comparisons (the
+    unsteered run's metrics keep their ``baseline_`` names)."""
+    results.add_per_question(trait, "baseline_score", unsteered.questions, unsteered.scores)
+    results.add_per_question(trait, "baseline_coherence", unsteered.questions,
+                             unsteered.coherence)
+    results.set_metric(trait, "baseline_coherence",
+                       _finite(unsteered.coherence_summary().mean))
     if top is not None:
-        record_per_question(section, "steered_score", top.questions, top.scores)
-        record_per_question(section, "coherence_at_max", top.questions, top.coherence)
+        results.add_per_question(trait, "steered_score", top.questions, top.scores)
+        results.add_per_question(trait, "coherence_at_max", top.questions, top.coherence)
 
 
 class PersonaSession:
     """Everything a run shares. Created once per pytest process (and per xdist worker)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass that overrides the old ``baseline`` (and not ``unsteered_run``) keeps
+        working, with a warning: its override becomes ``unsteered_run`` as well."""
+        super().__init_subclass__(**kwargs)
+        if "baseline" in cls.__dict__ and "unsteered_run" not in cls.__dict__:
+            warnings.warn(f"{cls.__qualname__} overrides PersonaSession.baseline, now called "
+                          "unsteered_run; the old name goes in the next release",
+                          DeprecationWarning, stacklevel=2)
+            cls.unsteered_run = cls.__dict__["baseline"]  # type: ignore[method-assign]
 
     def __init__(self, options: PersonaOptions, progress: Progress | None = None) -> None:
         self.options = options
@@ -150,9 +183,10 @@ class PersonaSession:
         self._traits: dict[str, TraitData] = {}
         self._vectors: dict[Any, ExtractionResult] = {}
         self._failures: dict[Any, BaseException] = {}
-        self._sweeps: dict[Any, Sweep] = {}
+        self._sweeps: dict[SweepKey, Sweep] = {}
+        self._unsteered: dict[UnsteeredKey, CoeffRun] = {}
         self._projections: dict[Any, dict[str, list[float]]] = {}
-        self.sections: dict[str, dict[str, Any]] = {}
+        self.results = ResultsBuilder()
         self.sweeps_run = 0
         self._engines: dict[str, Engine] = {}
         self.engine_note = ""
@@ -295,21 +329,28 @@ class PersonaSession:
 
     def _record_vector(self, name: str, result: ExtractionResult) -> None:
         meta = result.vectors.metadata
-        section = self.section(name)
-        section["vector"] = {
+        rule = meta.get("pair_rule")
+        self.results.set_vector(name, {
             "effective_pairs": int(meta.get("effective_pairs", result.effective_pairs)),
             "total_pairs": int(meta.get("total_pairs", result.total_pairs)),
             "pos_mean_score": _finite(meta.get("pos_mean_score")),
             "neg_mean_score": _finite(meta.get("neg_mean_score")),
             "empty_responses_excluded": int(meta.get("empty_responses_excluded", 0)),
-            "pair_rule": meta.get("pair_rule"),
-            "norms": result.vectors.norms(),
+            "pair_rule": rule if isinstance(rule, str) else None,
+            "norms": list(result.vectors.norms()),
             "source": "cache" if result.from_cache else "extracted",
-        }
-        section.setdefault("metrics", {})["effective_pairs"] = section["vector"]["effective_pairs"]
+        })
+
+    @property
+    def sections(self) -> dict[str, dict[str, Any]]:
+        """The trait sections recorded so far, as plain dicts (see :meth:`section`)."""
+        return cast(dict[str, dict[str, Any]], self.results.traits)
 
     def section(self, trait: str) -> dict[str, Any]:
-        return self.sections.setdefault(trait, {"metrics": {}})
+        """The live results section of ``trait`` as a plain dict, for evaluators that record
+        figures of their own; the session itself writes through ``self.results``."""
+        found: TraitSection = self.results.trait(trait)
+        return cast(dict[str, Any], found)
 
     # -- sweeps -------------------------------------------------------------------------------
     def _gen_config(self, rs: ResolvedSuite) -> GenerationConfig:
@@ -318,10 +359,10 @@ class PersonaSession:
                                 top_p=rs.top_p, seed=self.options.seed,
                                 batch_size=self.options.batch_size)
 
-    def sampling(self, rs: ResolvedSuite) -> dict[str, Any]:
+    def sampling(self, rs: ResolvedSuite) -> SamplingInfo:
         """Evaluation sampling as used (``--max-new-tokens`` applied), for the results."""
         config = self._gen_config(rs)
-        return {**rs.sampling(), "max_new_tokens": config.max_new_tokens}
+        return cast(SamplingInfo, {**rs.sampling(), "max_new_tokens": config.max_new_tokens})
 
     def eval_rows(self, rs: ResolvedSuite, trait: TraitData) -> EvalRows:
         return EvalRows.of(self.eval_questions(rs, trait), rs.samples_per_question)
@@ -355,12 +396,10 @@ class PersonaSession:
         rs = self.dosed(rs, trait)
         vectors = self.vectors(trait, rs.suite.extraction).vectors
         coeffs = rs.sweep_coefficients()
-        questions = self.eval_questions(rs, trait)
-        config = self._gen_config(rs)
-        key = (self.model.fingerprint, trait.sha256, rs.layer, rs.positions, tuple(coeffs),
-               tuple(questions), config, rs.suite.max_missing_fraction,
-               self.extraction_config(rs.suite.extraction), rs.samples_per_question,
-               rs.judge_repeats)
+        key = SweepKey(self._unsteered_key(rs, trait), rs.layer, rs.positions, tuple(coeffs),
+                       rs.suite.max_missing_fraction,
+                       self.extraction_config(rs.suite.extraction))
+        config = key.unsteered.generation
         if key in self._sweeps:
             return self._sweeps[key]
         steering = Steering(vectors.array(rs.layer), rs.layer, rs.positions)
@@ -398,64 +437,64 @@ class PersonaSession:
         return sweep
 
     def _record_sweep(self, name: str, rs: ResolvedSuite, sweep: Sweep) -> None:
-        section = self.section(name)
-        section.update(layer=rs.layer, positions=rs.positions, coefficients=rs.coefficients,
-                       sampling=self.sampling(rs), dose=rs.conversion())
-        rows = []
-        for c, run in sorted(sweep.runs.items()):
+        rows: list[SweepRow] = []
+        for c, run in sweep.runs.items():
             s, h = run.score_summary(), run.coherence_summary()
-            examples = [{"question": q, "answer": a, "score": _finite(t), "coherence": _finite(k)}
-                        for q, a, t, k, j in zip(run.questions, run.answers, run.scores,
-                                                 run.coherence, run.samples) if j == 0][:3]
-            rows.append({"coeff": c, "dose": rs.dose_of(c), "n": s.n,
-                         "n_questions": s.n_questions,
-                         "samples_per_question": s.samples_per_question,
-                         "mean": _finite(s.mean),
-                         "ci": [_finite(s.ci_low), _finite(s.ci_high)], "missing": s.missing,
-                         "coherence_mean": _finite(h.mean),
-                         "coherence_ci": [_finite(h.ci_low), _finite(h.ci_high)],
-                         "examples": examples, **spread_figures(run)})
-        section["sweep"] = rows
-        metrics = section.setdefault("metrics", {})
-        metrics["baseline_score"] = _finite(sweep.at(0.0).score_summary().mean)
-        top = max(rs.coefficients)
-        metrics["steered_score"] = _finite(sweep.at(top).score_summary().mean)
-        metrics["coherence_at_max"] = _finite(sweep.at(top).coherence_summary().mean)
-        _record_run_per_question(section, sweep.at(0.0), sweep.at(top))
+            examples: list[Example] = [
+                {"question": q, "answer": a, "score": _finite(t), "coherence": _finite(k)}
+                for q, a, t, k, j in zip(run.questions, run.answers, run.scores, run.coherence,
+                                         run.samples) if j == 0]
+            row: SweepRow = {
+                "coeff": c, "dose": rs.dose_of(c), "n": s.n, "n_questions": s.n_questions,
+                "samples_per_question": s.samples_per_question, "mean": _finite(s.mean),
+                "ci": [_finite(s.ci_low), _finite(s.ci_high)], "missing": s.missing,
+                "coherence_mean": _finite(h.mean),
+                "coherence_ci": [_finite(h.ci_low), _finite(h.ci_high)],
+                "examples": examples[:3]}
+            spread = spread_figures(run)
+            if spread:
+                row["judge_spread"] = spread["judge_spread"]
+            rows.append(row)
+        self.results.add_sweep(name, rows, layer=rs.layer, positions=rs.positions,
+                               coefficients=rs.coefficients, sampling=self.sampling(rs),
+                               dose=cast("DoseConversion | None", rs.conversion()))
+        unsteered, top = sweep.at(0.0), sweep.at(max(rs.coefficients))
+        self.results.set_metric(name, "baseline_score", _finite(unsteered.score_summary().mean))
+        self.results.set_metric(name, "steered_score", _finite(top.score_summary().mean))
+        self.results.set_metric(name, "coherence_at_max", _finite(top.coherence_summary().mean))
+        _record_per_question(self.results, name, unsteered, top)
 
-    def baseline(self, rs: ResolvedSuite, trait: TraitData) -> CoeffRun:
+    def _unsteered_key(self, rs: ResolvedSuite, trait: TraitData) -> UnsteeredKey:
+        return UnsteeredKey(self.model.fingerprint, trait.sha256,
+                            tuple(self.eval_questions(rs, trait)), self._gen_config(rs),
+                            rs.samples_per_question, rs.judge_repeats)
+
+    def unsteered_run(self, rs: ResolvedSuite, trait: TraitData) -> CoeffRun:
         """Unsteered answers to the eval questions, judged: needs no vector (checkpoint gates).
 
-        Generations and scores are the same cache entries as the sweep's coeff-0 row.
+        A sweep already run with the same questions, sampling and judging gives its
+        coefficient-0 row; otherwise the run is generated here, from the same cache entries.
         """
-        questions = self.eval_questions(rs, trait)
-        config = self._gen_config(rs)
-        samples = rs.samples_per_question
-        key = ("baseline", self.model.fingerprint, trait.sha256, tuple(questions), config,
-               samples, rs.judge_repeats)
-        for sweep_key, sweep in self._sweeps.items():
-            if sweep_key[0] == "baseline":
-                continue
-            if sweep_key[0:2] == (self.model.fingerprint, trait.sha256) and tuple(
-                    sweep_key[5]) == tuple(questions) and sweep_key[6] == config and (
-                    sweep_key[9] == samples) and sweep_key[10] == rs.judge_repeats:
-                return sweep.at(0.0)
-        if key in self._sweeps:
-            return self._sweeps[key].at(0.0)
+        key = self._unsteered_key(rs, trait)
+        found = next((sweep.at(0.0) for sweep_key, sweep in self._sweeps.items()
+                      if sweep_key.unsteered == key), None) or self._unsteered.get(key)
+        if found is not None:
+            return found
+        config = key.generation
         rows = self.eval_rows(rs, trait)
         answers = generate_cached(self.model, rows.questions, config, self.cache,
                                   salts=rows.samples, engine=self.engine_for(self.model),
                                   progress=bind(self.progress,
-                                                f"generate {self.model.name} baseline"))
+                                                f"generate {self.model.name} unsteered"))
         t_res = self.judge.score_many_sync(
             [JudgeRequest(q, a, trait.eval_prompt, trait=trait.name)
              for q, a in zip(rows.questions, answers)],
-            progress=bind(self.progress, f"judge {trait.name} baseline"))
-        check_missing(t_res, rs.suite.max_missing_fraction, f"{trait.name} baseline scores")
+            progress=bind(self.progress, f"judge {trait.name} unsteered"))
+        check_missing(t_res, rs.suite.max_missing_fraction, f"{trait.name} unsteered scores")
         c_res = self.coherence_judge.score_many_sync(
             [JudgeRequest(q, a, COHERENCE_PROMPT, trait="coherence")
              for q, a in zip(rows.questions, answers)],
-            progress=bind(self.progress, f"judge coherence {trait.name} baseline"))
+            progress=bind(self.progress, f"judge coherence {trait.name} unsteered"))
         t_req = [JudgeRequest(q, a, trait.eval_prompt, trait=trait.name)
                  for q, a in zip(rows.questions, answers)]
         c_req = [JudgeRequest(q, a, COHERENCE_PROMPT, trait="coherence")
@@ -466,18 +505,22 @@ class PersonaSession:
             t_res, ask_again(self.judge, t_req, rs.judge_repeats), everything)
         run.coherence_repeats = scores_by_repeat(
             c_res, ask_again(self.coherence_judge, c_req, rs.judge_repeats), everything)
-        sweep = Sweep(rs.layer, {0.0: run})
-        self._sweeps[key] = sweep
-        metrics = self.section(trait.name).setdefault("metrics", {})
-        metrics["baseline_score"] = _finite(run.score_summary().mean)
-        _record_run_per_question(self.section(trait.name), run, None)
+        self._unsteered[key] = run
+        self.results.set_metric(trait.name, "baseline_score", _finite(run.score_summary().mean))
+        _record_per_question(self.results, trait.name, run, None)
         return run
+
+    def baseline(self, rs: ResolvedSuite, trait: TraitData) -> CoeffRun:
+        """Deprecated name of :meth:`unsteered_run` ("baseline" is the file compared with)."""
+        warn_renamed("PersonaSession.baseline", "unsteered_run")
+        return self.unsteered_run(rs, trait)
 
     # -- projections ----------------------------------------------------------------------------
     def projections(self, rs: ResolvedSuite, trait: TraitData, coeff: float
                     ) -> dict[str, list[float]]:
         """Projections of response activations (unsteered model) onto the vector at the suite
-        layer: baseline answers, answers under the positive system prompt, steered answers."""
+        layer: unsteered answers (condition ``baseline`` in the results), answers under the
+        positive system prompt, steered answers."""
         key = (self.model.fingerprint, trait.sha256, rs.layer, rs.positions, coeff,
                tuple(self.eval_questions(rs, trait)), self._gen_config(rs),
                self.extraction_config(rs.suite.extraction), rs.samples_per_question)
@@ -502,17 +545,17 @@ class PersonaSession:
             out[name] = cached_projections(self.model, prompts, list(answers), vec, rs.layer,
                                            self.cache, self.options.batch_size or 16)
         self._projections[key] = out
-        section = self.section(trait.name)
-        section["projections"] = {}
+        summaries: dict[str, ProjectionSummary] = {}
         for name, values in out.items():
             s = summarize(values, clusters=rows.question_ids)
-            section["projections"][name] = {"mean": s.mean, "ci": [s.ci_low, s.ci_high],
-                                            "n": s.n, "n_questions": s.n_questions,
-                                            "samples_per_question": s.samples_per_question}
-        section["metrics"]["baseline_projection"] = section["projections"]["baseline"]["mean"]
-        section["metrics"]["steered_projection"] = section["projections"]["steered"]["mean"]
-        record_per_question(section, "baseline_projection", list(rows.questions), out["baseline"])
-        record_per_question(section, "steered_projection", list(rows.questions), out["steered"])
+            summaries[name] = {"mean": s.mean, "ci": [s.ci_low, s.ci_high], "n": s.n,
+                               "n_questions": s.n_questions,
+                               "samples_per_question": s.samples_per_question}
+        self.results.set_projections(trait.name, summaries)
+        for name in ("baseline", "steered"):
+            self.results.set_metric(trait.name, f"{name}_projection", summaries[name]["mean"])
+            self.results.add_per_question(trait.name, f"{name}_projection", list(rows.questions),
+                                          out[name])
         return out
 
     def response_projections(self, loaded: LoadedModel, prompts: list[Any], answers: list[str],

@@ -80,9 +80,9 @@ def test_four_samples_per_question_average_per_question(tmp_path: Path,
     outcome = steering_raises(session, rs, suite.expectations[0], trait)
     assert outcome.figures["n_questions"] == 3 and outcome.figures["samples_per_question"] == 4
     assert "n=3 questions x 4 samples = 12" in outcome.message
-    # the baseline shares the sweep's coeff-0 rows: nothing is generated again
+    # the unsteered run is the sweep's coeff-0 row: nothing is generated again
     rows_before = STATS.rows
-    assert session.baseline(rs, trait).answers == sweep.at(0.0).answers
+    assert session.unsteered_run(rs, trait).answers == sweep.at(0.0).answers
     proj = session.projections(rs, trait, 4.0)
     assert len(proj["baseline"]) == 12 and STATS.rows - rows_before == 12  # prompted only
     assert section["projections"]["steered"]["samples_per_question"] == 4
