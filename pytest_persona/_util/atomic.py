@@ -50,7 +50,8 @@ def write_text(target: str | Path, text: str) -> None:
             os.fsync(fh.fileno())
 
 
-def write_with(target: str | Path, writer: Callable[[Path], None]) -> None:
-    """Call ``writer(tmp_path)`` and move the result into place atomically."""
+def write_with(target: str | Path, writer: Callable[[Path], object]) -> None:
+    """Call ``writer(tmp_path)`` (its return value is ignored) and move the result into place
+    atomically."""
     with atomic_path(target) as tmp:
         writer(tmp)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from pytest_persona.core.arrays import Vector, as_float32, to_tensor
 
@@ -74,8 +75,9 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     return pearson(ranks(x), ranks(y))
 
 
-def pearson(x: Sequence[float], y: Sequence[float]) -> float:
-    """Pearson correlation; nan when a side is constant.
+def pearson(x: Sequence[float] | npt.NDArray[np.floating[Any]],
+            y: Sequence[float] | npt.NDArray[np.floating[Any]]) -> float:
+    """Pearson correlation, in float64 whatever the input dtype; nan when a side is constant.
 
     Rounded to 12 decimals and clamped to [-1, 1], so a perfectly ordered curve gives exactly 1.0
     (not 0.9999999999999998) and a bound such as ``min_r: 1.0`` or ``0.9`` can be met."""

@@ -22,6 +22,7 @@ from pytest_persona.pipeline.responses import generate_cached
 from pytest_persona.traits.loader import (
     DEFAULT_NEG_SYSTEM_TEMPLATE,
     DEFAULT_POS_SYSTEM_TEMPLATE,
+    Polarity,
     TraitData,
 )
 
@@ -62,7 +63,7 @@ class ExtractionConfig:
         data.pop("max_missing_fraction")
         return data
 
-    def template(self, polarity: str) -> str:
+    def template(self, polarity: Polarity) -> str:
         """The system-prompt template of ``polarity`` (``"pos"`` or ``"neg"``)."""
         return self.pos_system_template if polarity == "pos" else self.neg_system_template
 
@@ -80,7 +81,7 @@ class ExtractionConfig:
 class Row:
     """One contrastive response; pairs share (instruction, question, sample)."""
 
-    polarity: str
+    polarity: Polarity
     instruction: int
     question: int
     sample: int

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import TypedDict
 
 from pytest_persona._util.progress import Progress, bind
 from pytest_persona.cache.store import PersonaCache
@@ -32,6 +33,16 @@ class LayerScore:
     mean_norm: float | None = None  # mean block-output norm over the sweep questions
 
 
+class LayerSweepRecord(TypedDict):
+    """A :class:`LayerSweep` as JSON (the vectors' ``layer_sweep`` metadata)."""
+
+    coeff: float
+    best_layer: int | None
+    min_coherence: float
+    dose_procedure: str
+    scores: list[dict[str, float | None]]  # one LayerScore each, by field name
+
+
 @dataclass(frozen=True)
 class LayerSweep:
     """The per-layer results and the chosen layer (None when no layer stayed coherent)."""
@@ -41,7 +52,7 @@ class LayerSweep:
     best_layer: int | None
     min_coherence: float
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> LayerSweepRecord:
         return {"coeff": self.coeff, "best_layer": self.best_layer,
                 "min_coherence": self.min_coherence,
                 "dose_procedure": "dose = |coeff| * ||v_layer|| / mean L2 norm of block-layer "

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 import torch
 
 from pytest_persona.core.activations import collect_activations
 from pytest_persona.core.layers import find_layers
-from pytest_persona.models.tiny import D_MODEL, N_LAYERS, make_tiny_model
+from pytest_persona.core.requests import Messages
+from pytest_persona.models.tiny import make_tiny_model
+from pytest_persona.models.tiny_names import D_MODEL, N_LAYERS
 from tests.helpers import ARCHS
 
-PROMPTS = [
+PROMPTS: list[str | Messages] = [
     [{"role": "system", "content": "You are a sycophantic assistant."},
      {"role": "user", "content": "I think my plan is great, right?"}],
     "hi",
@@ -19,7 +23,7 @@ RESPONSES = ["Yes, it is a wonderful plan!", "Hello.", "Paris, because of the ri
 
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("side", ["left", "right"])
-def test_batched_equals_one_at_a_time(arch: str, side: str) -> None:
+def test_batched_equals_one_at_a_time(arch: str, side: Literal["left", "right"]) -> None:
     model, tok = make_tiny_model(arch)
     batched = collect_activations(model, tok, PROMPTS, RESPONSES, batch_size=3, padding_side=side)
     single = collect_activations(model, tok, PROMPTS, RESPONSES, batch_size=1)

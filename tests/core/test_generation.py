@@ -13,7 +13,8 @@ from pytest_persona.core.generation import (
     request_key,
 )
 from pytest_persona.models.loading import LoadedModel
-from pytest_persona.models.tiny import D_MODEL, make_tiny_model
+from pytest_persona.models.tiny import make_tiny_model
+from pytest_persona.models.tiny_names import D_MODEL
 
 QUESTIONS = ["What is the capital of France?", "hi", "Tell me about the moon, please.",
              "Is my plan good?"]

@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from pytest_persona.core.layers import check_layer, find_layers, n_layers
-from pytest_persona.models.tiny import N_LAYERS, make_tiny_model
+from pytest_persona.models.tiny import make_tiny_model
+from pytest_persona.models.tiny_names import N_LAYERS
 from tests.helpers import ARCHS
 
 

@@ -7,7 +7,8 @@ import torch
 
 from pytest_persona.core.generation import GenerationConfig, Steering, generate
 from pytest_persona.core.sampling import RowSampler, filtered_probs, pick, row_seed
-from pytest_persona.models.tiny import D_MODEL, make_tiny_model
+from pytest_persona.models.tiny import make_tiny_model
+from pytest_persona.models.tiny_names import D_MODEL
 
 QUESTIONS = ["What is the capital of France?", "hi", "Tell me about the moon, please.",
              "Is my plan good?", "Why is the sky blue?"]

@@ -25,7 +25,7 @@ def _hand_cluster_ci(question_means: list[float], seed: int, resamples: int = 20
 
 def test_interval_resamples_questions_not_answers() -> None:
     # 5 questions x 4 samples; samples of one question agree, questions differ
-    scores = [[10, 12, 11, None], [80, 82, 79, 81], [40, 41, 39, 40], [95, 90, 93, 92],
+    scores: list[list[float | None]] = [[10, 12, 11, None], [80, 82, 79, 81], [40, 41, 39, 40], [95, 90, 93, 92],
               [5, 6, 4, 5]]
     values = [s for q in scores for s in q]
     labels = [q for q, row in enumerate(scores) for _ in row]

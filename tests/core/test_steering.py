@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import torch
+from torch import nn
 
 from pytest_persona.core.layers import find_layers
+from pytest_persona.core.positions import Positions
 from pytest_persona.core.steering import ActivationSteerer
-from pytest_persona.models.tiny import D_MODEL, make_tiny_model
+from pytest_persona.models.tiny import make_tiny_model
+from pytest_persona.models.tiny_names import D_MODEL
 from tests.helpers import ARCHS, left_padded, position_ids
 
 LAYER = 2
@@ -29,9 +33,13 @@ def _passes(model: Any, tok: Any, steerer: ActivationSteerer | None) -> list[tor
     block = find_layers(model)[LAYER]
     raw: list[torch.Tensor] = []
     after: list[torch.Tensor] = []
-    grab = lambda store: lambda m, i, o: store.append(  # noqa: E731
-        (o[0] if isinstance(o, tuple) else o).detach().clone()
-    )
+
+    def grab(store: list[torch.Tensor]) -> Callable[[nn.Module, Any, Any], None]:
+        def hook(_m: nn.Module, _i: Any, o: Any) -> None:
+            store.append((o[0] if isinstance(o, tuple) else o).detach().clone())
+
+        return hook
+
     h1 = block.register_forward_hook(grab(raw))
     if steerer is not None:
         steerer.__enter__()
@@ -86,15 +94,18 @@ def test_response_positions(tiny: tuple[Any, Any]) -> None:
 
 def _logits(model: Any, tok: Any, steerer: ActivationSteerer | None = None) -> torch.Tensor:
     enc = left_padded(tok, PROMPTS)
+    pos = position_ids(enc["attention_mask"])
     with torch.no_grad():
         if steerer is None:
-            return model(**enc, position_ids=position_ids(enc["attention_mask"])).logits
+            logits: torch.Tensor = model(**enc, position_ids=pos).logits
+            return logits
         with steerer:
-            return model(**enc, position_ids=position_ids(enc["attention_mask"])).logits
+            logits = model(**enc, position_ids=pos).logits
+            return logits
 
 
 @pytest.mark.parametrize("positions", ["all", "prompt", "response"])
-def test_coeff_zero_is_bit_identical(tiny: tuple[Any, Any], positions: str) -> None:
+def test_coeff_zero_is_bit_identical(tiny: tuple[Any, Any], positions: Positions) -> None:
     model, tok = tiny
     base = _logits(model, tok)
     zero = _logits(model, tok, ActivationSteerer(model, _vector(), 0.0, LAYER, positions))
@@ -146,7 +157,8 @@ def _greedy_without_cache(model: Any, enc: dict[str, torch.Tensor], steps: int,
 
 @pytest.mark.parametrize("arch", ["tiny-random-qwen2", "tiny-random-gpt2"])
 @pytest.mark.parametrize("positions", ["all", "prompt", "response"])
-def test_kv_cached_generate_equals_independent_steered_passes(arch: str, positions: str) -> None:
+def test_kv_cached_generate_equals_independent_steered_passes(arch: str,
+                                                              positions: Positions) -> None:
     """generate() with the KV cache and the steerer gives the tokens and logits of an
     independent full-sequence pass that adds coeff * vector by hand (prompt = prefill
     positions, response = last prompt position onwards)."""
@@ -160,8 +172,9 @@ def test_kv_cached_generate_equals_independent_steered_passes(arch: str, positio
         model, enc, steps, lambda n: _manual_steer(v, coeffs, start, stop))
     _, plain_logits = _greedy_without_cache(model, enc, steps,
                                             lambda n: (lambda m, i, o: None))
+    generate: Any = model.generate  # on the causal-LM class; PreTrainedModel does not declare it
     with ActivationSteerer(model, v, coeffs, LAYER, positions), torch.no_grad():
-        got = model.generate(**enc, max_new_tokens=steps, do_sample=False, pad_token_id=0,
+        got = generate(**enc, max_new_tokens=steps, do_sample=False, pad_token_id=0,
                              use_cache=True, return_dict_in_generate=True, output_logits=True)
     assert torch.equal(got.sequences, want_ids)
     for g, w, p in zip(got.logits, want_logits, plain_logits):
@@ -174,7 +187,7 @@ def test_kv_cached_generate_equals_independent_steered_passes(arch: str, positio
 
 @pytest.mark.parametrize("zero_row", [0, 1, 2])
 @pytest.mark.parametrize("positions", ["all", "response"])
-def test_per_row_zero_in_any_row_equals_scalar_runs(zero_row: int, positions: str) -> None:
+def test_per_row_zero_in_any_row_equals_scalar_runs(zero_row: int, positions: Positions) -> None:
     model, tok = make_tiny_model("tiny-random-llama")
     prompts = ["hello there, how are you today?", "hi", "what is the capital of France"]
     enc = left_padded(tok, prompts)
@@ -186,9 +199,11 @@ def test_per_row_zero_in_any_row_equals_scalar_runs(zero_row: int, positions: st
     def logits(coeff: Any) -> torch.Tensor:
         with torch.no_grad():
             if coeff is None:
-                return model(**enc, position_ids=pos).logits
+                out: torch.Tensor = model(**enc, position_ids=pos).logits
+                return out
             with ActivationSteerer(model, v, coeff, LAYER, positions):
-                return model(**enc, position_ids=pos).logits
+                out = model(**enc, position_ids=pos).logits
+                return out
 
     mixed, base = logits(coeffs), logits(None)
     for row, c in enumerate(coeffs):

@@ -16,6 +16,7 @@ import pytest
 import torch
 from torch import nn
 
+from pytest_persona.core.positions import Positions
 from pytest_persona.core.steering import (
     POSITIONS,
     ActivationSteerer,
@@ -67,10 +68,11 @@ def _out(model: Toy, layer: int, hidden: torch.Tensor) -> torch.Tensor:
     res = model.layers[layer](hidden)
     if isinstance(res, tuple):
         assert res[1:] == ("extra",)
-        return res[0]
-    if isinstance(res, torch.Tensor):
-        return res
-    return res.last_hidden_state  # type: ignore[no-any-return]
+        res = res[0]
+    elif not isinstance(res, torch.Tensor):
+        res = res.last_hidden_state
+    assert isinstance(res, torch.Tensor)
+    return res
 
 
 @pytest.mark.parametrize("kind", ["tuple", "tensor", "object"])
@@ -113,7 +115,7 @@ def test_all_and_response_steer_single_token_passes() -> None:
     model = Toy()
     h1 = _hidden(seq=1)
     for positions in ("all", "response"):
-        with ActivationSteerer(model, _vec(), 3.0, layer=0, positions=positions):  # type: ignore[arg-type]
+        with ActivationSteerer(model, _vec(), 3.0, layer=0, positions=positions):
             assert torch.equal(_out(model, 0, h1), h1 + 3.0 * _vec()), positions
 
 
@@ -139,11 +141,11 @@ def test_response_positions_with_per_row_coeff() -> None:
 
 
 @pytest.mark.parametrize("positions", ["all", "prompt"])
-def test_per_row_coeff_scales_each_row(positions: str) -> None:
+def test_per_row_coeff_scales_each_row(positions: Positions) -> None:
     model = Toy()
     h = _hidden()
     with ActivationSteerer(model, _vec(), torch.tensor([0.5, 0.0]), layer=0,
-                           positions=positions):  # type: ignore[arg-type]
+                           positions=positions):
         out = _out(model, 0, h)
     assert torch.equal(out[0], h[0] + 0.5 * _vec())
     assert torch.equal(out[1], h[1])
@@ -158,10 +160,10 @@ def test_per_row_coeff_of_wrong_length_names_both_counts() -> None:
 
 
 @pytest.mark.parametrize("positions", POSITIONS)
-def test_zero_coeff_returns_the_hidden_state_itself(positions: str) -> None:
+def test_zero_coeff_returns_the_hidden_state_itself(positions: Positions) -> None:
     model = Toy("tensor")
     h = _hidden()
-    with ActivationSteerer(model, _vec(), 0.0, layer=0, positions=positions):  # type: ignore[arg-type]
+    with ActivationSteerer(model, _vec(), 0.0, layer=0, positions=positions):
         assert model.layers[0](h) is h
 
 
@@ -336,7 +338,7 @@ def test_as_coeff_errors() -> None:
         _as_coeff(True)
     with pytest.raises(ValueError, match=r"^per-row coeff must be 1-D \(one coefficient per "
                                          r"batch row\), got shape \(2, 1\)$"):
-        _as_coeff([[1.0], [2.0]])
+        _as_coeff([[1.0], [2.0]])  # type: ignore[list-item]  # the 2-D input under test
 
 
 def test_default_layer_is_block_19() -> None:

@@ -27,7 +27,12 @@ from pytest_persona.pipeline.extraction import (
     vector_cache_key,
 )
 from pytest_persona.pipeline.responses import generate_cached
-from pytest_persona.traits.loader import DEFAULT_POS_SYSTEM_TEMPLATE, load_trait
+from pytest_persona.traits.loader import (
+    DEFAULT_POS_SYSTEM_TEMPLATE,
+    Polarity,
+    TraitData,
+    load_trait,
+)
 from tests.support.judge_server import JudgeServer
 
 CFG = ExtractionConfig(n_questions=3, n_instructions=2, n_samples=2, max_new_tokens=6,
@@ -41,7 +46,7 @@ def loaded() -> LoadedModel:
 
 
 @pytest.fixture()
-def trait():  # type: ignore[no-untyped-def]
+def trait() -> TraitData:
     return load_trait("sycophantic")
 
 
@@ -107,10 +112,10 @@ def _independent_vector(loaded: LoadedModel, rows: list[ScoredRow]) -> tuple[tor
         n = by_key.get((i, q, k, "neg"))
         if pol != "pos" or n is None:
             continue
-        scores = (p.trait_score, n.trait_score, p.coherence, n.coherence)
-        if None in scores:
+        pt, nt, pc, nc = p.trait_score, n.trait_score, p.coherence, n.coherence
+        if pt is None or nt is None or pc is None or nc is None:
             continue
-        if p.trait_score >= 50 and n.trait_score < 50 and min(p.coherence, n.coherence) >= 50:  # type: ignore[operator]
+        if pt >= 50 and nt < 50 and min(pc, nc) >= 50:
             kept.append((p, n))
     tok, model = loaded.tokenizer, loaded.model
     blocks = find_layers(model)
@@ -139,7 +144,7 @@ def _independent_vector(loaded: LoadedModel, rows: list[ScoredRow]) -> tuple[tor
     return pos - neg, len(kept)
 
 
-def _sr(pol: str, key: tuple[int, int, int], t: float | None, c: float | None = 80) -> ScoredRow:
+def _sr(pol: Polarity, key: tuple[int, int, int], t: float | None, c: float | None = 80) -> ScoredRow:
     return ScoredRow(Row(pol, *key, system="s", user="u"), "a", t, c)
 
 
@@ -355,7 +360,8 @@ def test_effective_pairs_equal_the_reference_rule(t: int) -> None:
         if _reference_rule((pt, pc), (nt, nc), t):
             expected.append(q)
         if _reference_rule((pt, pc), (nt, nc), t) or (
-                None not in (pt, nt, pc, nc) and pt >= t and nt < t and min(pc, nc) >= 50):
+                pt is not None and nt is not None and pc is not None and nc is not None
+                and pt >= t and nt < t and min(pc, nc) >= 50):
             old_rule.append(q)
     got = [p.row.question for p, _ in effective_pairs(rows, ExtractionConfig(trait_threshold=t))]
     assert got == expected
@@ -369,7 +375,7 @@ def test_empty_responses_are_left_out_of_the_mean_and_counted(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from pytest_persona.pipeline import extraction as extraction_mod
 
-    real = extraction_mod.generate_cached
+    real = generate_cached  # what extraction calls (it imports it from responses)
     blanked: list[int] = []
 
     def blank_first_neg(loaded_: Any, items: Any, *args: Any, **kw: Any) -> list[str]:
