@@ -32,6 +32,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see benchmarks/bench.py
 
 import argparse
 import contextlib
+import functools
 import json
 import sys
 import time
@@ -302,8 +303,8 @@ def step_hook(b: Bench) -> tuple[list[Figure], dict[str, Any]]:
         for _ in range(s.repeats):  # interleaved: drifting load hits every side alike
             for label in runs:
                 steer = None if label == "unsteered" else b.steering(label)
-                wall, n = _timed(b.device, lambda steer=steer: _engine_generate(
-                    b, items, s.throughput_tokens, len(items), steer,
+                wall, n = _timed(b.device, functools.partial(
+                    _engine_generate, b, items, s.throughput_tokens, len(items), steer,
                     coeffs if steer is not None else None))
                 runs[label].append(wall)
                 tokens[label] = n
@@ -427,11 +428,11 @@ def record_batches(attempts: list[dict[str, Any]], inject_above: int | None) -> 
         entry["outcome"] = "ok"
         return result
 
-    generation._generate_batch = wrapped  # type: ignore[assignment]
+    generation._generate_batch = wrapped
     try:
         yield
     finally:
-        generation._generate_batch = real  # type: ignore[assignment]
+        generation._generate_batch = real
 
 
 def step_oom(b: Bench) -> tuple[list[Figure], dict[str, Any]]:

@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from pytest_persona.judges import JudgeRequest, make_judge
 from tests.support.judge_server import JudgeServer
@@ -17,7 +18,8 @@ from tests.support.judge_server import JudgeServer
 _TEMPLATE = "Rate the answer 0-100.\nQuestion: {question}\nAnswer: {answer}"
 
 
-def bench_judges(n: int = 200, latency: float = 0.05, concurrency: int = 16) -> dict:
+def bench_judges(n: int = 200, latency: float = 0.05, concurrency: int = 16
+                 ) -> dict[str, Any]:
     reqs = [JudgeRequest(f"question {i}", f"answer {i}", _TEMPLATE, "bench") for i in range(n)]
     with JudgeServer(latency=latency) as srv, tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "judge-cache.sqlite"

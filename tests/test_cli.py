@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import torch
 
 from pytest_persona.cli import main
 from pytest_persona.core.vectors import TraitVectors
+from pytest_persona.traits.loader import TraitData
 
 
 def test_vectors_inspect_prints_provenance_and_norms(tmp_path: Path,
@@ -82,7 +84,7 @@ def test_extract_template_and_threshold_flags(tmp_path: Path, monkeypatch: pytes
 
     seen: list[extraction.ExtractionConfig] = []
 
-    def capture(loaded, trait, judge, coherence, config, *args, **kw):  # type: ignore[no-untyped-def]
+    def capture(loaded, trait, judge, coherence, config, *args, **kw):
         seen.append(config)
         raise extraction.ExtractionError("stop here")
 
@@ -99,13 +101,16 @@ def test_extract_template_and_threshold_flags(tmp_path: Path, monkeypatch: pytes
         "P {trait}: {instruction}", "N: {instruction}")
     assert custom.trait_threshold == 70 and custom.neg_threshold == 30
     ref = Path(__file__).resolve().parent / "data" / "reference_format"
-    traits: list[object] = []
-    monkeypatch.setattr(extraction, "extract_vectors",
-                        lambda loaded, trait, *a, **k: traits.append(trait) or capture(
-                            loaded, trait, *a, **k))
+    traits: list[TraitData] = []
+
+    def record(loaded: object, trait: TraitData, *a: object, **k: object) -> NoReturn:
+        traits.append(trait)
+        raise extraction.ExtractionError("stop here")
+
+    monkeypatch.setattr(extraction, "extract_vectors", record)
     assert main([*base[:4], str(ref / "trait_data_extract" / "evil.json"), "--trait-eval",
                  str(ref / "trait_data_eval" / "evil.json"), "--judge", "offline"]) == 2
-    assert len(traits[0].extract_questions) == 20  # type: ignore[attr-defined]
+    assert len(traits[0].extract_questions) == 20
     assert "stop here" in capsys.readouterr().err
 
 

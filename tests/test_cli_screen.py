@@ -11,7 +11,7 @@ import torch
 
 from pytest_persona.cli import main
 from pytest_persona.core.vectors import TraitVectors
-from pytest_persona.models.tiny import D_MODEL, N_LAYERS
+from pytest_persona.models.tiny_names import D_MODEL, N_LAYERS
 
 HOSTILE = "<img src=x onerror=alert(1)> sure!"
 

@@ -13,7 +13,7 @@ PAGE = ROOT / "docs" / "how-to" / "writing-suites.md"
 
 
 def _block(lang: str, needle: str) -> str:
-    blocks = re.findall(rf"```{lang}\n(.*?)```", PAGE.read_text(), flags=re.S)
+    blocks: list[str] = re.findall(rf"```{lang}\n(.*?)```", PAGE.read_text(), flags=re.S)
     return next(b for b in blocks if needle in b)
 
 

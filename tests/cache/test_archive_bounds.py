@@ -14,6 +14,7 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import torch
@@ -22,6 +23,9 @@ from pytest_persona.cache.archive import ArchiveError, import_cache
 from pytest_persona.cache.archive_stage import Limits
 from pytest_persona.core.vectors import TraitVectors
 from tests.cache.tmpfs import small_tmpfs
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 MiB = 2**20
 
@@ -35,9 +39,10 @@ class _Zeros(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
-        n = min(len(buffer), self.left)
-        buffer[:n] = bytes(n)
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        view = memoryview(buffer).cast("B")
+        n = min(len(view), self.left)
+        view[:n] = bytes(n)
         self.left -= n
         return n
 

@@ -79,9 +79,9 @@ def _request_variants() -> list[tuple[str, dict[str, Any]]]:
         elif name == "prompt":
             for i, msg in enumerate(MSGS):
                 for part in msg:
-                    changed = [dict(m) for m in MSGS]
-                    changed[i][part] = "assistant" if part == "role" else vary(msg[part])
-                    out.append((f"prompt[{i}].{part}", {**BASE_ARGS, "prompt": changed}))
+                    messages = [dict(m) for m in MSGS]
+                    messages[i][part] = "assistant" if part == "role" else vary(msg[part])
+                    out.append((f"prompt[{i}].{part}", {**BASE_ARGS, "prompt": messages}))
             salted = MSGS + [{"role": "_sample", "content": "1"}]  # the sample index
             out.append(("prompt.sample", {**BASE_ARGS, "prompt": salted}))
         else:

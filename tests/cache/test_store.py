@@ -87,7 +87,7 @@ def _missing_sidecar(cache: PersonaCache, key: str) -> None:
 
 @pytest.mark.parametrize("corrupt", [_break_sidecar, _int8, _wrong_shape, _directory, _nan,
                                      _missing_sidecar])
-def test_corrupt_vector_entries_warn_and_recompute(tmp_path: Path, corrupt) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_vector_entries_warn_and_recompute(tmp_path: Path, corrupt) -> None:
     """Regression (issue 13.8): these were loaded as valid, or crashed, or blocked the save."""
     cache = PersonaCache(tmp_path)
     cache.save_vectors("k", _vectors(), {"trait": "t"})

@@ -49,7 +49,7 @@ def messages() -> list[Messages]:
 def vector(loaded: LazyLoadedModel) -> np.ndarray:
     rng = np.random.default_rng(7)
     v = rng.standard_normal(loaded.d_model).astype(np.float32)
-    return (v / np.linalg.norm(v) * 6.0).astype(np.float32)
+    return np.asarray(v / np.linalg.norm(v) * 6.0, dtype=np.float32)
 
 
 @pytest.fixture(scope="module")

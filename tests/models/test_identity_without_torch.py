@@ -70,19 +70,19 @@ def test_dtype_names_match_torch_dtypes() -> None:
 
 def test_cpu_is_proven_only_without_gpu_device_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    monkeypatch.setattr(loading.sys, "platform", "linux")
-    monkeypatch.setattr(loading.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr("pytest_persona.models.loading.sys.platform", "linux")
+    monkeypatch.setattr("pytest_persona.models.loading.glob.glob", lambda pattern: [])
     assert provably_cpu_only() and loading.default_device() == "cpu"
     for node in ("/dev/nvidia0", "/dev/kfd", "/dev/dxg"):
-        monkeypatch.setattr(loading.glob, "glob",
+        monkeypatch.setattr("pytest_persona.models.loading.glob.glob",
                             lambda pattern, node=node: [node] if pattern[:8] == node[:8] else [])
         assert not provably_cpu_only(), node
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert provably_cpu_only()  # every GPU hidden
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
-    monkeypatch.setattr(loading.sys, "platform", "win32")
+    monkeypatch.setattr("pytest_persona.models.loading.sys.platform", "win32")
     assert not provably_cpu_only()
-    monkeypatch.setattr(loading.sys, "platform", "darwin")
+    monkeypatch.setattr("pytest_persona.models.loading.sys.platform", "darwin")
     assert provably_cpu_only()
 
 

@@ -135,7 +135,7 @@ def test_bad_line_fails_or_is_skipped(tmp_path: Path, loaded: LoadedModel,
 class CountingProjector:
     """Projects with a fixed linear map of text length; counts calls; can fail on demand."""
 
-    traits = ("evil",)
+    traits: tuple[str, ...] = ("evil",)
 
     def __init__(self, fail_after: int | None = None) -> None:
         self.project_calls = 0

@@ -14,7 +14,7 @@ import torch
 from pytest_persona.cli import main
 from pytest_persona.core.vectors import TraitVectors
 from pytest_persona.models.loading import LoadedModel, load_model
-from pytest_persona.models.tiny import D_MODEL, N_LAYERS
+from pytest_persona.models.tiny_names import D_MODEL, N_LAYERS
 from pytest_persona.pipeline import screen as screen_mod
 from pytest_persona.pipeline.screen import (
     ModelProjector,

@@ -48,12 +48,13 @@ def _baseline(tmp: Path, mutate=None) -> Path:
 def test_rules_that_cannot_be_evaluated_exit_4(pytester: pytest.Pytester, args, needle) -> None:
     """Each of these exited 0 ("no regressions") before: the gate passed open."""
     pytester.makepyfile(test_plain="def test_ok():\n    pass\n")
+    (pytester.path / "e").mkdir()
+    (pytester.path / "o").mkdir()
     paths = {
         "base": _baseline(pytester.path),
-        "empty": _baseline(pytester.path / "e", lambda d: d.update(traits={}))
-        if (pytester.path / "e").mkdir() is None else None,
+        "empty": _baseline(pytester.path / "e", lambda d: d.update(traits={})),
         "odd": _baseline(pytester.path / "o", lambda d: d["traits"]["evil"]["metrics"].update(
-            label="high")) if (pytester.path / "o").mkdir() is None else None,
+            label="high")),
         "deep": pytester.path / "deep.json",
     }
     paths["deep"].write_text('{"schema_version": 2, "traits": ' + "[" * 100000 + "]" * 100000

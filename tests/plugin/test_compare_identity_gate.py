@@ -4,6 +4,7 @@ model or trait setup, naming both sides (issue 25 item 12)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,7 @@ def test_a_reference_of_another_architecture_is_a_usage_error(pytester: pytest.P
     ({"layer": 3}, "sycophantic: layer: baseline 3, this run 1"),
 ])
 def test_a_baseline_from_another_model_or_layer_is_a_usage_error(
-        pytester: pytest.Pytester, change: dict, named: str) -> None:
+        pytester: pytest.Pytester, change: dict[str, Any], named: str) -> None:
     _project(pytester)
     base = make_results(("sycophantic",))
     base["model"].update(change.get("model") or {"name": "tiny-random-qwen2",
