@@ -116,8 +116,11 @@ def test_hostile_inputs_run_no_script_and_leak_no_secret(
     outcomes = res.parseoutcomes()
     assert outcomes.get("passed") == 1 and outcomes.get("failed") == 5, outcomes
     run = load_results(root / "reports" / "persona-results.json")
-    examples = [e for p in run["traits"]["hostile_trait"]["sweep"] for e in p["examples"]]
-    assert any("<script>" in e["question"] for e in examples)  # hostile text reached the report
+    sweep = run["traits"]["hostile_trait"]["sweep"]
+    assert sweep is not None
+    examples = [e for p in sweep for e in p["examples"]]
+    # hostile text reached the report
+    assert any("<script>" in (e["question"] or "") for e in examples)
 
     outs = [_persona("report", "reports/persona-results.json", "-o", "out/run.html", cwd=root),
             _persona("report", "inputs/hostile.json", "-o", "out/hostile.html", cwd=root),

@@ -69,7 +69,7 @@ def test_check_anchors_locates_the_first_problem(
 def test_register_anchors_validates_and_names_the_field() -> None:
     judge = OfflineJudge()
     with pytest.raises(AnchorError, match=r"anchors high\[1\]: must be a string"):
-        judge.register_anchors("pedantic", ["a", 7], LOW)
+        judge.register_anchors("pedantic", ["a", 7], LOW)  # type: ignore[list-item]  # under test
     with pytest.raises(AnchorError, match=r"anchors low\[2\]: is also a high anchor"):
         judge.register_anchors("pedantic", HIGH, [*LOW[:2], HIGH[1].upper()])
     with pytest.raises(ValueError, match="heuristic"):
