@@ -16,6 +16,7 @@ from .prompts import COHERENCE_PROMPT, fill_prompt
 from .usage import JudgeUsage
 
 __all__ = [
+    "BACKENDS",
     "COHERENCE_PROMPT",
     "DEFAULT_ANTHROPIC_MODEL",
     "DEFAULT_OPENAI_MODEL",
@@ -34,7 +35,8 @@ __all__ = [
 #: the judge of the persona-vectors paper
 DEFAULT_OPENAI_MODEL = "gpt-4.1-mini-2025-04-14"
 DEFAULT_ANTHROPIC_MODEL = "claude-haiku-4-5-20251001"
-_KINDS = ("openai", "anthropic", "hf", "offline")
+#: the backends a judge spec names before its colon (``openai:MODEL``)
+BACKENDS = ("openai", "anthropic", "hf", "offline")
 
 
 def resolve_judge_spec(spec: str, env: Mapping[str, str] = os.environ) -> tuple[str, str]:
@@ -51,22 +53,22 @@ def resolve_judge_spec(spec: str, env: Mapping[str, str] = os.environ) -> tuple[
             "judge: offline (auto: neither OPENAI_API_KEY nor ANTHROPIC_API_KEY is set; "
             "the offline MiniLM judge is approximate, see its measured AUC in the README)"
         )
-    kind, _, model = spec.partition(":")
-    if kind not in _KINDS:
+    backend, _, model = spec.partition(":")
+    if backend not in BACKENDS:
         raise ValueError(
-            f"unknown judge spec {spec!r}: use auto, offline, openai:MODEL, anthropic:MODEL "
-            "or hf:MODEL_OR_PATH"
+            f"unknown judge spec {spec!r}: unknown backend {backend!r}; use auto, offline, "
+            "openai:MODEL, anthropic:MODEL or hf:MODEL_OR_PATH"
         )
-    if kind == "offline":
+    if backend == "offline":
         return spec, f"judge: {spec} (offline MiniLM judge, no network)"
     if not model:
-        if kind == "openai":
+        if backend == "openai":
             model = DEFAULT_OPENAI_MODEL
-        elif kind == "anthropic":
+        elif backend == "anthropic":
             model = DEFAULT_ANTHROPIC_MODEL
         else:
             raise ValueError("hf judge needs a model: hf:MODEL_OR_PATH")
-        spec = f"{kind}:{model}"
+        spec = f"{backend}:{model}"
     return spec, f"judge: {spec} (as requested)"
 
 
@@ -87,19 +89,19 @@ def make_judge(
     ``deadline``: overall seconds one API judge call may take (default: the judges' own,
     ``PERSONA_JUDGE_DEADLINE`` or 3x ``timeout``)."""
     spec, _msg = resolve_judge_spec(spec)
-    kind, _, model = spec.partition(":")
+    backend, _, model = spec.partition(":")
     common: dict[str, Any] = dict(concurrency=concurrency, cache_path=cache_path, refresh=refresh)
-    if kind == "openai":
+    if backend == "openai":
         from .openai_judge import OpenAIJudge
 
         return OpenAIJudge(model, base_url=base_url, timeout=timeout, max_retries=max_retries,
                            deadline=deadline, **common)
-    if kind == "anthropic":
+    if backend == "anthropic":
         from .anthropic_judge import AnthropicJudge
 
         return AnthropicJudge(model, base_url=base_url, timeout=timeout,
                               max_retries=max_retries, deadline=deadline, **common)
-    if kind == "hf":
+    if backend == "hf":
         from .hf_judge import HFJudge
 
         return HFJudge(model, model_loader=model_loader, **common)
