@@ -259,6 +259,19 @@ def _screen_vectors(args: argparse.Namespace, loaded: LoadedModel, cache: Person
     return found
 
 
+def _own_mode(args: argparse.Namespace) -> str:
+    """``--own``, or the deprecated ``--baseline`` with a message on stderr."""
+    own: str | None = args.own
+    if args.baseline is not None:
+        print("persona screen: --baseline is now --own; the old name goes in the next release",
+              file=sys.stderr)
+        if own is not None and own != args.baseline:
+            raise PersonaUsageError(f"--own {own} and --baseline {args.baseline} disagree: "
+                                    "--baseline is the old name of --own, give only --own")
+        own = args.baseline
+    return own or "generate"
+
+
 def _screen(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -308,7 +321,7 @@ def _screen(args: argparse.Namespace) -> int:
                 parquet.append(pq.ParquetWriter(str(parquet_path) + ".partial", table.schema))
             parquet[0].write_table(table)  # type: ignore[attr-defined]
 
-    result = screen(data, projector, baseline=args.baseline, threshold=args.threshold,
+    result = screen(data, projector, own=_own_mode(args), threshold=args.threshold,
                     batch_size=args.batch_size, cache=cache, on_bad_line=args.on_bad_line,
                     top_k=args.top, progress=bind(ProgressPrinter(), f"screen {data.name}"),
                     sink=sink)
@@ -453,16 +466,19 @@ def parser() -> argparse.ArgumentParser:
     scr.add_argument("--vectors", default=None,
                      help="a vector file, or a folder with TRAIT.safetensors files")
     scr.add_argument("--layer", type=int, default=None, help="0-based decoder block")
-    scr.add_argument("--baseline", choices=("generate", "none"), default="generate",
-                     help="generate: minus the model's own greedy response (the paper's "
+    scr.add_argument("--own", choices=("generate", "none"), default=None,
+                     help="the model's own answers: generate (default) subtracts the "
+                          "projection of its greedy answer to each prompt (the paper's "
                           "measure); none: raw projection only, no generation")
+    scr.add_argument("--baseline", choices=("generate", "none"), default=None,
+                     help=argparse.SUPPRESS)  # the old name of --own, for one release
     scr.add_argument("--threshold", type=float, default=None,
                      help="report the fraction of samples whose score exceeds this")
     scr.add_argument("--out", default="reports/screen")
     scr.add_argument("--on-bad-line", choices=("fail", "skip"), default="fail")
     scr.add_argument("--batch-size", type=int, default=16)
     scr.add_argument("--max-new-tokens", type=int, default=64,
-                     help="length of the model's own responses (--baseline generate)")
+                     help="length of the model's own responses (--own generate)")
     scr.add_argument("--max-tokens", type=int, default=2048,
                      help="most tokens of one sample (prompt + response, or prompt + "
                           "--max-new-tokens); a longer one is a bad line (see --on-bad-line)")

@@ -8,7 +8,7 @@ the output of decoder block ``layer`` (0-based, ``hidden_states[layer + 1]``), a
 the same convention as every other projection in this package). High values mark samples that
 push the model towards the trait more than it already goes.
 
-``baseline="none"`` skips the model's own response and reports the raw projection: no
+``own="none"`` skips the model's own response and reports the raw projection: no
 generation, but a prompt that already draws the trait out of the model (a question about
 poisons) scores high even with a harmless answer, and length or style shifts are not
 cancelled, so its ranking and threshold mean less.
@@ -28,11 +28,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import torch
 
 from pytest_persona._util.atomic import write_text
+from pytest_persona._util.deprecated import module_alias, renamed_keyword, warn_renamed
 from pytest_persona._util.numbers import finite_or_none
 from pytest_persona.cache.store import PersonaCache, stable_hash
 from pytest_persona.core.activations import collect_activations
@@ -44,8 +45,19 @@ from pytest_persona.errors import ScreenInputError as ScreenInputError
 from pytest_persona.models.loading import LoadedModel, cache_identity
 from pytest_persona.pipeline.responses import generate_cached
 
-Baseline = Literal["generate", "none"]
-BASELINES: tuple[str, ...] = ("generate", "none")
+#: the own-answer mode: "generate" the model's own answer to each prompt and subtract its
+#: projection, or "none" (the raw projection). It was called "baseline" before #24.
+OwnMode = Literal["generate", "none"]
+OWN_MODES: tuple[str, ...] = ("generate", "none")
+
+if TYPE_CHECKING:  # deprecated aliases (at runtime the module __getattr__ below warns)
+    Baseline = OwnMode
+    BASELINES = OWN_MODES
+else:
+
+    def __getattr__(name: str) -> Any:
+        return module_alias(__name__, name, {"Baseline": "OwnMode", "BASELINES": "OWN_MODES"})
+
 ROLES = ("system", "user", "assistant", "tool", "developer")
 TEXT_LIMIT = 4000  # characters of a top sample's text kept for the report
 #: the longest line read, in bytes: a longer one is a bad line (read past in chunks, never held)
@@ -332,7 +344,7 @@ class ModelProjector:
 # -- the screen ---------------------------------------------------------------------------------
 @dataclass
 class ScreenRow:
-    """Per-sample numbers; ``own`` and ``difference`` are None with ``baseline="none"``."""
+    """Per-sample numbers; ``own`` and ``difference`` are None with ``own="none"``."""
 
     line: int
     id: str | None
@@ -372,13 +384,14 @@ class TraitScreen:
                 "top": self.top}
 
 
+@renamed_keyword("baseline", "own")
 @dataclass
 class ScreenResult:
     """What a screen found, JSON-ready through :meth:`to_dict`."""
 
     data: str
     data_sha256: str
-    baseline: str
+    own: str  # the own-answer mode, one of OWN_MODES
     threshold: float | None
     key: dict[str, Any]
     traits: dict[str, TraitScreen]
@@ -392,12 +405,21 @@ class ScreenResult:
 
     @property
     def measure(self) -> str:
-        return "projection_difference" if self.baseline == "generate" else "projection"
+        return "projection_difference" if self.own == "generate" else "projection"
+
+    @property
+    def baseline(self) -> str:
+        """Deprecated name of :attr:`own`."""
+        warn_renamed("ScreenResult.baseline", "ScreenResult.own")
+        return self.own
 
     def to_dict(self) -> dict[str, Any]:
+        """The ``screen.json`` document. The mode is written as ``own`` and, for readers of
+        earlier files, as ``baseline`` too (the same value; ``baseline`` goes in a release)."""
         return {
             "kind": "persona-screen", "version": SCREEN_VERSION, "data": self.data,
-            "data_sha256": self.data_sha256, "baseline": self.baseline, "measure": self.measure,
+            "data_sha256": self.data_sha256, "own": self.own, "baseline": self.own,
+            "measure": self.measure,
             "threshold": self.threshold, "n_samples": self.n_samples,
             "skipped_lines": self.skipped.count, "skipped_examples": self.skipped.examples,
             "batches": {"computed": self.batches_computed, "cached": self.batches_cached},
@@ -485,23 +507,23 @@ def _batch_path(cache: PersonaCache, key: str) -> Path:
     return cache.root / "screen" / key[:2] / f"{key}.json"
 
 
-def _load_batch(path: Path, n: int, n_traits: int, baseline: str) -> dict[str, Any] | None:
+def _load_batch(path: Path, n: int, n_traits: int, own: str) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         proj = data["projection"]
         ok = len(proj) == n and all(len(r) == n_traits for r in proj)
-        if baseline == "generate":
+        if own == "generate":
             ok = ok and len(data["own"]) == n and len(data["own_text"]) == n
         return data if ok else None
     except (OSError, ValueError, KeyError, TypeError):
         return None  # unreadable: recompute
 
 
-def _compute_batch(projector: Projector, batch: list[Sample], baseline: str) -> dict[str, Any]:
+def _compute_batch(projector: Projector, batch: list[Sample], own: str) -> dict[str, Any]:
     prompts = [s.prompt for s in batch]
-    if baseline == "none":
+    if own == "none":
         return {"projection": projector.project(prompts, [s.response for s in batch])}
     def ident(p: Messages) -> tuple[tuple[str, str], ...]:
         return tuple((m["role"], m["content"]) for m in p)
@@ -519,7 +541,7 @@ def screen(
     path: str | Path,
     projector: Projector,
     *,
-    baseline: str = "generate",
+    own: str = "generate",
     threshold: float | None = None,
     batch_size: int = 32,
     cache: PersonaCache | None = None,
@@ -529,18 +551,29 @@ def screen(
     resamples: int = RESAMPLES,
     progress: Callable[[int, int], None] | None = None,
     sink: Callable[[list[ScreenRow]], None] | None = None,
+    baseline: str | None = None,
 ) -> ScreenResult:
-    """Screen the JSONL file at ``path``; per-sample rows go to ``sink`` batch by batch."""
-    if baseline not in BASELINES:
-        raise ValueError(f"baseline must be one of {', '.join(BASELINES)}, got {baseline!r}")
+    """Screen the JSONL file at ``path``; per-sample rows go to ``sink`` batch by batch.
+
+    ``own``: "generate" ranks by the projection difference from the model's own answers,
+    "none" by the raw projection (see the module docstring). ``baseline`` is its deprecated
+    name, kept in the signature so that callers of the old name still type-check."""
+    if baseline is not None:
+        if own not in ("generate", baseline):
+            raise TypeError(f"screen() got own={own!r} and its old name baseline={baseline!r}")
+        warn_renamed("screen(baseline=)", "own=")
+        own = baseline
+    if own not in OWN_MODES:
+        raise ValueError(f"own must be one of {', '.join(OWN_MODES)}, got {own!r}")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     data = Path(path)
     if not data.is_file():
         raise FileNotFoundError(f"{data}: no such data file")
     traits = projector.traits
-    base_key = {**projector.key(), "baseline": baseline, "v": SCREEN_VERSION}
-    if baseline == "none":
+    # "baseline": the mode's name in the persisted batch keys, kept so cached batches still match
+    base_key = {**projector.key(), "baseline": own, "v": SCREEN_VERSION}
+    if own == "none":
         base_key.pop("generation", None)
     total = count_lines(data) if progress is not None else 0
     stats = {t: StreamingMean(threshold, resamples, seed) for t in traits}
@@ -556,10 +589,10 @@ def screen(
     for number, batch in enumerate(batched(samples, batch_size)):
         key = stable_hash({**base_key, "lines": [s.digest for s in batch]}, 40)
         path_b = _batch_path(cache, key) if cache is not None else None
-        found = (_load_batch(path_b, len(batch), len(traits), baseline)
+        found = (_load_batch(path_b, len(batch), len(traits), own)
                  if path_b is not None and not (cache and cache.refresh) else None)
         if found is None:
-            found = _compute_batch(projector, batch, baseline)
+            found = _compute_batch(projector, batch, own)
             computed += 1
             if path_b is not None:
                 write_text(path_b, json.dumps(found, ensure_ascii=False))
@@ -568,10 +601,10 @@ def screen(
         rows: list[ScreenRow] = []
         for i, sample in enumerate(batch):
             proj = dict(zip(traits, map(float, found["projection"][i])))
-            own = dict(zip(traits, map(float, found["own"][i]))) if baseline == "generate" \
+            own_p = dict(zip(traits, map(float, found["own"][i]))) if own == "generate" \
                 else None
-            diff = {t: proj[t] - own[t] for t in traits} if own is not None else None
-            rows.append(ScreenRow(sample.line, sample.id, sample.digest, proj, own, diff))
+            diff = {t: proj[t] - own_p[t] for t in traits} if own_p is not None else None
+            rows.append(ScreenRow(sample.line, sample.id, sample.digest, proj, own_p, diff))
         for t in traits:
             scores = [r.score(t) for r in rows]
             stats[t].add_block(number, scores)
@@ -587,7 +620,7 @@ def screen(
             progress(min(n + bad.count, total), total)
     if progress is not None and total and n + bad.count < total:
         progress(total, total)
-    return ScreenResult(str(data), digest.hexdigest(), baseline, threshold, base_key,
+    return ScreenResult(str(data), digest.hexdigest(), own, threshold, base_key,
                         {t: TraitScreen(t, stats[t].summary(), tops[t].items()) for t in traits},
                         n, bad, computed, cached, {t: h.to_dict() for t, h in hists.items()},
                         resamples, seed)
