@@ -13,14 +13,16 @@ with ``save_results`` (strict by default).
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from pytest_persona.results.paired import per_question_means, question_texts
 from pytest_persona.results.schema import (
     SCHEMA_VERSION,
+    AgreementRow,
     ComparisonRecord,
     CosineMatrix,
+    DamageRow,
     DoseConversion,
     ExpectationRecord,
     JudgeInfo,
@@ -49,7 +51,7 @@ class ResultsBuilder:
 
     def __init__(self) -> None:
         self._traits: dict[str, TraitSection] = {}
-        self._expectations: list[ExpectationRecord] = []
+        self._expectations: dict[str, ExpectationRecord] = {}
         self._model: ModelInfo | None = None
         self._reference: ModelInfo | None = None
         self._judge: JudgeInfo | None = None
@@ -118,6 +120,25 @@ class ResultsBuilder:
         pq.setdefault("questions", {}).update(question_texts(questions))
         pq.setdefault("metrics", {})[metric] = per_question_means(questions, values)
 
+    def add_damage(self, trait: str, rows: Iterable[DamageRow]) -> None:
+        """Steering-damage rows; a row replaces an earlier one at the same coefficient."""
+        section = self.trait(trait)
+        known = {row["coeff"]: row for row in section.get("damage") or []}
+        known.update({row["coeff"]: row for row in rows})
+        section["damage"] = [known[c] for c in sorted(known)]
+
+    def set_agreement(self, trait: str, file: str, row: AgreementRow) -> None:
+        """How the judge agrees with the human labels of ``file``."""
+        section = self.trait(trait)
+        found = section.get("judge_agreement")
+        if found is None:
+            found = section["judge_agreement"] = {}
+        found[file] = row
+
+    def set_screen(self, trait: str, screen_id: str, screen: Mapping[str, Any]) -> None:
+        """A dataset screen's summary, under the id of its expectation."""
+        self.trait(trait).setdefault("screens", {})[screen_id] = dict(screen)
+
     def merge_trait(self, name: str, section: Mapping[str, Any]) -> None:
         """Merge a trait section recorded elsewhere (an xdist worker's) into this one."""
         _merge(cast(dict[str, Any], self.trait(name)), section)
@@ -149,8 +170,9 @@ class ResultsBuilder:
         self._duration_s = duration_s
 
     def add_expectation(self, expectation: ExpectationRecord) -> None:
-        """One expectation (pytest item) and its outcome, in the order added."""
-        self._expectations.append(expectation)
+        """One expectation (pytest item) and its outcome, in the order added; a second record
+        of the same ``nodeid`` replaces the first (so building twice gives one document)."""
+        self._expectations[expectation["nodeid"]] = expectation
 
     def set_comparison(self, comparison: ComparisonRecord | None) -> None:
         self._comparison = comparison
@@ -171,6 +193,6 @@ class ResultsBuilder:
             "duration_s": self._duration_s,
             "traits": dict(self._traits),
             "cosine": self._cosine,
-            "expectations": list(self._expectations),
+            "expectations": list(self._expectations.values()),
             "comparison": self._comparison,
         }

@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pytest_persona.core.projection import cosine, cosine_matrix, pearson, spearman
 from pytest_persona.core.stats import Summary, summarize
@@ -17,7 +17,8 @@ from pytest_persona.errors import NotForThisModel as NotForThisModel
 from pytest_persona.errors import PersonaUsageError as PersonaUsageError
 from pytest_persona.pipeline.identity_check import coeff_zero_identity
 from pytest_persona.pipeline.projections import prompt_last_projections
-from pytest_persona.results.paired import pair, per_question_means, record_per_question, seed_for
+from pytest_persona.results.paired import pair, per_question_means, seed_for
+from pytest_persona.results.schema import DamageRow
 from pytest_persona.suites.repeats import repeatable
 from pytest_persona.suites.schema import Expectation, ResolvedSuite
 from pytest_persona.suites.session import PersonaSession
@@ -202,8 +203,8 @@ def cross_trait_cosine(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, 
                 and name not in vecs and result.vectors.n_layers > rs.layer):
             vecs[name] = result.vectors.array(rs.layer)
     names, matrix = cosine_matrix(vecs)
-    ps.section(t.name)["metrics"]["max_cross_cosine"] = max(
-        abs(v) for k, v in figures.items() if k.startswith("cos["))
+    ps.results.set_metric(t.name, "max_cross_cosine", max(
+        abs(v) for k, v in figures.items() if k.startswith("cos[")))
     ps.cosine = {"layer": rs.layer, "traits": names, "matrix": matrix}  # type: ignore[attr-defined]
     msg = (f"cosine of the {t.name} vector with other traits at layer {rs.layer} must stay "
            f"below {limit:g}{' in absolute value' if absolute else ''}: " + ", ".join(parts))
@@ -275,10 +276,9 @@ def checkpoint_shift(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t:
     shift = diff.mean
     value = shift if req == "mean" else lo
     ok = math.isfinite(value) and value < limit
-    section = ps.section(t.name)
-    section["metrics"]["checkpoint_shift"] = shift
-    record_per_question(section, "checkpoint_shift", questions,
-                        [a - b for a, b in zip(test_p, ref_p)])
+    ps.results.set_metric(t.name, "checkpoint_shift", shift)
+    ps.results.add_per_question(t.name, "checkpoint_shift", questions,
+                                [a - b for a, b in zip(test_p, ref_p)])
     what = "mean" if req == "mean" else "95% CI lower bound"
     msg = (f"{t.name} projection shift of {test.name} vs reference {ref.name} at layer "
            f"{rs.layer} (at {at}: {where}): paired mean {shift:+.3f} (95% CI {lo:+.3f} to "
@@ -375,11 +375,11 @@ def dataset_screen(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: T
            + (f", {result.skipped.count} bad lines skipped" if result.skipped.count else "")
            + "); " + "; ".join(checks))
     payload = result.to_dict()
-    ps.section(t.name).setdefault("screens", {})[exp.id] = {
+    ps.results.set_screen(t.name, exp.id, {
         "data": str(p["file"]), "baseline": p["baseline"], "measure": payload["measure"],
         "layer": rs.layer, "interval": payload["interval"],
         "trait_summary": payload["traits"][t.name],
-        "histogram": payload["histograms"][t.name]}
+        "histogram": payload["histograms"][t.name]})
     figures = {"n": s.n, "mean": round(s.mean, 4), "ci_low": round(s.ci_low, 4),
                "ci_high": round(s.ci_high, 4), "baseline": p["baseline"],
                "require": p["require"], "layer": rs.layer, "file": str(path)}
@@ -419,10 +419,7 @@ def steering_damage(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: 
     for c in coeffs:
         values = steering_kl(ps.model, vec, rs.layer, rs.positions, c, benign, ps.cache, batch)
         rows[c] = summarize_kl(c, values, rs.dose_of(c), seed=0)
-    section = ps.section(t.name)
-    known = {r["coeff"]: r for r in section.get("damage") or []}
-    known.update({c: s.to_row() for c, s in rows.items()})
-    section["damage"] = [known[c] for c in sorted(known)]
+    ps.results.add_damage(t.name, [cast(DamageRow, s.to_row()) for s in rows.values()])
     s = rows[coeff]
     value = s.kl if p["require"] == "mean" else s.ci_high
     ok = math.isfinite(value) and value <= p["max_kl"]
@@ -477,12 +474,12 @@ def judge_agreement(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: 
            f"{a.ci_low:.3f} to {a.ci_high:.3f}, bootstrap, n={a.n}{classes}"
            + (f", {a.missing} unscored" if a.missing else "") + f"); {what} {value:.3f} must "
            f"be at least {floor:g}")
-    ps.section(t.name).setdefault("judge_agreement", {})[path.name] = {
+    ps.results.set_agreement(t.name, path.name, {
         "metric": a.metric, "value": a.value if math.isfinite(a.value) else None,
         "ci": [a.ci_low if math.isfinite(a.ci_low) else None,
                a.ci_high if math.isfinite(a.ci_high) else None],
         "n": a.n, "missing": a.missing, "judge": a.judge, "file": name,
-        "procedure": a.to_dict()["procedure"]}
+        "procedure": a.to_dict()["procedure"]})
     return Outcome(ok, msg, {a.metric: round(a.value, 4), "ci_low": round(a.ci_low, 4),
                              "ci_high": round(a.ci_high, 4), "n": a.n, "missing": a.missing,
                              "min": floor, "require": req, "judge": a.judge,

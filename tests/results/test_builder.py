@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
+from pytest_persona.errors import ResultsError
 from pytest_persona.results.builder import ResultsBuilder
 from pytest_persona.results.io import load_results, save_results
 from pytest_persona.results.paired import question_id
@@ -109,6 +111,21 @@ def test_built_document_keeps_the_key_order_of_earlier_files() -> None:
     ]
 
 
+def test_building_twice_gives_one_document() -> None:
+    b = ResultsBuilder()
+    b.set_model({"name": "tiny"})
+    b.add_expectation({"nodeid": "s.yaml::a", "outcome": "failed"})
+    b.add_expectation({"nodeid": "s.yaml::b", "outcome": "passed"})
+    first = b.build()
+    b.add_expectation({"nodeid": "s.yaml::a", "outcome": "passed"})
+    again = b.build()
+    assert [e["outcome"] for e in first["expectations"]] == ["failed", "passed"]
+    assert [(e["nodeid"], e["outcome"]) for e in again["expectations"]] == [
+        ("s.yaml::a", "passed"),
+        ("s.yaml::b", "passed"),
+    ]
+
+
 def test_build_needs_a_model() -> None:
     with pytest.raises(ValueError, match="set_model"):
         ResultsBuilder().build()
@@ -126,8 +143,9 @@ def test_bad_field_from_the_builder_is_located(tmp_path: Path) -> None:
         sampling={},
         dose=None,
     )
-    b.trait("evil")["sweep"][0]["mean"] = "high"  # type: ignore[index, typeddict-item]
-    with pytest.raises(Exception, match=r"traits\.evil\.sweep\[0\]\.mean: expected number"):
+    sweep = cast(list[dict[str, Any]], b.trait("evil").get("sweep"))
+    sweep[0]["mean"] = "high"
+    with pytest.raises(ResultsError, match=r"traits\.evil\.sweep\[0\]\.mean: expected number"):
         save_results(b.build(), tmp_path / "r.json")
     assert not (tmp_path / "r.json").exists()
 
@@ -135,7 +153,10 @@ def test_bad_field_from_the_builder_is_located(tmp_path: Path) -> None:
 def test_merge_trait_keeps_what_a_null_would_erase() -> None:
     b = ResultsBuilder()
     b.set_metric("evil", "baseline_score", 20.0)
-    worker = {"metrics": {"baseline_score": None, "steered_score": 70.0}, "layer": 3}
+    worker: dict[str, Any] = {
+        "metrics": {"baseline_score": None, "steered_score": 70.0},
+        "layer": 3,
+    }
     b.merge_trait("evil", worker)
     assert b.trait("evil") == {
         "metrics": {"baseline_score": 20.0, "steered_score": 70.0},
@@ -149,3 +170,24 @@ def test_vector_without_effective_pairs_sets_no_metric() -> None:
     b = ResultsBuilder()
     b.set_vector("evil", {"source": "cache"})
     assert b.traits == {"evil": {"metrics": {}, "vector": {"source": "cache"}}}
+
+
+def test_damage_rows_merge_by_coefficient() -> None:
+    b = ResultsBuilder()
+    b.add_damage("evil", [{"coeff": 4.0, "kl": 0.3, "n": 8}, {"coeff": 1.0, "kl": 0.1}])
+    b.add_damage("evil", [{"coeff": 4.0, "kl": 0.5, "n": 16}, {"coeff": 2.0, "kl": 0.2}])
+    assert b.trait("evil").get("damage") == [
+        {"coeff": 1.0, "kl": 0.1},
+        {"coeff": 2.0, "kl": 0.2},
+        {"coeff": 4.0, "kl": 0.5, "n": 16},
+    ]
+
+
+def test_agreement_and_screens_are_kept_per_file_and_id() -> None:
+    b = ResultsBuilder()
+    b.set_agreement("evil", "a.jsonl", {"metric": "auc", "value": 0.9, "n": 10})
+    b.set_agreement("evil", "b.jsonl", {"metric": "spearman", "value": None, "n": 3})
+    b.set_screen("evil", "dataset_screen", {"layer": 2, "measure": "projection"})
+    section = b.trait("evil")
+    assert sorted(section.get("judge_agreement") or {}) == ["a.jsonl", "b.jsonl"]
+    assert section.get("screens") == {"dataset_screen": {"layer": 2, "measure": "projection"}}
