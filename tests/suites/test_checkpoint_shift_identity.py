@@ -21,8 +21,9 @@ def test_another_architecture_of_the_same_shape_is_refused(tmp_path: Path) -> No
     ps = PersonaSession(PersonaOptions(model="tiny-random-qwen2",
                                        reference_model="tiny-random-gpt2", judge="offline",
                                        cache_dir=tmp_path / "cache"))
-    assert (ps.model.n_layers, ps.model.d_model) == (ps.reference.n_layers,  # type: ignore
-                                                     ps.reference.d_model)  # type: ignore
+    ref = ps.reference
+    assert ref is not None
+    assert (ps.model.n_layers, ps.model.d_model) == (ref.n_layers, ref.d_model)
     with pytest.raises(PersonaUsageError) as err:
         checkpoint_shift(ps, suite.for_model("tiny-random-qwen2"), suite.expectations[0],
                          ps.trait("sycophantic"))
