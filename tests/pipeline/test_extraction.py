@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Set
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ def _answers(loaded: LoadedModel, trait: Any, cache: PersonaCache) -> dict[str, 
     return {t: r.polarity for r, t in zip(rows, texts)}
 
 
-def _scorer(polarity: dict[str, str], low: set[str] = frozenset(),  # type: ignore[assignment]
+def _scorer(polarity: dict[str, str], low: Set[str] = frozenset(),
             broken: Callable[[str], bool] = lambda a: False) -> Callable[[str], Any]:
     def score(prompt: str) -> Any:
         if COH_MARK in prompt:
