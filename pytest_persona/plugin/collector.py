@@ -12,6 +12,13 @@ from typing import Any
 import pytest
 
 from pytest_persona import __version__
+from pytest_persona.results.builder import ResultsBuilder
+from pytest_persona.results.schema import (
+    CosineMatrix,
+    ExpectationRecord,
+    ModelInfo,
+    ResultsDocument,
+)
 
 
 def _outcome(report: pytest.TestReport) -> str:
@@ -22,14 +29,6 @@ def _outcome(report: pytest.TestReport) -> str:
     return report.outcome
 
 
-def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
-    for key, value in new.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        elif value is not None:
-            into[key] = value
-
-
 class ResultsCollector:
     """Registered on the controlling process only."""
 
@@ -37,11 +36,11 @@ class ResultsCollector:
         self.config = config
         self.started = time.monotonic()
         self.expectations: dict[str, dict[str, Any]] = {}
-        self.traits: dict[str, dict[str, Any]] = {}
+        self.builder = ResultsBuilder()  # trait sections merged as they arrive
         self.sessions: dict[Any, dict[str, Any]] = {}
-        self.cosine: dict[str, Any] | None = None
+        self.cosine: CosineMatrix | None = None
         self._cos_pairs: dict[tuple[str, str], float | None] = {}
-        self.results: dict[str, Any] | None = None
+        self.results: ResultsDocument | None = None
         self.comparison: Any = None
         self.compare_error: str | None = None
 
@@ -75,8 +74,7 @@ class ResultsCollector:
             for key in ("suite", "trait", "kind", "name", "message", "figures", "duration_s"):
                 entry[key] = payload.get(key)
             self.junit_properties(nodeid, payload.get("figures") or {})
-            _merge(self.traits.setdefault(payload["trait"], {"metrics": {}}),
-                   payload.get("section") or {})
+            self.builder.merge_trait(payload["trait"], payload.get("section") or {})
             if payload.get("cosine"):
                 self._merge_cosine(payload["cosine"])
 
@@ -109,13 +107,15 @@ class ResultsCollector:
             [self._cos_pairs.get((a, b)) for b in traits] for a in traits]}
 
     # -- assembling -----------------------------------------------------------------------------
-    def build(self) -> dict[str, Any]:
+    def build(self) -> ResultsDocument:
         from pytest_persona.judges import resolve_judge_spec
         from pytest_persona.plugin.options import opt
 
         sessions = list(self.sessions.values())
-        model = next((s["model"] for s in sessions if "fingerprint" in s.get("model", {})),
-                     {"name": str(opt(self.config, "persona_model"))})
+        found = next((s["model"] for s in sessions if "fingerprint" in s.get("model", {})), None)
+        model: ModelInfo = {"name": str(opt(self.config, "persona_model"))}
+        if found:
+            model = found
         usage: dict[str, Any] = {"calls": 0, "cache_hits": 0, "input_tokens": 0,
                                  "output_tokens": 0, "cost_usd": None, "missing": 0}
         model_usage = {"generated_tokens": 0, "generate_calls": 0, "sweeps": 0}
@@ -138,38 +138,36 @@ class ResultsCollector:
             resolved, note = spec, str(exc)
         coh = opt(self.config, "persona_coherence_judge") or resolved
         ref = opt(self.config, "persona_reference_model") or None
-        from pytest_persona.results.document import SCHEMA_VERSION
-
-        results: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION,
-            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "package_version": __version__,
-            "model": model,
-            "reference_model": next((s["reference"] for s in sessions if s.get("reference")),
-                                    {"name": ref}) if ref else None,
-            "judge": {"id": resolved, "offline": resolved.startswith("offline"),
-                      "coherence_id": coh, "note": note,
-                      "resolved_models": sorted({m for s in sessions
-                                                 for m in s.get("judge_models") or []})},
-            "usage": {"judge": usage, "model": model_usage},
-            "cache": cache,
-            "duration_s": time.monotonic() - self.started,
-            "traits": self.traits,
-            "cosine": self.cosine,
-            "expectations": [self._expectation(e) for _, e in sorted(self.expectations.items())],
-            "comparison": None,
-        }
-        return results
+        b = self.builder
+        b.set_run(created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  package_version=__version__, duration_s=time.monotonic() - self.started)
+        b.set_model(model)
+        reference: ModelInfo | None = {"name": ref} if ref else None
+        if ref:
+            reference = next((s["reference"] for s in sessions if s.get("reference")), reference)
+        b.set_reference_model(reference)
+        b.set_judge({"id": resolved, "offline": resolved.startswith("offline"),
+                     "coherence_id": coh, "note": note,
+                     "resolved_models": sorted({m for s in sessions
+                                                for m in s.get("judge_models") or []})})
+        b.set_usage({"judge": usage, "model": model_usage})
+        b.set_cache(cache)
+        b.set_cosine(self.cosine)
+        for _, e in sorted(self.expectations.items()):
+            b.add_expectation(self._expectation(e))
+        return b.build()
 
     @staticmethod
-    def _expectation(e: dict[str, Any]) -> dict[str, Any]:
-        return {
+    def _expectation(e: dict[str, Any]) -> ExpectationRecord:
+        record: ExpectationRecord = {
             "nodeid": e["nodeid"], "suite": e.get("suite", ""), "trait": e.get("trait") or "",
             "kind": e.get("kind") or e.get("name", "").split("[")[0], "name": e.get("name", ""),
             "outcome": e.get("outcome", "error"), "message": e.get("message") or "",
             "figures": e.get("figures") or {}, "duration_s": e.get("duration_s") or 0.0,
-            **({"xfail_reason": e["xfail_reason"]} if e.get("xfail_reason") else {}),
         }
+        if e.get("xfail_reason"):
+            record["xfail_reason"] = e["xfail_reason"]
+        return record
 
     # -- the gate's rules: checked before anything expensive runs -------------------------------
     def _rules(self) -> list[str]:
@@ -278,11 +276,11 @@ class ResultsCollector:
             tr.write_line(format_summary_table(self.results, width=min(width, 120)))
         except Exception as exc:  # noqa: BLE001 - the summary must not hide the run's outcome
             tr.write_line(f"persona summary table could not be rendered: {exc!r}", red=True)
-        usage = self.results["usage"]
-        judge, model = usage["judge"], usage["model"]
+        usage = self.results.get("usage") or {}
+        judge, model = usage.get("judge") or {}, usage.get("model") or {}
         cost = f", ${judge['cost_usd']:.4f}" if judge.get("cost_usd") is not None else ""
         tr.write_line(
-            f"judge ({self.results['judge']['id']}): {judge['calls']} calls, "
+            f"judge ({(self.results.get('judge') or {}).get('id')}): {judge['calls']} calls, "
             f"{judge['cache_hits']} cached, {judge['missing']} missing, "
             f"{judge['input_tokens']} in / {judge['output_tokens']} out tokens{cost}; "
             f"model under test: {model['generated_tokens']} tokens in "

@@ -33,6 +33,7 @@ from typing import Any
 from pytest_persona._util.numbers import is_finite_number
 from pytest_persona.errors import CompareUsageError as CompareUsageError
 from pytest_persona.results.paired import PairedDiff, pair, seed_for
+from pytest_persona.results.schema import CheckRecord, ComparisonRecord
 
 METRIC_ALIASES = {
     "score": "baseline_score",
@@ -196,7 +197,7 @@ class Check:
     def verdict(self) -> str:
         return "fail" if self.failed else "pass"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> CheckRecord:
         return {"trait": self.trait, "metric": self.metric, "rule": str(self.rule),
                 "mode": self.mode, "old": self.old, "new": self.new, "delta": self.delta,
                 "n": self.n, "ci": list(self.ci) if self.ci else None, "level": self.level,
@@ -237,7 +238,7 @@ class Comparison:
                 return r
         return None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ComparisonRecord:
         return {
             "baseline_path": self.baseline_path,
             "rules": [str(r) for r in self.rules],

@@ -26,6 +26,7 @@ The tree::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
 #: the version this package writes; every version in ``READABLE_VERSIONS`` is read
@@ -70,8 +71,8 @@ class JudgeInfo(TypedDict, total=False):
 class UsageInfo(TypedDict, total=False):
     """``usage``: judge calls and tokens, model-under-test generation counts."""
 
-    judge: dict[str, float | None]
-    model: dict[str, float | None]
+    judge: Mapping[str, float | None]
+    model: Mapping[str, float | None]
 
 
 class VectorInfo(TypedDict, total=False):
@@ -262,7 +263,7 @@ class CheckRecord(TypedDict, total=False):
     level: float | None
     allowed: float | None
     p_value: float | None
-    unpaired: bool | None
+    unpaired: int | None  #: questions with a value on one side only
     correction: str | None
     m: int | None
     per_question: dict[str, Any] | None
@@ -277,7 +278,7 @@ class ComparisonRecord(TypedDict, total=False):
     level: float | None
     checks: list[CheckRecord]
     regressions: list[CheckRecord]
-    deltas: dict[str, dict[str, dict[str, float | None]]]
+    deltas: dict[str, dict[str, dict[str, Any]]]
     notes: list[str]
     compared: list[str]
 
