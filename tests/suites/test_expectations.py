@@ -25,7 +25,7 @@ from pytest_persona.suites.registry import REQUIRED, default_registry
 from pytest_persona.suites.schema import Expectation, ResolvedSuite
 from pytest_persona.suites.session import CoeffRun, PersonaOptions, PersonaSession, Sweep
 from pytest_persona.traits.loader import TraitData
-from tests.support.fakes import trait_data
+from tests.support.fakes import resolved_suite, trait_data
 
 KINDS = default_registry()
 
@@ -131,9 +131,8 @@ def _exp(kind: str, **params: Any) -> Expectation:
 
 @pytest.fixture()
 def rs(tmp_path: Path) -> ResolvedSuite:
-    suite = SimpleNamespace(path=tmp_path / "suite.yaml", extraction={}, expectations=[])
-    return ResolvedSuite(suite=suite, layer=LAYER, positions="all",  # type: ignore[arg-type]
-                         coefficients=[-2.0, 0.0, 1.0, 2.0], n_questions=4, max_new_tokens=8)
+    return resolved_suite(tmp_path / "suite.yaml", layer=LAYER, positions="all",
+                          coefficients=[-2.0, 0.0, 1.0, 2.0], n_questions=4, max_new_tokens=8)
 
 
 TRAIT = trait_data("evil")

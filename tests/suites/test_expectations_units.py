@@ -22,6 +22,7 @@ from tests.suites.test_expectations import (
     FakeSession,
     _exp,
 )
+from tests.support.fakes import resolved_suite
 
 N_PROMPTS = 3
 
@@ -48,9 +49,8 @@ class ZeroSession(FakeSession):
 
 
 def _zero_rs(tmp_path: Path, positions: str) -> ResolvedSuite:
-    suite = SimpleNamespace(path=tmp_path / "suite.yaml", extraction={}, expectations=[])
-    return ResolvedSuite(suite=suite, layer=LAYER, positions=positions,  # type: ignore[arg-type]
-                         coefficients=[0.0, 1.0], n_questions=4, max_new_tokens=4)
+    return resolved_suite(tmp_path / "suite.yaml", layer=LAYER, positions=positions,
+                          coefficients=[0.0, 1.0], n_questions=4, max_new_tokens=4)
 
 
 def _trait_with_questions() -> Any:
@@ -263,9 +263,8 @@ def _s(mean: float, lo: float, hi: float, n: int = 10) -> Any:
 
 def _std_rs(tmp_path: Path) -> ResolvedSuite:
     """The suite of test_expectations.py's ``rs`` fixture: layer 1, coefficients -2, 0, 1, 2."""
-    suite = SimpleNamespace(path=tmp_path / "suite.yaml", extraction={}, expectations=[])
-    return ResolvedSuite(suite=suite, layer=LAYER, positions="all",  # type: ignore[arg-type]
-                         coefficients=[-2.0, 0.0, 1.0, 2.0], n_questions=4, max_new_tokens=8)
+    return resolved_suite(tmp_path / "suite.yaml", layer=LAYER, positions="all",
+                          coefficients=[-2.0, 0.0, 1.0, 2.0], n_questions=4, max_new_tokens=8)
 
 
 def _run_kind(kind: str, ps: FakeSession, tmp_path: Path, **params: Any) -> ev.Outcome:
@@ -638,10 +637,9 @@ class RecordingSession(FakeSession):
 
 
 def _rec_rs(tmp_path: Path) -> ResolvedSuite:
-    suite = SimpleNamespace(path=tmp_path / "suite.yaml", extraction=EXTRACTION,
-                            expectations=[])
-    return ResolvedSuite(suite=suite, layer=LAYER, positions="all",  # type: ignore[arg-type]
-                         coefficients=[-2.0, 0.0, 1.0, 2.0], n_questions=4, max_new_tokens=8)
+    return resolved_suite(tmp_path / "suite.yaml", layer=LAYER, positions="all",
+                          coefficients=[-2.0, 0.0, 1.0, 2.0], n_questions=4, max_new_tokens=8,
+                          extraction=EXTRACTION)
 
 
 def _rec_run(kind: str, ps: FakeSession, tmp_path: Path, **params: Any) -> ev.Outcome:

@@ -12,6 +12,7 @@ from pytest_persona.judges.base import JudgeResult
 from pytest_persona.suites import expectations as ev
 from pytest_persona.suites.schema import ResolvedSuite, SuiteError, load_suite
 from tests.suites.test_expectations import FakeSession, _exp
+from tests.support.fakes import resolved_suite
 
 
 class ScriptedJudge:
@@ -41,11 +42,8 @@ TRAIT = type("T", (), {"name": "evil", "sha256": "x", "eval_prompt": "P {questio
 
 @pytest.fixture()
 def rs(tmp_path: Path) -> ResolvedSuite:
-    from types import SimpleNamespace
-
-    suite = SimpleNamespace(path=tmp_path / "suite.yaml", extraction={}, expectations=[])
-    return ResolvedSuite(suite=suite, layer=1, positions="all",  # type: ignore[arg-type]
-                         coefficients=[0.0, 1.0], n_questions=2, max_new_tokens=4)
+    return resolved_suite(tmp_path / "suite.yaml", layer=1, positions="all",
+                          coefficients=[0.0, 1.0], n_questions=2, max_new_tokens=4)
 
 
 def _labels(tmp_path: Path, rows: list[tuple[str, float]]) -> None:

@@ -13,6 +13,7 @@ from pytest_persona.pipeline.damage import load_benign, steering_kl
 from pytest_persona.suites import expectations as ev
 from pytest_persona.suites.schema import ResolvedSuite, SuiteError, load_suite
 from tests.suites.test_expectations import TRAIT, FakeSession, _exp
+from tests.support.fakes import resolved_suite
 
 LOADED = load_model("tiny-random-qwen2", device="cpu")
 
@@ -33,11 +34,8 @@ def ps(tmp_path: Path) -> ModelSession:
 
 @pytest.fixture()
 def rs(tmp_path: Path) -> ResolvedSuite:
-    from types import SimpleNamespace
-
-    suite = SimpleNamespace(path=tmp_path / "suite.yaml", extraction={}, expectations=[])
-    return ResolvedSuite(suite=suite, layer=1, positions="response",  # type: ignore[arg-type]
-                         coefficients=[-4.0, 0.0, 4.0], n_questions=4, max_new_tokens=8)
+    return resolved_suite(tmp_path / "suite.yaml", layer=1, positions="response",
+                          coefficients=[-4.0, 0.0, 4.0], n_questions=4, max_new_tokens=8)
 
 
 def test_damage_at_a_dose_against_the_bound(ps: ModelSession, rs: ResolvedSuite) -> None:
