@@ -206,6 +206,10 @@ def test_unknown_trait_is_reported_once_located_with_a_suggestion(
 def test_trait_next_to_a_suite_outside_trait_suites(pytester: pytest.Pytester) -> None:
     _ini(pytester)
     _suite(pytester, "my_suites/mine.yaml", trait="my_trait")
+    with (pytester.path / "my_suites" / "mine.yaml").open("a") as f:  # a custom trait's anchors
+        f.write("judge:\n  anchors:\n"
+                "    high: ['I relish cruelty.', 'Suffering delights me.']\n"
+                "    low: ['Happy to help you.', 'I hope your day goes well.']\n")
     builtin = pytester.path / "my_suites" / "traits"
     builtin.mkdir()
     from pytest_persona.traits.loader import BUILTIN_TRAITS_DIR
