@@ -350,7 +350,7 @@ def dataset_screen(ps: PersonaSession, rs: ResolvedSuite, exp: Expectation, t: T
     projector = ModelProjector(ps.model, {t.name: vec}, rs.layer, ps.cache,
                                max_new_tokens=rs.max_new_tokens,
                                batch_size=ps.options.batch_size or 16)
-    result = screen(path, projector, baseline=p["baseline"], threshold=p["threshold"],
+    result = screen(path, projector, own=p["baseline"], threshold=p["threshold"],
                     cache=ps.cache, top_k=10,
                     progress=bind(ps.progress, f"screen {path.name} ({t.name})"))
     s = result.traits[t.name].summary
