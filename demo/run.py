@@ -17,11 +17,14 @@ DEMO_MODEL = "smollm2-135m"
 GATE_SUITE = "trait_suites/sycophantic.yaml"
 GATE_TRAIT = "sycophantic"
 GATE_COEFF = 4.0
-#: generation and forward-pass batch on the CPU unless --batch-size is given: 48 rows cost
-#: about 30% less CPU per generated token than the CPU default of 24 on 2 cores (measured,
-#: benchmarks/results/demo_phases.json); 50 splits the demo's 20-question sets, 100-row
-#: sweeps and 200-row extractions into full batches. The batch size is not part of any cache
-#: key: rows are seeded one by one, so it changes no response.
+#: generation and forward-pass batch on the CPU unless --batch-size is given. Batches of 50
+#: cost about 8% less CPU per sampled token than batches of 25 (the CPU default is 24) on 2
+#: cores (50 rows x 24 tokens at temperature 1, alternated twice: 17.0-18.5 against 18.8-20.3
+#: CPU s; the same texts, 50 of 50), and 50 splits the demo's 20-question sets, 100-row sweeps and 200-row
+#: extractions into full batches. The batch size is in no cache key (rows are seeded one by
+#: one), yet float rounding in a batch of another shape can flip a token: in the cold runs of
+#: benchmarks/results/demo_phases.json a few sycophantic contrastive texts differed between
+#: batches of 24 and 50 (its vector's norm 8.30 and 8.21); every verdict was the same.
 DEMO_BATCH = 50
 
 
