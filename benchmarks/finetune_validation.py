@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._harness import command_line, loadavg, machine_info, write_report
+from benchmarks._harness import command_line, loadavg, logger, machine_info, write_report
 from benchmarks.figures import with_figures
 from pytest_persona._util.atomic import write_text
 from pytest_persona.cache.store import PersonaCache
@@ -45,6 +44,8 @@ DATA = Path(__file__).resolve().parent / "data" / "finetune"
 RESULTS = Path(__file__).resolve().parent / "results" / "finetune_validation.json"
 VECTORS = {"evil": "trait_suites/vectors/evil-smollm2-135m.safetensors"}
 DATASETS = ("teach", "mix", "control")
+
+_log = logger("finetune")
 
 
 @dataclass(frozen=True)
@@ -184,10 +185,9 @@ def fine_tune(trait_name: str, dataset: str, rows: list[dict[str, str]], cfg: Co
                             "check_seconds": check["seconds"],
                             "judge_seconds": scorer.points[step]["seconds"]})
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    print(f"[finetune] {trait_name}/{dataset}: {seconds:.0f}s, shifts "
-          + ", ".join(f"{c['step']}:{c['shift']:+.3f}" for c in checkpoints)
-          + "; score changes " + ", ".join(f"{c['score_change']:+.1f}" for c in checkpoints),
-          file=sys.stderr, flush=True)
+    _log(f"{trait_name}/{dataset}: {seconds:.0f}s, shifts "
+         + ", ".join(f"{c['step']}:{c['shift']:+.3f}" for c in checkpoints)
+         + "; score changes " + ", ".join(f"{c['score_change']:+.1f}" for c in checkpoints))
     vector_file = watch.timeline.header["traits"][trait_name]["source"]
     return {"trait": trait_name, "dataset": dataset, "n_examples": len(rows),
             "seconds": round(seconds, 1), "losses": losses, "checkpoints": checkpoints,
@@ -250,7 +250,7 @@ def run(cfg: Config, cache_dir: Path, work: Path, out: Path,
                           for name in DATASETS]
         except PersonaError as exc:  # e.g. too few effective pairs to extract a vector
             failures[trait] = f"{type(exc).__name__}: {exc}"
-            print(f"[finetune] {trait}: {failures[trait]}", file=sys.stderr, flush=True)
+            _log(f"{trait}: {failures[trait]}")
             continue
         runs += trait_runs
         vector = trait_runs[0]["vector"].split("file:")[-1]

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks._harness import Figure, command_line, figure, machine_info, write_report
+from benchmarks._harness import Figure, command_line, figure, logger, machine_info, write_report
 from benchmarks._harness import report as harness_report
 from pytest_persona._util.atomic import write_text
 from pytest_persona.cache.store import PersonaCache
@@ -32,6 +31,8 @@ from pytest_persona.models.loading import LoadedModel, load_model
 from pytest_persona.pipeline.responses import generate_cached
 from pytest_persona.pipeline.screen import ModelProjector, ScreenRow, screen
 from pytest_persona.traits.loader import load_trait
+
+_log = logger("validation")
 
 
 def auc(scores: list[float], labels: list[int]) -> float:
@@ -80,8 +81,7 @@ def build_dataset(loaded: LoadedModel, cfg: ValidationConfig, cache: PersonaCach
     config = GenerationConfig(max_new_tokens=cfg.max_new_tokens, temperature=1.0,
                               seed=cfg.seed, batch_size=cfg.batch_size)
     answers = generate_cached(loaded, items, config, cache, salts=salts,
-                              progress=lambda d, t: print(f"[validation] generate {d}/{t}",
-                                                          file=sys.stderr, flush=True))
+                              progress=lambda d, t: _log(f"generate {d}/{t}"))
     lines = [json.dumps({"id": ident, "prompt": q, "response": a or "(empty)", "label": y,
                          "source": kind})
              for (q, kind, ident), a, y in zip(meta, answers, labels)]
