@@ -152,8 +152,9 @@ def _cache_import(args: argparse.Namespace) -> int:
 def _results_export(args: argparse.Namespace) -> int:
     from pytest_persona.results.frames import export, load
 
-    out = export(load(args.results), args.kind, csv=args.csv, parquet=args.parquet)
-    print(f"{args.kind} written to {out}")
+    table = _renamed_flag(args.table, args.kind, ("--table", "--kind"), "responses")
+    out = export(load(args.results), table, csv=args.csv, parquet=args.parquet)
+    print(f"{table} written to {out}")
     return 0
 
 
@@ -259,17 +260,23 @@ def _screen_vectors(args: argparse.Namespace, loaded: LoadedModel, cache: Person
     return found
 
 
-def _own_mode(args: argparse.Namespace) -> str:
-    """``--own``, or the deprecated ``--baseline`` with a message on stderr."""
-    own: str | None = args.own
-    if args.baseline is not None:
-        print("persona screen: --baseline is now --own; the old name goes in the next release",
+def _renamed_flag(new: str | None, old: str | None, flags: tuple[str, str], default: str) -> str:
+    """The value of a renamed flag, ``flags`` = (new name, old name): the old one still works
+    and says so on stderr; both with different values is a usage error."""
+    if old is not None:
+        print(f"persona: {flags[1]} is now {flags[0]}; the old name goes in the next release",
               file=sys.stderr)
-        if own is not None and own != args.baseline:
-            raise PersonaUsageError(f"--own {own} and --baseline {args.baseline} disagree: "
-                                    "--baseline is the old name of --own, give only --own")
-        own = args.baseline
-    return own or "generate"
+        if new is not None and new != old:
+            raise PersonaUsageError(f"{flags[0]} {new} and {flags[1]} {old} disagree: "
+                                    f"{flags[1]} is the old name of {flags[0]}, give only "
+                                    f"{flags[0]}")
+        new = old
+    return new or default
+
+
+def _own_mode(args: argparse.Namespace) -> str:
+    """``persona screen --own``, or the deprecated ``--baseline``."""
+    return _renamed_flag(args.own, args.baseline, ("--own", "--baseline"), "generate")
 
 
 def _screen(args: argparse.Namespace) -> int:
@@ -434,8 +441,11 @@ def parser() -> argparse.ArgumentParser:
     rsub = res.add_subparsers(dest="rcommand", required=True)
     rex = rsub.add_parser("export", help="a tidy table (one row per response or expectation)")
     rex.add_argument("results")
-    rex.add_argument("--kind", choices=("responses", "expectations", "sweep"),
-                     default="responses", help="what a row is (default: responses)")
+    tables = ("responses", "expectations", "sweep")  # results.frames.TABLES, without pandas
+    rex.add_argument("--table", choices=tables, default=None,
+                     help="which table, i.e. what a row is (default: responses)")
+    rex.add_argument("--kind", choices=tables, default=None,
+                     help=argparse.SUPPRESS)  # the old name of --table, for one release
     fmt = rex.add_mutually_exclusive_group(required=True)
     fmt.add_argument("--csv", metavar="OUT", help="write CSV")
     fmt.add_argument("--parquet", metavar="OUT", help="write Parquet (needs pyarrow)")
