@@ -41,7 +41,7 @@ def make_trait(name: str, rng: random.Random, *, layer: int = 19, n_layers: int 
                payload: bool = False, shift: float = 0.0, full: bool = True) -> dict[str, Any]:
     coeffs = [-3.0, -1.0, 0.0, 1.0, 3.0, 5.0]
     base = 12.0 + shift
-    sweep = []
+    sweep: list[dict[str, Any]] = []
     for c in coeffs:
         mean = _clip(base + (70 / (1 + math.exp(-(c - 1.5) * 1.6)) if c > -3 else 0.0)
                      + rng.uniform(-3, 3) - (40 if c >= 5 else 0))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,14 +63,15 @@ def _open(driver, path: Path) -> None:
     assert driver.execute_script("return document.readyState") == "complete"
 
 
-def _visible_svgs(driver, selector: str) -> list[dict]:
-    return driver.execute_script(
+def _visible_svgs(driver, selector: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = driver.execute_script(
         """return Array.from(document.querySelectorAll(arguments[0])).map(e => {
              const r = e.getBoundingClientRect();
              return {w: r.width, h: r.height, cls: e.getAttribute('class')};
            });""",
         selector,
     )
+    return found
 
 
 def test_standalone_report_renders(browser, tmp_path):

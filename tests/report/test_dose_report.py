@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import Any
 
 from pytest_persona.report import plots
 from pytest_persona.report.html import render_report
@@ -12,7 +13,7 @@ from pytest_persona.results.document import validate_results
 XSS = "<script>window.__pwned=1</script>"
 
 
-def _trait() -> dict:
+def _trait() -> dict[str, Any]:
     sweep = [{"coeff": c, "dose": abs(c) / 4, "n": 10, "mean": 20 + 10 * c, "ci": [10, 30],
               "coherence_mean": 80.0, "coherence_ci": [70, 90], "missing": 0,
               "examples": [{"question": "q", "answer": "a", "score": 1.0, "coherence": 2.0}]}
@@ -32,7 +33,7 @@ def _trait() -> dict:
     }
 
 
-def _results() -> dict:
+def _results() -> dict[str, Any]:
     return {"schema_version": 2, "model": {"name": "m"}, "traits": {"evil": _trait()},
             "expectations": []}
 
@@ -82,9 +83,9 @@ def test_damage_plot_places_kl_by_signed_dose() -> None:
     kl = [c for c in root.iter(ns + "circle") if c.get("class") == "pp-pt-kl"]
     score = [c for c in root.iter(ns + "circle") if c.get("class") == "pp-pt-score"]
     assert len(kl) == 3 and len(score) == 3
-    xs = [float(c.get("cx")) for c in kl]
+    xs = [float(c.attrib["cx"]) for c in kl]
     assert xs[0] < xs[1] < xs[2]  # doses -0.5, 0, +0.5 (signed by the coefficient)
-    ys = [float(c.get("cy")) for c in kl]
+    ys = [float(c.attrib["cy"]) for c in kl]
     assert ys[1] > ys[0] == ys[2]  # KL 0 at dose 0 sits lowest
     assert "n=50 prompts" in svg
     assert "no steering damage" in plots.damage_svg([])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ ESCAPED = ["&lt;script&gt;window.__pwned=1;alert(1)&lt;/script&gt;",
            "&lt;script&gt;alert(1)&lt;/script&gt;"]
 
 
-def _pages():
+def _pages() -> dict[str, str]:
     r = make_results(("sycophantic", "evil", "hallucinating"), payload=True)
     b = make_results(("sycophantic", "evil"), payload=True, shift=13, seed=3)
     r["comparison"] = compare_results(r, b, ["baseline_score:+5"]).to_dict()
@@ -139,7 +140,7 @@ def test_fragment_inside_pytest_html(pytester):
     assert "<script>window.__pwned" not in html
 
 
-def _sides():
+def _sides() -> tuple[dict[str, Any], dict[str, Any]]:
     base = make_results(("sycophantic", "evil"), seed=3)
     cur = make_results(("sycophantic", "evil"), shift=13)
     base["model"]["name"], cur["model"]["name"] = "base-model", "current-model"

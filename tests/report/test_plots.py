@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import Any
 
 from pytest_persona.report import plots
 from tests.report.synthetic import XSS_IMG, XSS_SCRIPT, make_results
@@ -11,7 +12,7 @@ NS = "{http://www.w3.org/2000/svg}"
 def _parse(svg: str) -> ET.Element:
     root = ET.fromstring(svg)
     assert root.tag == f"{NS}svg"
-    assert float(root.get("width")) > 0 and float(root.get("height")) > 0
+    assert float(root.attrib["width"]) > 0 and float(root.attrib["height"]) > 0
     assert "<script" not in svg.lower()
     return root
 
@@ -33,8 +34,9 @@ def test_dose_response_points_and_error_bars():
 
 
 def test_dose_response_handles_gaps_and_empty():
-    sweep = [{"coeff": 0, "mean": None, "n": 0}, {"coeff": 1, "mean": 40.0, "ci": None},
-             {"coeff": 2, "mean": 140.0}]
+    sweep: list[dict[str, Any]] = [{"coeff": 0, "mean": None, "n": 0},
+                                   {"coeff": 1, "mean": 40.0, "ci": None},
+                                   {"coeff": 2, "mean": 140.0}]
     root = _parse(plots.dose_response_svg(sweep))
     assert len(_cls(root, "pp-pt-score")) == 2
     assert len(_cls(root, "pp-pt-coherence")) == 0
@@ -67,7 +69,7 @@ def test_norms_marks_chosen_layer():
 
 def test_cosine_heatmap_cells_and_escaping():
     names = ["evil", XSS_SCRIPT, XSS_IMG]
-    m = [[1.0, 0.37, -0.47], [0.37, 1.0, None], [-0.47, None, 1.0]]
+    m: list[list[float | None]] = [[1.0, 0.37, -0.47], [0.37, 1.0, None], [-0.47, None, 1.0]]
     svg = plots.cosine_heatmap_svg(names, m)
     root = _parse(svg)
     assert len(_cls(root, "pp-cell")) == 9

@@ -51,7 +51,8 @@ def test_plot_has_a_band_a_point_per_check_the_bound_and_the_stop():
     root = ET.fromstring(svg)
     ns = "{http://www.w3.org/2000/svg}"
     assert len(root.findall(f"{ns}circle")) == 3
-    assert root.find(f"{ns}polygon").get("class") == "pp-ci-band"
+    band = root.find(f"{ns}polygon")
+    assert band is not None and band.get("class") == "pp-ci-band"
     lines = {el.get("class") for el in root.findall(f"{ns}line")}
     assert {"pp-bound", "pp-stop", "pp-zero"} <= lines
     assert "stopped at step 20" in svg and "stop_if 0.5" in svg
