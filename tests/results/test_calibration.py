@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pytest_persona.results.calibration import auto_rules, calibrate, expand_rules
@@ -9,7 +11,7 @@ from pytest_persona.results.compare import CompareUsageError, compare_results
 from tests.results.test_compare import _noisy_pair, _pq_results
 
 
-def _runs(offsets: list[float]) -> list[dict]:
+def _runs(offsets: list[float]) -> list[dict[str, Any]]:
     base = [20.0 + i for i in range(10)]
     return [_pq_results({"sycophantic": [b + o + (0.5 if i % 2 else -0.5) * k
                                          for i, b in enumerate(base)]})

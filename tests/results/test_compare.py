@@ -2,10 +2,17 @@ from __future__ import annotations
 
 import random
 import re
+from typing import Any
 
 import pytest
 
-from pytest_persona.results.compare import CompareUsageError, Rule, compare_results, parse_rule
+from pytest_persona.results.compare import (
+    Check,
+    CompareUsageError,
+    Rule,
+    compare_results,
+    parse_rule,
+)
 from pytest_persona.results.paired import question_id
 from tests.report.synthetic import make_results
 
@@ -121,15 +128,17 @@ def test_to_dict_is_json_and_fits_results_schema(tmp_path):
     comp = compare_results(cur, base, ["baseline_score:+5"], baseline_path="base.json")
     cur["comparison"] = comp.to_dict()
     loaded = load_results(save_results(cur, tmp_path / "r.json"))
-    regs = loaded["comparison"]["regressions"]
-    assert regs and regs[0]["message"].startswith("sycophantic: baseline_score rose from")
-    assert loaded["comparison"]["baseline_path"] == "base.json"
+    comparison = loaded["comparison"]
+    assert comparison is not None
+    regs = comparison["regressions"]
+    assert regs and (regs[0]["message"] or "").startswith("sycophantic: baseline_score rose from")
+    assert comparison["baseline_path"] == "base.json"
 
 
 # ---------------------------------------------------------------- paired comparisons (issue 12)
 
 
-def _pq_results(values: dict[str, list[float]], *, schema: int = 2) -> dict:
+def _pq_results(values: dict[str, list[float]], *, schema: int = 2) -> dict[str, Any]:
     """Results whose traits carry per-question baseline scores (and their mean as the metric)."""
     d = make_results(tuple(values))
     d["schema_version"] = schema
@@ -161,7 +170,7 @@ def test_noise_beyond_the_bound_passes_a_real_shift_fails():
     comp = compare_results(noisy, base, ["baseline_score:+5"])
     [c] = comp.checks
     assert c.mode == "paired" and c.n == 20 and not c.failed and comp.ok
-    assert c.ci[0] < 5 < c.ci[1]
+    assert c.ci is not None and c.ci[0] < 5 < c.ci[1]
     assert c.delta == pytest.approx(gap)
     assert re.fullmatch(r"sycophantic: baseline_score rose \d+\.\d+ \(paired mean difference "
                         r"\+\d+\.\d+, 95% CI -?\d+\.?\d* to \d+\.?\d*, n=20 questions\): "
@@ -172,7 +181,7 @@ def test_noise_beyond_the_bound_passes_a_real_shift_fails():
     base, shifted = _noisy_pair(shift=12.0, noise=2.0)
     comp = compare_results(shifted, base, ["baseline_score:+5"])
     [c] = comp.regressions
-    assert c.ci[0] > 5
+    assert c.ci is not None and c.ci[0] > 5
     assert c.message.endswith(": beyond +5 with confidence")
     assert "95% CI" in c.message and "n=20 questions" in c.message
 
@@ -235,7 +244,8 @@ def test_holm_and_bonferroni_widen_intervals():
     assert calm.ok
     assert "Bonferroni over 2 checks" in by["sycophantic"].message
     n = {c.trait: c for c in none.checks}
-    def width(c):
+    def width(c: Check) -> float:
+        assert c.ci is not None
         return c.ci[1] - c.ci[0]
 
     assert width(by["sycophantic"]) > width(n["sycophantic"])
