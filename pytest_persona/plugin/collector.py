@@ -29,6 +29,13 @@ def _outcome(report: pytest.TestReport) -> str:
     return report.outcome
 
 
+def configured_rules(config: pytest.Config) -> list[str]:
+    """The gate's comparison rules: ``--persona-compare-fail``, else the ini's defaults
+    (``auto`` not yet expanded: see ``results.calibration.expand_rules``)."""
+    return list(config.getoption("persona_compare_fail", None) or
+                config.getini("persona_compare_fail"))
+
+
 class ResultsCollector:
     """Registered on the controlling process only."""
 
@@ -171,8 +178,7 @@ class ResultsCollector:
 
     # -- the gate's rules: checked before anything expensive runs -------------------------------
     def _rules(self) -> list[str]:
-        return list(self.config.getoption("persona_compare_fail", None) or
-                    self.config.getini("persona_compare_fail"))
+        return configured_rules(self.config)
 
     def _correction(self) -> str:
         from pytest_persona.plugin.options import opt

@@ -259,10 +259,26 @@ def reference_comparable(test: dict[str, Any], ref: dict[str, Any]) -> None:
             "architecture and shape")
 
 
+def _judges(ps: Any, items: list[ExpectationItem]) -> tuple[Any, Any] | None:
+    """The run's judge and coherence judge, taught the suites' anchors as the items will teach
+    them (so ``identity`` is what the results will record); None when they cannot be built
+    here (each item reports that when it runs)."""
+    try:
+        judge, coherence = ps.judge, ps.coherence_judge
+        if items:
+            items[0]._teach_judge(judge)
+    except SETUP_ERRORS + (SuiteError,):
+        return None
+    return judge, coherence
+
+
 def baseline_comparable(config: pytest.Config, ps: Any, items: list[ExpectationItem]) -> None:
     """With ``--persona-compare``, :class:`SetupFailed` before anything runs when the baseline
-    comes from another architecture, depth or width, or a trait's layer or data differ."""
+    comes from another architecture, depth or width, a trait's layer or data differ, or a
+    rule compares scores of a trait that another judge scored (``Judge.identity``)."""
+    from pytest_persona.plugin.collector import configured_rules
     from pytest_persona.plugin.options import opt, profile_name
+    from pytest_persona.results.calibration import expand_rules
     from pytest_persona.results.compare import CompareUsageError, check_comparable
     from pytest_persona.results.document import ResultsError, load_results
 
@@ -271,8 +287,10 @@ def baseline_comparable(config: pytest.Config, ps: Any, items: list[ExpectationI
         return
     try:
         baseline = load_results(path)
+        rules = expand_rules(configured_rules(config), baseline, str(path))
     except (ResultsError, OSError, ValueError, RecursionError):
         return  # reported as a usage error at session start
+    judges = _judges(ps, items)
     traits: dict[str, dict[str, Any]] = {}
     for item in items:
         try:
@@ -280,9 +298,14 @@ def baseline_comparable(config: pytest.Config, ps: Any, items: list[ExpectationI
             rs = item.suite.for_model(profile_name(config, item.suite.models))
         except Exception:  # noqa: BLE001 - the item reports its own error when it runs
             continue
-        traits.setdefault(trait.name, {"layer": rs.layer, "data_sha256": trait.sha256})
+        section = traits.setdefault(trait.name, {"layer": rs.layer,
+                                                 "data_sha256": trait.sha256})
+        if judges is not None:
+            section["judge_identity"] = judges[0].identity(trait.name)
+            section["coherence_judge_identity"] = judges[1].identity("coherence")
     try:
-        check_comparable({"model": ps.model.describe(), "traits": traits}, baseline, str(path))
+        check_comparable({"model": ps.model.describe(), "traits": traits}, baseline, str(path),
+                         rules)
     except CompareUsageError as exc:
         raise SetupFailed(f"pytest-persona: --persona-compare: {exc}") from None
 

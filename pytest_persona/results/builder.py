@@ -139,6 +139,15 @@ class ResultsBuilder:
         """A dataset screen's summary, under the id of its expectation."""
         self.trait(trait).setdefault("screens", {})[screen_id] = dict(screen)
 
+    def set_judge_identity(self, trait: str, judge: str, coherence_judge: str | None = None
+                           ) -> None:
+        """Which judges scored ``trait`` (``Judge.identity``): a comparison refuses to set
+        judge scores of one identity against another's."""
+        section = self.trait(trait)
+        section["judge_identity"] = judge
+        if coherence_judge is not None:
+            section["coherence_judge_identity"] = coherence_judge
+
     def merge_trait(self, name: str, section: Mapping[str, Any]) -> None:
         """Merge a trait section recorded elsewhere (an xdist worker's) into this one."""
         _merge(cast(dict[str, Any], self.trait(name)), section)

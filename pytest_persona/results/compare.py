@@ -465,13 +465,91 @@ def unchecked_fields(a: Mapping[str, Any], b: Mapping[str, Any],
     return [what for key, what in fields if a.get(key) is None or b.get(key) is None]
 
 
+#: the trait fields that record which judge scored a trait (``Judge.identity``), and their names
+JUDGE_IDENTITY = (("judge_identity", "judge"), ("coherence_judge_identity", "coherence judge"))
+#: metrics read from activations only: compared whichever judges scored the two runs
+ACTIVATION_METRICS = ("baseline_projection", "steered_projection", "checkpoint_shift",
+                      "max_cross_cosine")
+#: which judge each judge-score metric comes from (effective pairs: the pairs both judges kept);
+#: a metric named neither here nor in ACTIVATION_METRICS is taken to depend on both judges
+METRIC_JUDGES: dict[str, tuple[str, ...]] = {
+    "baseline_score": ("judge_identity",),
+    "steered_score": ("judge_identity",),
+    "baseline_coherence": ("coherence_judge_identity",),
+    "coherence_at_max": ("coherence_judge_identity",),
+    "effective_pairs": ("judge_identity", "coherence_judge_identity"),
+}
+
+
+def metric_judges(metric: str) -> tuple[str, ...]:
+    """The trait fields of :data:`JUDGE_IDENTITY` whose judge gave ``metric``'s values."""
+    if metric in ACTIVATION_METRICS:
+        return ()
+    return METRIC_JUDGES.get(metric, tuple(key for key, _ in JUDGE_IDENTITY))
+
+
+def judge_differences(current: Mapping[str, Any], baseline: Mapping[str, Any]
+                      ) -> dict[str, tuple[Any, Any]]:
+    """``{field: (baseline identity, current identity)}`` for the judge identity fields that
+    both trait sections record and that differ."""
+    return {key: (baseline[key], current[key]) for key, _ in JUDGE_IDENTITY
+            if current.get(key) is not None and baseline.get(key) is not None
+            and current[key] != baseline[key]}
+
+
+def _judge_lines(name: str, c: Mapping[str, Any], b: Mapping[str, Any], rules: list[Rule],
+                 problems: list[str]) -> list[str]:
+    """Compare the judges that scored trait ``name`` on each side: a rule on a metric that
+    another judge scored is a problem; the lines say what was compared (a ``warning:`` line
+    where one side, an older file, does not record its judges)."""
+    lines: list[str] = []
+    differ = judge_differences(c, b)
+    same: list[str] = []
+    one_sided: dict[str, list[str]] = {"baseline": [], "this run": []}
+    unrecorded: list[str] = []
+    for key, what in JUDGE_IDENTITY:
+        if key in differ:
+            old, new = differ[key]
+            ruled = sorted({str(r) for r in rules if r.trait in (None, name)
+                            and key in metric_judges(r.metric)})
+            if ruled:
+                problems.append(f"{name}: rule(s) {', '.join(ruled)} compare scores of another "
+                                f"{what}: baseline {old!r}, this run {new!r}")
+            lines.append(f"{name}: {what} differs (baseline {old!r}, this run {new!r}): its "
+                         "scores are not compared, activation metrics are")
+        elif c.get(key) is None and b.get(key) is None:
+            unrecorded.append(what)
+        elif c.get(key) is None or b.get(key) is None:
+            one_sided["baseline" if c.get(key) is None else "this run"].append(
+                f"{what} {(c.get(key) or b.get(key))!r}")
+        else:
+            same.append(f"{what} {c[key]!r}")
+    for side, recorded in one_sided.items():
+        if recorded:
+            other = "this run" if side == "baseline" else "the baseline"
+            owner = "the baseline's" if side == "baseline" else "this run's"
+            lines.append(f"warning: {name}: {other} does not record which judge scored it (a "
+                         "file written before judge identities were recorded): its scores "
+                         f"are compared unchecked with those of {owner} "
+                         f"{' and '.join(recorded)}")
+    if unrecorded:
+        lines.append(f"{name}: {' and '.join(unrecorded)} identity not recorded on both "
+                     "sides: not checked")
+    if same:
+        lines.append(f"{name}: scored by the same {' and '.join(same)}")
+    return lines
+
+
 def check_comparable(current: Mapping[str, Any], baseline: Mapping[str, Any],
-                     baseline_path: str | None = None) -> list[str]:
+                     baseline_path: str | None = None, rules: Iterable[str | Rule] = ()
+                     ) -> list[str]:
     """Raise :class:`CompareUsageError` naming both sides when ``current`` and ``baseline``
-    come from another architecture, depth or width, or when a trait in both was read at
-    another layer or from other trait data; return notes saying what was compared with what
-    (and which identity fields a side does not record, so could not be checked), for
-    :attr:`Comparison.compared`."""
+    come from another architecture, depth or width, when a trait in both was read at another
+    layer or from other trait data, or when one of ``rules`` compares a judge-score metric of
+    a trait that another judge scored (``judge_identity``; activation metrics are compared
+    whatever the judge); return notes saying what was compared with what (and which identity
+    fields a side does not record, so could not be checked), for :attr:`Comparison.compared`."""
+    parsed = [parse_rule(r) for r in rules]
     where = baseline_path or "the baseline"
     cm, bm = current.get("model") or {}, baseline.get("model") or {}
     cm, bm = (cm if isinstance(cm, Mapping) else {}), (bm if isinstance(bm, Mapping) else {})
@@ -496,11 +574,12 @@ def check_comparable(current: Mapping[str, Any], baseline: Mapping[str, Any],
         notes.append(f"{name}: compared at layer {layer if layer is not None else '?'}"
                      + (f" ({', '.join(gaps)} not recorded on both sides: not checked)"
                         if gaps else " on the same trait data"))
+        notes.extend(_judge_lines(name, c, b, parsed, problems))
     if problems:
         raise CompareUsageError(
             f"{where} cannot be compared with this run: {'; '.join(problems)} (baseline model "
             f"{describe_model(bm)}, this run {describe_model(cm)}); save a baseline from a run "
-            "of this model and suite (--persona-save BASELINE.json)")
+            "of this model, suite and judge (--persona-save BASELINE.json)")
     return notes
 
 
@@ -525,7 +604,8 @@ def compare_results(current: Mapping[str, Any], baseline: Mapping[str, Any],
     if not isinstance(cur_traits, Mapping) or not isinstance(base_traits, Mapping):
         raise CompareUsageError("results 'traits' must be an object on both sides")
     check_rules(parsed, cur_traits, base_traits, baseline_path)
-    comp.compared = check_comparable(current, baseline, baseline_path)
+    comp.compared = check_comparable(current, baseline, baseline_path, parsed)
+    comp.notes.extend(line for line in comp.compared if line.startswith("warning: "))
 
     cm, bm = current.get("model") or {}, baseline.get("model") or {}
     if cm.get("fingerprint") and cm.get("fingerprint") == bm.get("fingerprint"):
@@ -550,8 +630,9 @@ def compare_results(current: Mapping[str, Any], baseline: Mapping[str, Any],
     for name in [t for t in cur_traits if t in base_traits]:
         cur = trait_metrics(cur_traits[name] or {})
         base = trait_metrics(base_traits[name] or {})
+        other_judge = judge_differences(cur_traits[name] or {}, base_traits[name] or {})
         deltas = {m: {"old": base[m], "new": cur[m], "delta": cur[m] - base[m]}
-                  for m in cur if m in base}
+                  for m in cur if m in base and not other_judge.keys() & set(metric_judges(m))}
         if deltas:
             comp.deltas[name] = deltas
 

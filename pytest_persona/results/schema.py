@@ -13,7 +13,7 @@ The tree::
     ResultsDocument
     ├── model, reference_model: ModelInfo
     ├── judge: JudgeInfo          usage: UsageInfo (judge, model)        cache: {name: count}
-    ├── traits: {name: TraitSection}
+    ├── traits: {name: TraitSection}   (layer, data_sha256, judge_identity: the comparison's keys)
     │   ├── vector: VectorInfo    dose: DoseConversion    sweep: [SweepRow (examples, spread)]
     │   ├── projections: {condition: ProjectionSummary}  damage: [DamageRow]
     │   ├── judge_agreement: {file: AgreementRow}       per_question: PerQuestion
@@ -205,6 +205,11 @@ class TraitSection(TypedDict, total=False):
     positions: str | None
     coefficients: list[float | None]
     data_sha256: str
+    #: ``Judge.identity(trait)`` of the judge that scored the trait (the offline judge's id
+    #: carries a hash of custom anchors); absent in files written before it was recorded
+    judge_identity: str
+    #: the same for the coherence judge (``coherence`` scores)
+    coherence_judge_identity: str
     sampling: SamplingInfo
     vector: VectorInfo | None
     dose: DoseConversion | None

@@ -155,6 +155,8 @@ def _model(m: Mapping[str, Any], path: str) -> None:
 def _trait(t: Mapping[str, Any], path: str) -> None:
     _num(t, "layer", path)
     _str(t, "positions", path)
+    _str(t, "judge_identity", path)
+    _str(t, "coherence_judge_identity", path)
     _numbers(t, "coefficients", path)
     vec = _obj(t, "vector", path)
     if vec is not None:

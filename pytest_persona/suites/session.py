@@ -325,7 +325,13 @@ class PersonaSession:
                 raise
             if not reference:
                 self._record_vector(trait.name, self._vectors[key])
+                self._record_judges(trait.name)
         return self._vectors[key]
+
+    def _record_judges(self, name: str) -> None:
+        """Which judges scored trait ``name`` (a baseline comparison checks they are the same)."""
+        self.results.set_judge_identity(name, self.judge.identity(name),
+                                        self.coherence_judge.identity("coherence"))
 
     def _record_vector(self, name: str, result: ExtractionResult) -> None:
         meta = result.vectors.metadata
@@ -463,6 +469,7 @@ class PersonaSession:
         self.results.set_metric(name, "steered_score", _finite(top.score_summary().mean))
         self.results.set_metric(name, "coherence_at_max", _finite(top.coherence_summary().mean))
         _record_per_question(self.results, name, unsteered, top)
+        self._record_judges(name)
 
     def _unsteered_key(self, rs: ResolvedSuite, trait: TraitData) -> UnsteeredKey:
         return UnsteeredKey(self.model.fingerprint, trait.sha256,
@@ -508,6 +515,7 @@ class PersonaSession:
         self._unsteered[key] = run
         self.results.set_metric(trait.name, "baseline_score", _finite(run.score_summary().mean))
         _record_per_question(self.results, trait.name, run, None)
+        self._record_judges(trait.name)
         return run
 
     def baseline(self, rs: ResolvedSuite, trait: TraitData) -> CoeffRun:

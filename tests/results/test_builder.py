@@ -191,3 +191,17 @@ def test_agreement_and_screens_are_kept_per_file_and_id() -> None:
     section = b.trait("evil")
     assert sorted(section.get("judge_agreement") or {}) == ["a.jsonl", "b.jsonl"]
     assert section.get("screens") == {"dataset_screen": {"layer": 2, "measure": "projection"}}
+
+
+def test_judge_identity_is_recorded_per_trait_and_survives_a_round_trip(tmp_path: Path) -> None:
+    b = ResultsBuilder()
+    b.set_model({"name": "tiny"})
+    b.set_judge_identity("evil", "offline+anchors:evil:ab12", "offline")
+    b.set_judge_identity("kind", "offline")
+    b.merge_trait("evil", {"judge_identity": None, "layer": 2})  # a worker without it
+    save_results(b.build(), tmp_path / "r.json")
+    traits = load_results(tmp_path / "r.json")["traits"]
+    assert traits["evil"].get("judge_identity") == "offline+anchors:evil:ab12"
+    assert traits["evil"].get("coherence_judge_identity") == "offline"
+    assert traits["kind"].get("judge_identity") == "offline"
+    assert "coherence_judge_identity" not in traits["kind"]

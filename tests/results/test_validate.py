@@ -32,3 +32,16 @@ def test_newer_schema_is_refused_with_advice() -> None:
     doc["schema_version"] = SCHEMA_VERSION + 1
     with pytest.raises(ResultsError, match="newer than the 2 .* upgrade pytest-persona"):
         validate_results(doc)
+
+
+def test_judge_identity_is_optional_and_a_string() -> None:
+    doc = make_results(seed=3)
+    trait = next(iter(doc["traits"]))
+    assert "judge_identity" not in doc["traits"][trait]
+    validate_results(doc)  # an older file without it
+    doc["traits"][trait]["judge_identity"] = "offline"
+    validate_results(doc)
+    doc["traits"][trait]["coherence_judge_identity"] = 3
+    with pytest.raises(ResultsError,
+                       match=rf"^traits\.{trait}\.coherence_judge_identity: expected string"):
+        validate_results(doc)
