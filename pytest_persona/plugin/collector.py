@@ -294,5 +294,7 @@ class ResultsCollector:
         tr.write_line(f"results: {self.results_path}")
         if self.compare_error:
             tr.write_line(f"baseline comparison failed: {self.compare_error}", red=True)
-        elif self.comparison is not None:
-            pass  # the summary table lists the comparison and each regression
+        elif self.comparison is not None:  # the table lists the comparison and regressions
+            for line in self.comparison.compared:
+                if line.startswith("warning: "):  # e.g. a baseline that records no judge
+                    tr.write_line(line, yellow=True)

@@ -605,7 +605,6 @@ def compare_results(current: Mapping[str, Any], baseline: Mapping[str, Any],
         raise CompareUsageError("results 'traits' must be an object on both sides")
     check_rules(parsed, cur_traits, base_traits, baseline_path)
     comp.compared = check_comparable(current, baseline, baseline_path, parsed)
-    comp.notes.extend(line for line in comp.compared if line.startswith("warning: "))
 
     cm, bm = current.get("model") or {}, baseline.get("model") or {}
     if cm.get("fingerprint") and cm.get("fingerprint") == bm.get("fingerprint"):

@@ -76,3 +76,21 @@ def test_a_run_records_its_judges_per_trait_and_compares_them(pytester: pytest.P
         f"sycophantic: scored by the same judge '{OFFLINE_ID}' and coherence judge '{OFFLINE_ID}'"
     ) in comp["compared"]
     assert [c["verdict"] for c in comp["checks"]] == ["pass"]
+    for key in ("judge_identity", "coherence_judge_identity"):  # a file from before them
+        del syc[key]
+    old = json.loads((pytester.path / "base.json").read_text())
+    old["traits"]["sycophantic"] = syc
+    (pytester.path / "old.json").write_text(json.dumps(old))
+    warned = pytester.runpytest_subprocess(
+        *args,
+        "--persona-compare",
+        "old.json",
+        "--persona-compare-fail",
+        "baseline_score:+100",
+        timeout=600,
+    )
+    assert warned.ret == 0, warned.stdout.str()[-3000:]
+    assert (
+        "warning: sycophantic: the baseline does not record which judge scored it"
+        in warned.stdout.str()
+    )
