@@ -91,6 +91,7 @@ mutate: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pytest_persona tests benchmarks demo trait_suites docs/_hooks
 	$(VENV)/bin/mypy pytest_persona
+	$(VENV)/bin/mypy tests benchmarks demo
 
 # ruff format on the files you name, never the whole tree (a shared checkout): make format FILES='a.py b.py'.
 FILES ?=
