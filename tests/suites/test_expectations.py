@@ -98,7 +98,7 @@ class FakeSession(PersonaSession):
         self.calls.append(("sweep", trait.name))
         return Sweep(rs.layer, dict(self._runs))
 
-    def baseline(self, rs: ResolvedSuite, trait: Any) -> CoeffRun:
+    def unsteered_run(self, rs: ResolvedSuite, trait: Any) -> CoeffRun:
         self.calls.append(("baseline", trait.name))
         assert self._baseline_run is not None
         return self._baseline_run

@@ -209,7 +209,7 @@ def test_dataset_screen_message_figures_and_section(tmp_path: Path,
     assert stub.projector["loaded"] is ps.model
     assert list(stub.projector["vectors"]) == ["evil"]
     assert stub.projector["vectors"]["evil"].tolist() == [1.0, 0.0, 0.0, 0.0]
-    assert stub.screen["path"] == path and stub.screen["baseline"] == "generate"
+    assert stub.screen["path"] == path and stub.screen["own"] == "generate"
     assert stub.screen["threshold"] == 1.5 and stub.screen["top_k"] == 10
     assert stub.screen["cache"] is ps.cache and stub.screen["progress"] is None
 
@@ -626,9 +626,9 @@ class RecordingSession(FakeSession):
         self.calls.append(("vectors_params", (trait.name, params)))
         return super().vectors(trait, params, reference)
 
-    def baseline(self, rs: ResolvedSuite, trait: Any) -> Any:
+    def unsteered_run(self, rs: ResolvedSuite, trait: Any) -> Any:
         self.calls.append(("baseline_rs", rs))
-        return super().baseline(rs, trait)
+        return super().unsteered_run(rs, trait)
 
     def response_projections(self, loaded: Any, prompts: list[Any], answers: list[str],
                              vector: Vector, layer: int) -> list[float]:
