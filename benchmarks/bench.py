@@ -579,7 +579,7 @@ def bench_screen(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
                                        max_new_tokens=32, batch_size=16)
             _log(f"screen: {n} samples, baseline={baseline}")
             t0 = time.perf_counter()
-            result = screen(path, projector, baseline=baseline, batch_size=16, cache=cache)
+            result = screen(path, projector, own=baseline, batch_size=16, cache=cache)
             wall = time.perf_counter() - t0
             metrics[name] = _r(result.n_samples / wall, 2)
             details[baseline] = {"samples": result.n_samples, "wall_s": _r(wall)}

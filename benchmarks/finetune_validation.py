@@ -228,7 +228,7 @@ def screen_ranking(trait: str, rows_by_set: dict[str, list[dict[str, str]]], vec
     for name, rows in rows_by_set.items():
         path = work / f"{trait}-{name}.jsonl"
         write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
-        s = screen(path, projector, baseline="generate", cache=cache).traits[trait].summary
+        s = screen(path, projector, own="generate", cache=cache).traits[trait].summary
         out[name] = {"mean_projection_difference": round(s.mean, 4),
                      "ci": [round(s.ci_low, 4), round(s.ci_high, 4)], "n": s.n}
     return out

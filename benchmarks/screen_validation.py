@@ -146,7 +146,7 @@ def run(cfg: ValidationConfig, out: Path, cache_dir: Path, by_layer: bool = Fals
     for baseline in ("generate", "none"):
         rows: list[ScreenRow] = []
         started = time.monotonic()
-        result = screen(data, projector, baseline=baseline, batch_size=cfg.batch_size,
+        result = screen(data, projector, own=baseline, batch_size=cfg.batch_size,
                         cache=cache, sink=rows.extend)
         scores = [r.score(cfg.trait) for r in rows]
         s = result.traits[cfg.trait].summary
