@@ -279,7 +279,12 @@ def baseline_comparable(config: pytest.Config, ps: Any, items: list[ExpectationI
     from pytest_persona.plugin.collector import configured_rules
     from pytest_persona.plugin.options import opt, profile_name
     from pytest_persona.results.calibration import expand_rules
-    from pytest_persona.results.compare import CompareUsageError, check_comparable
+    from pytest_persona.results.compare import (
+        CompareUsageError,
+        check_comparable,
+        metric_judges,
+        parse_rule,
+    )
     from pytest_persona.results.document import ResultsError, load_results
 
     path = opt(config, "persona_compare")
@@ -288,9 +293,10 @@ def baseline_comparable(config: pytest.Config, ps: Any, items: list[ExpectationI
     try:
         baseline = load_results(path)
         rules = expand_rules(configured_rules(config), baseline, str(path))
+        scored = any(metric_judges(parse_rule(rule).metric) for rule in rules)
     except (ResultsError, OSError, ValueError, RecursionError):
         return  # reported as a usage error at session start
-    judges = _judges(ps, items)
+    judges = _judges(ps, items) if scored else None  # no rule on scores: no judge to build
     traits: dict[str, dict[str, Any]] = {}
     for item in items:
         try:
