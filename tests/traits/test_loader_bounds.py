@@ -76,8 +76,10 @@ def test_an_over_long_question_fails_its_items_and_the_results_are_still_written
     (pytester.path / "trait_suites" / "traits").mkdir(parents=True)
     (pytester.path / "trait_suites" / "traits" / "wordy.json").write_text(_trait(questions))
     (pytester.path / "trait_suites" / "wordy.yaml").write_text(
-        "trait: wordy\nlayer: 1\ncoefficients: [0, 4]\nexpectations:\n"
-        "  - {kind: baseline_ceiling, max: 100}\n")
+        "trait: wordy\nlayer: 1\ncoefficients: [0, 4]\n"
+        "judge: {anchors: {high: ['Far too many words.', 'It goes on and on.'],\n"
+        "                  low: ['Brief.', 'Short answer.']}}\n"  # a custom trait's anchors
+        "expectations:\n  - {kind: baseline_ceiling, max: 100}\n")
     pytester.makefile(".ini", pytest="[pytest]\npersona_model = tiny-random-qwen2\n"
                                      "persona_judge = offline\n")
     res = pytester.runpytest_subprocess("trait_suites", "-p", "no:cacheprovider", timeout=300)
