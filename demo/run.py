@@ -162,12 +162,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     phases.split(suites, suite_parts(stage_file, phases.rows[-1].wall, phases.rows[-1].cpu))
     gate_rc = null_rc = None
-    gate_rules = [
-        "--persona-compare",
-        str(reports / "baseline.json"),
-        "--persona-compare-fail",
-        "baseline_score:+5",
-    ]
+
+    def gate(model: str, results: str, *html: str) -> int:
+        """The gate run: the gate suite's checkpoint_shift and baseline_ceiling on ``model``
+        against the reference model and the saved baseline."""
+        return _pytest(
+            [
+                GATE_SUITE,
+                "-p",
+                "no:cacheprovider",
+                "-k",
+                "checkpoint_shift or baseline_ceiling",
+                "--model",
+                model,
+                "--reference-model",
+                DEMO_MODEL,
+                "--persona-results",
+                str(reports / results),
+                "--persona-compare",
+                str(reports / "baseline.json"),
+                "--persona-compare-fail",
+                "baseline_score:+5",
+                *html,
+                *extra,
+            ]
+        )
+
     if not args.skip_gate:
         _say(
             f"2/3 making a modified checkpoint for the demo: {DEMO_MODEL} with +{GATE_COEFF:g} x "
@@ -181,44 +201,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             "and the unchanged model the same way (it must pass)"
         )
         with phases.phase("gate run on the modified checkpoint"):
-            gate_rc = _pytest(
-                [
-                    GATE_SUITE,
-                    "-p",
-                    "no:cacheprovider",
-                    "-k",
-                    "checkpoint_shift or baseline_ceiling",
-                    "--model",
-                    str(checkpoint),
-                    "--reference-model",
-                    DEMO_MODEL,
-                    "--persona-results",
-                    str(reports / "gate-results.json"),
-                    *gate_rules,
-                    "--html",
-                    str(reports / "gate-report.html"),
-                    "--self-contained-html",
-                    *extra,
-                ]
+            gate_rc = gate(
+                str(checkpoint),
+                "gate-results.json",
+                "--html",
+                str(reports / "gate-report.html"),
+                "--self-contained-html",
             )
         with phases.phase("gate run on the unchanged model"):
-            null_rc = _pytest(
-                [
-                    GATE_SUITE,
-                    "-p",
-                    "no:cacheprovider",
-                    "-k",
-                    "checkpoint_shift or baseline_ceiling",
-                    "--model",
-                    DEMO_MODEL,
-                    "--reference-model",
-                    DEMO_MODEL,
-                    "--persona-results",
-                    str(reports / "gate-unchanged-results.json"),
-                    *gate_rules,
-                    *extra,
-                ]
-            )
+            null_rc = gate(DEMO_MODEL, "gate-unchanged-results.json")
     minutes = (time.monotonic() - started) / 60
     _say(f"demo finished in {minutes:.1f} min; time per phase:")
     print(phases.table())
