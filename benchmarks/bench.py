@@ -700,7 +700,7 @@ def _what(name: str, value: float, details: dict[str, Any]) -> str:
     if name in ("screen_samples_per_s", "screen_generate_samples_per_s"):
         mode = "none" if name == "screen_samples_per_s" else "generate"
         run = d.get(mode) or {}
-        return (f"persona screen --baseline {mode}, {run.get('samples')} samples, batch "
+        return (f"persona screen --own {mode}, {run.get('samples')} samples, batch "
                 f"{d['batch_size']}, fresh cache ({run.get('wall_s')} s)")
     if name == "vllm_speedup":
         return "steered sweep tokens/s of the vllm engine over the hf engine (same rows, greedy)"
