@@ -4,13 +4,15 @@ depends on its own seed only, never on which other rows share its batch.
 :class:`RowSampler` is a logits processor for ``model.generate`` in greedy mode: it applies
 temperature and top-p itself, draws one uniform number per row and step from that row's
 ``torch.Generator``, picks the token by inverse CDF over the probabilities sorted in
-descending order, and leaves only that token finite, so greedy decoding takes it.
+descending order (float64 cumulative sums), and leaves only that token finite, so greedy
+decoding takes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from pytest_persona.core.requests import row_seed as row_seed  # re-exported
@@ -29,7 +31,40 @@ def filtered_probs(logits: torch.Tensor, temperature: float, top_p: float) -> to
 
 
 def pick(probs: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
-    """Token index per row by inverse CDF over descending-sorted probabilities."""
+    """Token index per row by inverse CDF over descending-sorted probabilities.
+
+    The token is the one a stable descending sort, a float64 cumulative sum normalised by its
+    last entry and a right-sided search would give, computed without the full argsort (a
+    quarter of a sampled step on CPU at a 49k vocabulary): the CDF needs only the sorted
+    values, and the rank found in it is mapped back to a token by counting the larger
+    probabilities and taking the tied ones in index order, as the stable sort orders them.
+    """
+    if probs.ndim != 2 or not bool(torch.isfinite(probs).all()):
+        return _pick_by_argsort(probs, uniform)
+    descending = _sorted_values(probs)
+    cdf = torch.cumsum(descending.to(torch.float64), dim=-1)
+    cdf = cdf / cdf[..., -1:]
+    rank = torch.searchsorted(cdf, uniform.unsqueeze(-1).to(cdf), right=True)
+    rank = rank.clamp_(max=probs.shape[-1] - 1)
+    value = descending.gather(-1, rank).to(probs.dtype)  # [rows, 1]
+    larger = (probs > value).sum(-1)
+    chosen: list[int] = []
+    for row in range(probs.shape[0]):
+        tied = torch.nonzero(probs[row] == value[row], as_tuple=True)[0]
+        chosen.append(int(tied[int(rank[row, 0]) - int(larger[row])]))
+    return torch.tensor(chosen, dtype=torch.long, device=probs.device)
+
+
+def _sorted_values(probs: torch.Tensor) -> torch.Tensor:
+    """Each row's values in descending order (the order of equal values is immaterial)."""
+    if probs.device.type == "cpu":
+        values = np.sort(probs.detach().numpy(), axis=-1)[:, ::-1]
+        return torch.from_numpy(np.ascontiguousarray(values))
+    return torch.sort(probs, dim=-1, descending=True).values
+
+
+def _pick_by_argsort(probs: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """The defining computation (kept for inputs the fast path does not take: NaN, 1-D)."""
     sorted_probs, order = torch.sort(probs, dim=-1, descending=True, stable=True)
     cdf = torch.cumsum(sorted_probs, dim=-1)
     cdf = cdf / cdf[..., -1:]
@@ -54,7 +89,7 @@ class RowSampler:
         uniform = torch.stack([torch.rand((), generator=g, dtype=torch.float64)
                                for g in self.generators])
         probs = filtered_probs(scores, self.temperature, self.top_p)
-        chosen = pick(probs.double(), uniform.to(probs.device))
+        chosen = pick(probs, uniform.to(probs.device))
         out = torch.full_like(scores, float("-inf"))
         out.scatter_(-1, chosen.unsqueeze(-1), 0.0)
         return out

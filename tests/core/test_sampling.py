@@ -21,6 +21,51 @@ def test_pick_is_the_inverse_cdf_over_descending_probabilities() -> None:
     assert got.tolist() == [1, 2, 2, 0]
 
 
+def _pick_by_full_sort(probs: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """The definition pick() must reproduce token for token: stable descending argsort,
+    float64 cumulative sum normalised by its last entry, right-sided search."""
+    sorted_probs, order = torch.sort(probs.double(), dim=-1, descending=True, stable=True)
+    cdf = torch.cumsum(sorted_probs, dim=-1)
+    cdf = cdf / cdf[..., -1:]
+    rank = torch.searchsorted(cdf, uniform.unsqueeze(-1), right=True)
+    rank = rank.clamp_(max=probs.shape[-1] - 1)
+    return order.gather(-1, rank).squeeze(-1)
+
+
+@pytest.mark.parametrize("vocab", [3, 257, 49152])
+def test_pick_equals_the_full_argsort_definition(vocab: int) -> None:
+    """Regression: pick() sorted the whole vocabulary with its indices in float64 every
+    sampled step (a quarter of a step at 49k tokens). The fast path must choose the same token
+    for every row and draw, ties included (float32 softmax tails hold many equal values)."""
+    gen = torch.Generator().manual_seed(vocab)
+    rows = 64
+    logits = torch.randn(rows, vocab, generator=gen) * torch.linspace(0.5, 12, rows)[:, None]
+    logits[::4] = logits[::4].round()  # quantised logits: large groups of equal probabilities
+    logits[1::8, : vocab // 2] = -30.0  # a long tail of one repeated tiny value
+    logits[2::8, 1:] = float("-inf")  # one-hot rows
+    probs = torch.softmax(logits, -1)
+    for trial in range(40):
+        uniform = torch.rand(rows, generator=gen, dtype=torch.float64)
+        if trial == 0:
+            uniform[:4] = torch.tensor([0.0, 1.0 - 2**-53, 0.5, 1e-300], dtype=torch.float64)
+        want = _pick_by_full_sort(probs, uniform)
+        assert torch.equal(pick(probs, uniform), want)
+        assert torch.equal(pick(probs.double(), uniform), want)
+
+
+def test_pick_lands_on_every_member_of_a_tie_in_index_order() -> None:
+    """Equal probabilities are taken in index order, as the stable sort orders them."""
+    probs = torch.tensor([[0.1, 0.4, 0.1, 0.4]] * 4)
+    uniform = torch.tensor([0.2, 0.6, 0.85, 0.95], dtype=torch.float64)
+    assert pick(probs, uniform).tolist() == [1, 3, 0, 2]
+
+
+def test_pick_falls_back_to_the_definition_on_non_finite_input() -> None:
+    probs = torch.tensor([[0.5, float("nan"), 0.5]])
+    uniform = torch.tensor([0.3], dtype=torch.float64)
+    assert torch.equal(pick(probs, uniform), _pick_by_full_sort(probs, uniform))
+
+
 def test_top_p_keeps_the_smallest_nucleus() -> None:
     logits = torch.log(torch.tensor([[0.1, 0.6, 0.3]]))
     kept = filtered_probs(logits, 1.0, 0.8)  # 0.6 + 0.3 >= 0.8: token 0 dropped
