@@ -7,6 +7,11 @@ averages are taken in float32.
 Each summary is a *pooling* of a block's outputs over positions: ``response_avg`` (mean over the
 response tokens), ``prompt_avg`` (mean over the prompt tokens), ``prompt_last`` (the last prompt
 token). The pooling names are also the names under which vector files store them.
+
+The forward pass stops after the deepest block asked for (a private exception raised from its
+hook): the final norm and the unembedding, whose full-vocabulary logits nothing here reads, are
+never computed, and neither are blocks below none of the requested layers' outputs. Every
+captured block output is bit-identical to a full forward pass's.
 """
 
 from __future__ import annotations
@@ -51,6 +56,10 @@ class Activations:
                 "prompt_last": self.prompt_last}[pooling]
 
 
+class _StopForward(Exception):
+    """Raised from the deepest requested block's hook: nothing after it is needed."""
+
+
 def _tokenize_pair(tokenizer: Any, prompt: str, response: str) -> tuple[list[int], int]:
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     response_ids = tokenizer(response, add_special_tokens=False)["input_ids"] if response else []
@@ -81,16 +90,27 @@ def collect_activations(
     batch_size: int = 16,
     padding_side: Literal["left", "right"] = "left",
     progress: Callable[[int, int], None] | None = None,
+    layers: Sequence[int] | None = None,
 ) -> Activations:
     """Average hidden states over response tokens and prompt tokens, and take the last prompt
-    token, at the output of every decoder block.
+    token, at the output of every decoder block, or of the blocks in ``layers`` only (then the
+    layer axis holds those blocks, in that order).
 
     An empty response gives a zero ``response_avg`` row (and a warning is the caller's job).
     """
     if len(prompts) != len(responses):
         raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
     ensure_pad_token(tokenizer)
-    blocks = find_layers(model)
+    all_blocks = find_layers(model)
+    wanted = list(range(len(all_blocks))) if layers is None else [int(x) for x in layers]
+    for layer in wanted:
+        if not 0 <= layer < len(all_blocks):
+            raise ValueError(f"layer {layer} is out of range: the model has {len(all_blocks)} "
+                             f"blocks (0-{len(all_blocks) - 1})")
+    if not wanted:
+        raise ValueError("layers is empty: ask for at least one block")
+    blocks = [all_blocks[i] for i in wanted]
+    deepest = all_blocks[max(wanted)]
     device = next(model.parameters()).device
     texts = [chat_prompt(tokenizer, as_messages(p)) for p in prompts]
     all_pairs = [_tokenize_pair(tokenizer, t, r) for t, r in zip(texts, responses)]
@@ -115,18 +135,20 @@ def collect_activations(
         resp_w = (resp_mask / resp_mask.sum(1, keepdim=True).clamp(min=1)).to(device)
         prompt_w = (prompt_mask / prompt_mask.sum(1, keepdim=True).clamp(min=1)).to(device)
         last_idx = last_idx.to(device)
-        captured: dict[str, list[torch.Tensor]] = {k: [] for k in POOLINGS}
+        captured: dict[nn.Module, dict[str, torch.Tensor]] = {}
 
-        def hook(_m: nn.Module, _i: Any, output: Any) -> None:
+        def hook(module: nn.Module, _i: Any, output: Any) -> None:
             hidden = (output[0] if isinstance(output, tuple) else output).detach().float()
             dev = hidden.device  # blocks may sit on several GPUs (device_map="auto")
-            captured["response_avg"].append(
-                torch.einsum("bsd,bs->bd", hidden, resp_w.to(dev)).cpu())
-            captured["prompt_avg"].append(
-                torch.einsum("bsd,bs->bd", hidden, prompt_w.to(dev)).cpu())
-            captured["prompt_last"].append(hidden[rows.to(dev), last_idx.to(dev), :].cpu())
+            captured[module] = {
+                "response_avg": torch.einsum("bsd,bs->bd", hidden, resp_w.to(dev)).cpu(),
+                "prompt_avg": torch.einsum("bsd,bs->bd", hidden, prompt_w.to(dev)).cpu(),
+                "prompt_last": hidden[rows.to(dev), last_idx.to(dev), :].cpu(),
+            }
+            if module is deepest:
+                raise _StopForward
 
-        handles = [b.register_forward_hook(hook) for b in blocks]
+        handles = [b.register_forward_hook(hook) for b in set(blocks)]
         try:
             position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
             with torch.inference_mode():
@@ -136,17 +158,24 @@ def collect_activations(
                     position_ids=position_ids.to(device),
                     use_cache=False,
                 )
+        except _StopForward:
+            pass
         finally:
             for handle in handles:
                 handle.remove()
+        missing = [i for i, b in zip(wanted, blocks) if b not in captured]
+        if missing:
+            raise RuntimeError(f"decoder blocks {missing} produced no output in the forward "
+                               "pass (a model whose forward skips layers)")
         for pooling in POOLINGS:
-            out[pooling].append(torch.stack(captured[pooling], dim=1))  # [batch, layers, d]
+            out[pooling].append(  # [batch, layers, d]
+                torch.stack([captured[b][pooling] for b in blocks], dim=1))
         if progress is not None:
             progress(min(start + batch_size, len(pairs)), len(pairs))
     if not pairs:
         from pytest_persona.core.steering import model_d_model
 
-        empty = torch.zeros((0, len(blocks), model_d_model(model)))
+        empty = torch.zeros((0, len(wanted), model_d_model(model)))
         return Activations(empty, empty, empty)
     inverse = torch.empty(len(order), dtype=torch.long)
     inverse[torch.tensor(order)] = torch.arange(len(order))

@@ -40,8 +40,8 @@ def projections(loaded: Any, prompts: list[Any], answers: list[str], vector: Vec
     from pytest_persona.core.activations import collect_activations  # torch: misses only
 
     acts = collect_activations(loaded.model, loaded.tokenizer, prompts, answers,
-                               batch_size=batch_size)
-    values = project(acts.get(pooling)[:, layer], vector).tolist()
+                               batch_size=batch_size, layers=[layer])
+    values = project(acts.get(pooling)[:, 0], vector).tolist()
     if cache is not None:
         cache.save_projections(key, values)
     return values

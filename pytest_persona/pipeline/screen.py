@@ -332,8 +332,9 @@ class ModelProjector:
 
     def project(self, prompts: Sequence[Messages], responses: Sequence[str]) -> list[list[float]]:
         acts = collect_activations(self.loaded.model, self.loaded.tokenizer, list(prompts),
-                                   list(responses), batch_size=self.batch_size)
-        at_layer = acts.response_avg[:, self.layer]
+                                   list(responses), batch_size=self.batch_size,
+                                   layers=[self.layer])
+        at_layer = acts.response_avg[:, 0]
         cols = [project(at_layer, self.vectors[t]) for t in self.traits]
         return torch.stack(cols, dim=1).tolist() if cols else []
 

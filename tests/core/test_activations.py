@@ -60,3 +60,40 @@ def test_mismatched_lengths_and_unknown_kind() -> None:
     acts = collect_activations(model, tok, ["a"], ["x"])
     with pytest.raises(ValueError, match="unknown activation kind"):
         acts.get("last")
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_requested_layers_equal_the_full_pass_and_stop_the_forward_there(arch: str) -> None:
+    """Regression: every activation pass ran the whole model and the unembedding (full-vocab
+    logits for every position, which nothing read); now it stops after the deepest block asked
+    for, and what it captures is bit-identical."""
+    model, tok = make_tiny_model(arch)
+    full = collect_activations(model, tok, PROMPTS, RESPONSES, batch_size=2)
+    calls: list[str] = []
+    blocks = find_layers(model)
+    handles = [b.register_forward_hook(lambda m, i, o, n=n: calls.append(f"block{n}"))
+               for n, b in enumerate(blocks)]
+    handles.append(model.get_output_embeddings().register_forward_hook(
+        lambda m, i, o: calls.append("unembed")))
+    try:
+        part = collect_activations(model, tok, PROMPTS, RESPONSES, batch_size=2, layers=[2, 0])
+        assert calls == ["block0", "block1", "block2"] * 2  # two batches, nothing after block 2
+        calls.clear()
+        collect_activations(model, tok, PROMPTS, RESPONSES, batch_size=3)
+        assert "unembed" not in calls and calls[-1] == f"block{N_LAYERS - 1}"
+    finally:
+        for handle in handles:
+            handle.remove()
+    for pooling in ("response_avg", "prompt_avg", "prompt_last"):
+        assert part.get(pooling).shape == (3, 2, D_MODEL)
+        assert torch.equal(part.get(pooling)[:, 0], full.get(pooling)[:, 2])
+        assert torch.equal(part.get(pooling)[:, 1], full.get(pooling)[:, 0])
+
+
+def test_layers_out_of_range_name_the_block_count() -> None:
+    model, tok = make_tiny_model("tiny-random-llama")
+    with pytest.raises(ValueError, match=f"layer {N_LAYERS} is out of range: the model has "
+                                         f"{N_LAYERS} blocks"):
+        collect_activations(model, tok, ["a"], ["x"], layers=[N_LAYERS])
+    with pytest.raises(ValueError, match="layers is empty"):
+        collect_activations(model, tok, ["a"], ["x"], layers=[])
