@@ -164,6 +164,8 @@ def install_seconds(venv: Path, started_wall: float) -> float | None:
 def suite_parts(timings: Path, phase_wall: float, phase_cpu: float | None) -> list[Row]:
     """The suite run's parts from the ``demo.timing`` file: one row per trait and stage (in
     first-seen order, traits first, then model and judge loads), and the rest of the phase.
+    Under xdist a part's note names its worker; parts of different workers overlap in time, so
+    the rest's wall is the phase minus the busiest worker's parts (CPU still adds up).
     Empty when the file is missing or unreadable (the phase then stands alone)."""
     try:
         data = json.loads(timings.read_text(encoding="utf-8"))
@@ -173,13 +175,25 @@ def suite_parts(timings: Path, phase_wall: float, phase_cpu: float | None) -> li
                 f"{s['subject']}: {s['stage']}" if s["subject"] != "run" else str(s["stage"]),
                 float(s["wall_s"]),
                 float(s["cpu_s"]),
-                f"{s['calls']} calls" if int(s.get("calls", 1)) > 1 else "",
+                ", ".join(
+                    ([str(s["worker"])] if "worker" in s else [])
+                    + ([f"{s['calls']} calls"] if int(s.get("calls", 1)) > 1 else [])
+                ),
             )
             for s in stages
         ]
+        busy: dict[str, float] = {}
+        for s in stages:
+            worker = str(s.get("worker", ""))
+            busy[worker] = busy.get(worker, 0.0) + float(s["wall_s"])
     except (OSError, ValueError, KeyError, TypeError):
         return []
-    rows.sort(key=lambda r: ":" not in r.name)  # per-trait rows first, stable otherwise
-    wall = max(phase_wall - sum(r.wall for r in rows), 0.0)
+    first = {r.name.partition(":")[0]: i for i, r in reversed(list(enumerate(rows)))}
+    # per-trait rows first, a trait's rows together (from whichever worker), stable otherwise
+    rows.sort(key=lambda r: (":" not in r.name, first[r.name.partition(":")[0]]))
+    wall = max(phase_wall - max(busy.values(), default=0.0), 0.0)
     cpu = None if phase_cpu is None else max(phase_cpu - sum(r.cpu or 0.0 for r in rows), 0.0)
-    return [*rows, Row("rest: start-up, collection, expectations' own checks, report", wall, cpu)]
+    rest = "rest: start-up, collection, expectations' own checks, report"
+    if len(busy) > 1:
+        rest += " (wall: beyond the busiest worker's parts)"
+    return [*rows, Row(rest, wall, cpu)]

@@ -4,6 +4,7 @@ modified checkpoint. Writes reports/report.html and reports/persona-results.json
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import subprocess
 import sys
@@ -26,16 +27,36 @@ GATE_COEFF = 4.0
 #: benchmarks/results/demo_phases.json a few sycophantic contrastive texts differed between
 #: batches of 24 and 50 (its vector's norm 8.30 and 8.21); every verdict was the same.
 DEMO_BATCH = 50
+#: xdist workers for the suite run: one per trait suite, each with one torch thread. On 2 cores,
+#: 100 sampled SmolLM2 rows took 35.7 s in one process with two threads, and three processes
+#: with one thread each made 300 rows in 83 s, 27.7 s per 100 (two such processes: 24.2 s per
+#: 100; three with two threads each: 31 s per 100). A vector one worker needs while another
+#: extracts it is waited for, never extracted twice (the cache's computing lock). One thread
+#: rounds some sums differently from two, so a few sampled texts differ from a one-process
+#: run's (the same seeds; neither is more right).
+DEMO_WORKERS = 3
 
 
 def _say(text: str) -> None:
     print(f"\n==> {text}", flush=True)
 
 
-def _pytest(args: Sequence[str]) -> int:
+def _pytest(args: Sequence[str], env: dict[str, str] | None = None) -> int:
     cmd = [sys.executable, "-m", "pytest", *args]
-    print("$ pytest " + " ".join(args), flush=True)
-    return subprocess.call(cmd)
+    shown = " ".join(f"{k}={v}" for k, v in (env or {}).items())
+    print("$ " + (shown + " " if shown else "") + "pytest " + " ".join(args), flush=True)
+    return subprocess.call(cmd, env={**os.environ, **env} if env else None)
+
+
+def _parallel(workers: int) -> tuple[list[str], dict[str, str]]:
+    """pytest-xdist arguments and environment for ``workers`` suite workers (none for 0 or 1,
+    or without pytest-xdist): one trait suite file per worker, one torch thread each."""
+    if workers <= 1:
+        return [], {}
+    if importlib.util.find_spec("xdist") is None:
+        print("pytest-xdist is not installed: the suites run in one process", flush=True)
+        return [], {}
+    return ["-n", str(workers), "--dist", "loadfile"], {"OMP_NUM_THREADS": "1"}
 
 
 def build_checkpoint(root: Path, cache: Path, extra: Sequence[str]) -> tuple[Path, int]:
@@ -108,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reports", default="reports")
     parser.add_argument("--skip-gate", action="store_true")
     parser.add_argument("--cache", default=".persona_cache", help="the persona cache directory")
+    parser.add_argument("--workers", type=int, default=DEMO_WORKERS,
+                        help="xdist workers for the suite run (1: one process, two threads)")
     args, extra = parser.parse_known_args(argv)
     root = Path.cwd()
     reports = Path(args.reports)
@@ -132,13 +155,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         converted = convert_if_needed()
     if not converted:
         phases.annotate(conversion, "already converted (cached)")
-    _say(f"1/3 trait suites on the embedded {DEMO_MODEL} (CPU), auto judge")
+    xdist_args, xdist_env = _parallel(args.workers)
+    workers = f", {args.workers} workers in parallel" if xdist_args else ""
+    _say(f"1/3 trait suites on the embedded {DEMO_MODEL} (CPU{workers}), auto judge")
     suites = "trait suites (pytest trait_suites/)"
     stage_file = reports / "suite-timings.json"
-    with phases.phase(suites, "extraction, sweeps, judging"):
+    note = "extraction, sweeps, judging" + (
+        f"; {args.workers} xdist workers: parts overlap in wall time, cpu adds up"
+        if xdist_args else "")
+    with phases.phase(suites, note):
         main_rc = _pytest(
             [
                 "trait_suites/",
+                *xdist_args,
                 "-p",
                 "no:cacheprovider",
                 "--model",
@@ -158,7 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "--demo-timings",
                 str(stage_file),
                 *extra,
-            ]
+            ],
+            xdist_env,
         )
     phases.split(suites, suite_parts(stage_file, phases.rows[-1].wall, phases.rows[-1].cpu))
     gate_rc = null_rc = None

@@ -7,12 +7,17 @@ projections, unsteered baseline) and the model and judge loads, in wall and CPU 
 the end of the run. Each stage's time is exclusive: a sweep that extracts its vector first
 counts the extraction under ``extraction``, not twice. Whatever no stage covers (start-up,
 collection, each expectation's own checks, the report) is the rest of the phase.
+
+Under pytest-xdist each worker times its own stages and hands them to the controller at the
+end (``workeroutput``); the file then lists every worker's stages, each marked with its worker,
+and each worker's own span (``workers``).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -134,25 +139,67 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_KEY] = (clock, install(clock), time.monotonic(), time.process_time())
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
+def _report(config: pytest.Config) -> dict[str, Any] | None:
     found = config.stash.get(_KEY, None)
     if found is None:
+        return None
+    clock, _, wall0, cpu0 = found
+    return {
+        "stages": clock.to_list(),
+        "configured_to_end": {
+            "wall_s": round(time.monotonic() - wall0, 3),
+            "cpu_s": round(time.process_time() - cpu0, 3),
+        },
+    }
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker hands its stages to the controller (sent after this hook)."""
+    output = getattr(session.config, "workeroutput", None)
+    report = _report(session.config)
+    if output is not None and report is not None:
+        output["demo_timings"] = json.dumps(report)
+
+
+_WORKERS = pytest.StashKey[dict[str, dict[str, Any]]]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """The controller keeps each worker's stages (an xdist hook)."""
+    raw = getattr(node, "workeroutput", {}).get("demo_timings")
+    if raw is None:
         return
-    clock, uninstall, wall0, cpu0 = found
-    uninstall()
+    worker = str(getattr(node, "workerinput", {}).get("workerid", "worker"))
+    node.config.stash.setdefault(_WORKERS, {})[worker] = json.loads(raw)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    found = config.stash.get(_KEY, None)
+    if found is None or os.environ.get("PYTEST_XDIST_WORKER"):
+        if found is not None:
+            found[1]()  # a worker: its stages went to the controller
+        return
+    report = _report(config)
+    found[1]()
+    assert report is not None
+    workers = config.stash.get(_WORKERS, {})
+    stages = list(report["stages"])
+    for worker, data in sorted(workers.items()):
+        stages += [{**stage, "worker": worker} for stage in data["stages"]]
     out = Path(config.getoption("--demo-timings"))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(
             {
-                "stages": clock.to_list(),
-                "configured_to_end": {
-                    "wall_s": round(time.monotonic() - wall0, 3),
-                    "cpu_s": round(time.process_time() - cpu0, 3),
-                },
+                "stages": stages,
+                "configured_to_end": report["configured_to_end"],
+                "workers": {w: d["configured_to_end"] for w, d in sorted(workers.items())},
                 "how": "exclusive wall (time.monotonic) and CPU (time.process_time, all threads of "
                 "the pytest process) seconds per stage of the session's memoised work, summed "
-                "over calls (a memo hit costs ~0)",
+                "over calls (a memo hit costs ~0); under xdist per worker process, whose stages "
+                "run at the same time as the other workers'",
             },
             indent=2,
         )

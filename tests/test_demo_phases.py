@@ -128,6 +128,60 @@ def test_suite_parts_from_the_timing_plugin_file(tmp_path: Path) -> None:
     assert suite_parts(f, 1.0, 1.0) == []  # malformed: the phase stands alone
 
 
+def test_suite_parts_of_parallel_workers(tmp_path: Path) -> None:
+    """Under xdist the parts overlap: each names its worker, a trait's rows stay together, and
+    the rest's wall is what the busiest worker's parts leave of the phase."""
+    f = tmp_path / "suite-timings.json"
+
+    def stage(subject: str, name: str, wall: float, cpu: float, worker: str) -> dict[str, object]:
+        return {"subject": subject, "stage": name, "wall_s": wall, "cpu_s": cpu, "calls": 1,
+                "worker": worker}
+
+    f.write_text(json.dumps({"stages": [
+        stage("evil", "extraction", 60.0, 50.0, "gw0"),
+        stage("run", "model load", 2.0, 2.0, "gw0"),
+        stage("syco", "extraction", 70.0, 55.0, "gw1"),
+        stage("evil", "extraction", 10.0, 0.1, "gw1"),  # waited for gw0's extraction
+        stage("syco", "sweep", 20.0, 15.0, "gw1"),
+    ], "workers": {"gw0": {"wall_s": 70.0, "cpu_s": 55.0}, "gw1": {"wall_s": 105.0,
+                                                                   "cpu_s": 75.0}}}))
+    rows = suite_parts(f, 110.0, 140.0)
+    assert [(r.name, r.note) for r in rows] == [
+        ("evil: extraction", "gw0"), ("evil: extraction", "gw1"),
+        ("syco: extraction", "gw1"), ("syco: sweep", "gw1"), ("model load", "gw0"),
+        ("rest: start-up, collection, expectations' own checks, report (wall: beyond the "
+         "busiest worker's parts)", ""),
+    ]
+    assert rows[-1].wall == 10.0  # 110 - (70 + 10 + 20), gw1 being the busiest
+    assert rows[-1].cpu == pytest.approx(140.0 - 122.1)
+
+
+def test_demo_runs_one_worker_per_suite_with_one_thread_each(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import demo.run as run
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    calls: list[tuple[list[str], dict[str, str] | None]] = []
+
+    def fake_pytest(args: list[str], env: dict[str, str] | None = None) -> int:
+        calls.append((list(args), env))
+        return 0
+
+    monkeypatch.setattr(run, "_pytest", fake_pytest)
+    monkeypatch.setattr(run, "convert_if_needed", lambda: False)
+    reports = tmp_path / "r"
+    assert run.main(["--reports", str(reports), "--skip-gate", "--cache", str(tmp_path / "c")]) == 0
+    args, env = calls[0]
+    assert args[args.index("-n") + 1] == str(run.DEMO_WORKERS) == "3"
+    assert args[args.index("--dist") + 1] == "loadfile"
+    assert env == {"OMP_NUM_THREADS": "1"}
+    calls.clear()
+    run.main(["--reports", str(reports), "--skip-gate", "--workers", "1"])
+    args, env = calls[0]
+    assert "-n" not in args and not env  # one process, torch's own thread count
+
+
 def test_install_seconds_only_when_installed_just_before(tmp_path: Path) -> None:
     (tmp_path / "pyvenv.cfg").write_text("")
     (tmp_path / ".installed").write_text("")
@@ -152,7 +206,7 @@ def test_demo_passes_its_batch_size_unless_given(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # main() sets it by default: restored after
     calls: list[list[str]] = []
 
-    def fake_pytest(args: list[str]) -> int:
+    def fake_pytest(args: list[str], env: dict[str, str] | None = None) -> int:
         calls.append(list(args))
         return 0
 

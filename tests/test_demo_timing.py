@@ -110,3 +110,42 @@ def test_the_plugin_writes_per_trait_stage_times(
     assert stages["sycophantic", "extraction"]["cpu_s"] > 0
     total = sum(s["cpu_s"] for s in data["stages"])
     assert total <= data["configured_to_end"]["cpu_s"] + 0.5  # exclusive: never counted twice
+
+
+def test_under_xdist_each_workers_stages_reach_the_file(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: under pytest-xdist the workers' stages never reached the controller (the
+    file held the controller's own, empty, timings), and worker progress lines were lost."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    pytester.makefile(
+        ".ini",
+        pytest=f"""
+        [pytest]
+        persona_model = tiny-random-qwen2
+        persona_judge = offline
+        persona_cache = {pytester.path / ".persona_cache"}
+    """,
+    )
+    (pytester.path / "trait_suites").mkdir()
+    (pytester.path / "trait_suites" / "syc.yaml").write_text(SUITE)
+    (pytester.path / "trait_suites" / "evil.yaml").write_text(
+        SUITE.replace("trait: sycophantic", "trait: evil")
+    )
+    out = pytester.path / "t" / "suite-timings.json"
+    res = pytester.runpytest_subprocess(
+        "trait_suites", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile",
+        "-p", "demo.timing", "--demo-timings", str(out), timeout=600,
+    )
+    assert res.ret in (0, 1), res.stdout.str()[-3000:]
+    data = json.loads(out.read_text())
+    assert set(data["workers"]) == {"gw0", "gw1"}
+    extractions = {s["subject"]: s["worker"] for s in data["stages"]
+                   if s["stage"] == "extraction" and s["cpu_s"] > 0.5}
+    assert set(extractions) == {"sycophantic", "evil"}
+    assert set(extractions.values()) == {"gw0", "gw1"}  # one suite file per worker
+    for worker, span in data["workers"].items():
+        own = sum(s["cpu_s"] for s in data["stages"] if s.get("worker") == worker)
+        assert own <= span["cpu_s"] + 0.5
+    err = res.stderr.str()
+    assert "[gw0] [persona] generate" in err and "[gw1] [persona] generate" in err

@@ -7,7 +7,9 @@ Every option has a ``--persona-...`` flag; the short names the docs use (``--mod
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -422,13 +424,23 @@ def build_options(config: pytest.Config) -> Any:
 
 
 def _progress_writer(config: pytest.Config) -> Callable[[str], None]:
+    """Progress lines past output capture: through the terminal reporter, or in an xdist
+    worker (whose terminal output nobody sees) to the stderr it inherited from the controller,
+    marked with the worker's id."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER") if hasattr(config, "workerinput") else None
+
     def write(line: str) -> None:
         capman = config.pluginmanager.getplugin("capturemanager")
         reporter = config.pluginmanager.getplugin("terminalreporter")
+        ctx = capman.global_and_fixture_disabled() if capman else _null()
+        if worker:
+            with ctx:
+                sys.stderr.write(f"[{worker}] {line}\n")
+                sys.stderr.flush()
+            return
         if reporter is None:
             print(line, flush=True)
             return
-        ctx = capman.global_and_fixture_disabled() if capman else _null()
         with ctx:
             reporter.ensure_newline()
             reporter.write_line(line, cyan=True)
