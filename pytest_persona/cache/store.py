@@ -265,6 +265,16 @@ class PersonaCache:
                                   default=str))
         return path
 
+    def computing(self, folder: str, key: str) -> FileLock:
+        """The lock one process holds while it computes entry ``key`` of ``folder``: another
+        process that needs the same entry (an xdist worker sharing this cache) waits on it,
+        then finds the entry written instead of computing it again. Released by the OS if the
+        holder dies. Its path differs from the entry's own write lock, which the holder takes
+        inside it."""
+        path = self.root / folder / f"{key}.computing"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return safe_lock(path, CacheWarning)
+
     def projection_path(self, key: str) -> Path:
         return self.root / "projections" / f"{key}.json"
 

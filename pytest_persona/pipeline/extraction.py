@@ -3,10 +3,13 @@ effective pairs, and take mean differences of activations at every layer."""
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from filelock import Timeout
 
 from pytest_persona import __version__
 from pytest_persona._util.progress import Progress, bind
@@ -28,6 +31,8 @@ from pytest_persona.traits.loader import (
 
 if TYPE_CHECKING:
     import torch
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -210,13 +215,51 @@ def extract_vectors(
     transformers either way."""
     coherence_judge = coherence_judge or judge
     key = vector_cache_key(loaded, trait, config, judge, coherence_judge, engine)
-    if cache is not None:
-        cached = cache.load_vectors(key)
-        if cached is not None:
-            cached.check_model(loaded.n_layers, loaded.d_model, "the cache")
-            return ExtractionResult(cached, effective_pairs=int(
-                cached.metadata.get("effective_pairs", 0)), total_pairs=int(
-                cached.metadata.get("total_pairs", 0)), from_cache=True)
+    if cache is None:
+        return _extract(loaded, trait, judge, coherence_judge, config, None, progress, engine,
+                        key)
+    found = _cached_result(cache, key, loaded)
+    if found is not None:
+        return found
+    lock = cache.computing("vectors", key)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:  # another process sharing the cache is extracting these vectors
+        if progress is not None:
+            progress(f"wait for {trait.name} vectors (another process extracts them)", 0, 1)
+        waited = time.monotonic()
+        lock.acquire()
+        if progress is not None:
+            progress(f"wait for {trait.name} vectors (another process extracts them)", 1, 1)
+        log.info("%s vectors: waited %.1f s for another process", trait.name,
+                 time.monotonic() - waited)
+    try:
+        found = _cached_result(cache, key, loaded)  # written while this process waited
+        if found is not None:
+            return found
+        return _extract(loaded, trait, judge, coherence_judge, config, cache, progress,
+                        engine, key)
+    finally:
+        lock.release()
+
+
+def _cached_result(cache: PersonaCache, key: str, loaded: LoadedModel
+                   ) -> ExtractionResult | None:
+    cached = cache.load_vectors(key)
+    if cached is None:
+        return None
+    cached.check_model(loaded.n_layers, loaded.d_model, "the cache")
+    return ExtractionResult(cached, effective_pairs=int(
+        cached.metadata.get("effective_pairs", 0)), total_pairs=int(
+        cached.metadata.get("total_pairs", 0)), from_cache=True)
+
+
+def _extract(
+    loaded: LoadedModel, trait: TraitData, judge: Judge, coherence_judge: Judge,
+    config: ExtractionConfig, cache: PersonaCache | None, progress: Progress | None,
+    engine: Engine | None, key: str,
+) -> ExtractionResult:
+    """The contrastive pipeline itself (the caller holds the computing lock)."""
     start = time.monotonic()
     rows = build_rows(trait, config)
     responses = generate_cached(

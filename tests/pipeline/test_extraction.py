@@ -407,3 +407,55 @@ def test_empty_responses_are_left_out_of_the_mean_and_counted(
     # prompt kinds keep the row: its prompt is real
     want_p = acts.prompt_last[pos].mean(0) - acts.prompt_last[~pos].mean(0)
     assert torch.allclose(res.vectors.extras["prompt_last"], want_p, atol=1e-4)
+
+
+def test_two_processes_sharing_a_cache_extract_a_vector_once(
+        env: dict[str, Any], loaded: LoadedModel, trait: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (issue 25 item 19, xdist workers): two runs on one cache that needed the same
+    vector both generated, judged and extracted it. Now the second waits on the first's
+    computing lock and loads what it wrote. (Two threads with their own cache handles take the
+    same OS file lock as two processes do.)"""
+    import threading
+
+    root = env["cache"].root
+    first, second = PersonaCache(root), PersonaCache(root)
+    key = vector_cache_key(loaded, trait, CFG, env["judge"], env["judge"])
+    started, release = threading.Event(), threading.Event()
+    real = responses_mod.generate_cached
+    calls: list[str] = []
+
+    def slow_generate(*args: Any, **kwargs: Any) -> Any:
+        calls.append(threading.current_thread().name)
+        started.set()
+        assert release.wait(30)  # the second run asks while the first is mid-extraction
+        return real(*args, **kwargs)
+
+    import pytest_persona.pipeline.extraction as extraction_mod
+    monkeypatch.setattr(extraction_mod, "generate_cached", slow_generate)
+    results: dict[str, Any] = {}
+    lines: list[tuple[str, int, int]] = []
+
+    def run(name: str, cache: PersonaCache) -> None:
+        results[name] = extract_vectors(loaded, trait, env["judge"], config=CFG, cache=cache,
+                                        progress=lambda s, d, t: lines.append((s, d, t)))
+
+    a = threading.Thread(target=run, args=("a", first), name="a")
+    a.start()
+    assert started.wait(30)
+    b = threading.Thread(target=run, args=("b", second), name="b")
+    b.start()
+    for _ in range(300):  # b is waiting on the lock a holds
+        if any(s.startswith("wait for sycophantic vectors") for s, _, _ in lines):
+            break
+        threading.Event().wait(0.05)
+    assert (f"wait for {trait.name} vectors (another process extracts them)", 0, 1) in lines
+    assert "b" not in results
+    release.set()
+    a.join(60)
+    b.join(60)
+    assert calls == ["a"]  # generated once
+    assert not results["a"].from_cache and results["b"].from_cache
+    assert torch.equal(results["a"].vectors.vectors, results["b"].vectors.vectors)
+    assert first.load_vectors(key) is not None
+    assert (f"wait for {trait.name} vectors (another process extracts them)", 1, 1) in lines
