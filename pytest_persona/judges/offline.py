@@ -85,19 +85,43 @@ class Embedder:
             return cls._instance
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> Any:
+        """float64 ``[len(texts), 384]`` embeddings in input order; a blank text embeds as
+        ``"(empty)"``. Each distinct text runs through the model once, in batches of texts of
+        similar token length (:func:`length_order`), so little of a batch is padding."""
         torch = self.torch
+        distinct, where = dedupe([t if t.strip() else "(empty)" for t in texts])
+        if not distinct:
+            return torch.zeros(0, 384, dtype=torch.float64)
         out = []
         with self._run_lock, torch.inference_mode():
-            for i in range(0, len(texts), batch_size):
+            lengths = [len(ids) for ids in self.tokenizer(
+                distinct, truncation=True, max_length=256)["input_ids"]]
+            order = length_order(lengths)
+            for i in range(0, len(order), batch_size):
                 batch = self.tokenizer(
-                    [t if t.strip() else "(empty)" for t in texts[i : i + batch_size]],
+                    [distinct[j] for j in order[i : i + batch_size]],
                     padding=True, truncation=True, max_length=256, return_tensors="pt",
                 )
                 hidden = self.model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 emb = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
                 out.append(torch.nn.functional.normalize(emb, dim=-1).double())
-        return torch.cat(out) if out else torch.zeros(0, 384, dtype=torch.float64)
+        rank = [0] * len(order)  # rank[d]: row of distinct text d in the sorted output
+        for r, d in enumerate(order):
+            rank[d] = r
+        return torch.cat(out)[torch.tensor([rank[d] for d in where], dtype=torch.long)]
+
+
+def dedupe(texts: Sequence[str]) -> tuple[list[str], list[int]]:
+    """The distinct texts in order of first appearance, and for each input its index there."""
+    index: dict[str, int] = {}
+    where = [index.setdefault(t, len(index)) for t in texts]
+    return list(index), where
+
+
+def length_order(lengths: Sequence[int]) -> list[int]:
+    """Indices sorted by length, shortest first; equal lengths keep their order (stable)."""
+    return sorted(range(len(lengths)), key=lengths.__getitem__)
 
 
 def fit_logistic(x: Any, y: Any, l2: float = L2, max_iter: int = 500) -> tuple[Any, float]:
