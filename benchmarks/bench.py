@@ -13,6 +13,10 @@ Metrics (targets are printed, never asserted):
 - ``sweep_peak_rss_mb``: peak resident memory of the batched sweep, measured in a child process.
 - ``extraction_speedup``: all-layer activations of 200 (prompt, response) pairs, batched vs one
   forward pass per example.
+- ``sampling_speedup``: 100 sampled rows x 64 tokens (temperature 1, batch 50), the sampler's
+  ``pick`` vs its defining stable float64 argsort of the whole vocabulary; texts must match.
+- ``projection_pass_speedup``: block-12 activations of 100 pairs with the forward stopped after
+  block 12 vs the all-layer pass; values must be bit-identical.
 - ``judge_concurrency_speedup`` / ``judge_warm_calls``: :func:`benchmarks.judges.bench_judges`.
 - ``warm_rerun_speedup``: ``pytest trait_suites`` on a cold vs a warm persona cache (subprocesses,
   interpreter start included in both; the warm side is the median of 3 runs; the details give
@@ -81,6 +85,8 @@ TARGETS: dict[str, tuple[str, float] | None] = {
     "hook_overhead": ("<=", 1.05),
     "sweep_peak_rss_mb": None,
     "extraction_speedup": (">=", 3.0),
+    "sampling_speedup": None,
+    "projection_pass_speedup": None,
     "judge_concurrency_speedup": (">=", 8.0),
     "judge_warm_calls": ("==", 0.0),
     "warm_rerun_speedup": (">=", 20.0),
@@ -431,6 +437,72 @@ def bench_extraction(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
     return {"extraction_speedup": per_size[str(top)]["speedup"]}, details
 
 
+# -- 4b. sampled generation: the sampler's pick -------------------------------------------------
+def _sampled(b: Bench, items: list[str], new: int, batch: int) -> tuple[float, list[str]]:
+    from pytest_persona.core.generation import GenerationConfig, generate
+
+    cfg = GenerationConfig(max_new_tokens=new, temperature=1.0, top_p=1.0, seed=0,
+                           batch_size=batch)
+    t0 = time.perf_counter()
+    texts = generate(b.model, b.tok, items, cfg, system="You are a helpful assistant.")
+    return time.perf_counter() - t0, texts
+
+
+def bench_sampling(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
+    """Sampled generation (temperature 1, per-row seeds) with the sampler's pick against the
+    same run with pick replaced by its defining computation (a stable float64 argsort of the
+    whole vocabulary per step), alternated; the texts must be identical."""
+    from pytest_persona.core import sampling
+
+    rows, new, batch = (8, 8, 8) if b.quick else (100, 64, 50)
+    items = b.questions(rows)
+    _sampled(b, items[:2], 4, 2)  # warm-up
+    fast_times: list[float] = []
+    slow_times: list[float] = []
+    fast: list[str] = []
+    slow: list[str] = []
+    fast_pick = sampling.pick
+    for _ in range(1 if b.quick else 2):
+        _log(f"sampling: {rows} rows x {new} tokens, batch {batch}, pick")
+        wall, fast = _sampled(b, items, new, batch)
+        fast_times.append(wall)
+        _log(f"sampling: {rows} rows x {new} tokens, batch {batch}, full argsort")
+        sampling.pick = sampling._pick_by_argsort
+        try:
+            wall, slow = _sampled(b, items, new, batch)
+        finally:
+            sampling.pick = fast_pick
+        slow_times.append(wall)
+    same = sum(x == y for x, y in zip(fast, slow))
+    details = {"rows": rows, "max_new_tokens": new, "batch_size": batch,
+               "pick_s": [_r(t) for t in fast_times], "argsort_s": [_r(t) for t in slow_times],
+               "texts_identical": f"{same}/{rows}",
+               "speedup_definition": "best wall time with the full argsort / best with pick"}
+    return {"sampling_speedup": _r(min(slow_times) / min(fast_times), 2)}, details
+
+
+def bench_projection_pass(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
+    """The projection pass at one layer (``layers=[12]``: the forward stops after block 12)
+    against the all-layer pass the projections used to take, on the same pairs; the layer-12
+    values must be bit-identical."""
+    import torch
+
+    from pytest_persona.core.activations import collect_activations
+
+    n = 16 if b.quick else 100
+    prompts, responses = _pairs(b, n)
+    collect_activations(b.model, b.tok, prompts[:2], responses[:2], batch_size=2)  # warm-up
+    one_s, one_times, one = _best(functools.partial(
+        collect_activations, b.model, b.tok, prompts, responses, batch_size=16,
+        layers=[LAYER]), 2)
+    all_s, all_times, every = _best(functools.partial(
+        collect_activations, b.model, b.tok, prompts, responses, batch_size=16), 2)
+    equal = bool(torch.equal(one.response_avg[:, 0], every.response_avg[:, LAYER]))
+    details = {"pairs": n, "layer": LAYER, "layers_in_model": int(every.response_avg.shape[1]),
+               "one_layer_s": one_times, "all_layers_s": all_times, "bit_identical": equal}
+    return {"projection_pass_speedup": _r(all_s / one_s, 2)}, details
+
+
 # -- 5. judges --------------------------------------------------------------------------------
 def bench_judge(b: Bench) -> tuple[dict[str, float], dict[str, Any]]:
     from benchmarks.judges import bench_judges
@@ -615,6 +687,8 @@ GROUPS: list[tuple[tuple[str, ...], Callable[[Bench], tuple[dict[str, float], di
     (("hook_overhead",), bench_hook_overhead, "hook_overhead"),
     (("sweep_peak_rss_mb",), bench_rss, "sweep_peak_rss"),
     (("extraction_speedup",), bench_extraction, "extraction"),
+    (("sampling_speedup",), bench_sampling, "sampling"),
+    (("projection_pass_speedup",), bench_projection_pass, "projection_pass"),
     (("judge_concurrency_speedup", "judge_warm_calls"), bench_judge, "judges"),
     (("warm_rerun_speedup",), bench_warm_rerun, "warm_rerun"),
     (("gate_false_alarm_rate", "gate_detection_rate"), bench_gate, "gate"),
@@ -654,7 +728,7 @@ UNITS = {"sweep_speedup": "x", "hook_overhead": "ratio", "sweep_peak_rss_mb": "M
          "extraction_speedup": "x", "judge_concurrency_speedup": "x", "judge_warm_calls": "calls",
          "warm_rerun_speedup": "x", "gate_false_alarm_rate": "", "gate_detection_rate": "",
          "screen_samples_per_s": "samples/s", "screen_generate_samples_per_s": "samples/s",
-         "vllm_speedup": "x"}
+         "vllm_speedup": "x", "sampling_speedup": "x", "projection_pass_speedup": "x"}
 
 
 def _what(name: str, value: float, details: dict[str, Any]) -> str:
@@ -679,6 +753,15 @@ def _what(name: str, value: float, details: dict[str, Any]) -> str:
         return (f"all-layer activations of {d['pairs']} (prompt, response) pairs, batched "
                 f"(batch {d['best_batch_size']}) vs one forward pass per pair; allclose "
                 f"{d['allclose']}")
+    if name == "sampling_speedup":
+        return (f"{d['rows']} sampled rows x {d['max_new_tokens']} tokens (temperature 1, "
+                f"batch {d['batch_size']}): the sampler's pick vs the stable float64 argsort of "
+                f"the whole vocabulary it replaces, best wall time; texts identical "
+                f"{d['texts_identical']}")
+    if name == "projection_pass_speedup":
+        return (f"block-{d['layer']} activations of {d['pairs']} (prompt, response) pairs: the "
+                f"forward stopped after that block vs all {d['layers_in_model']} blocks, best "
+                f"of 2; bit-identical {d['bit_identical']}")
     if name == "judge_concurrency_speedup":
         return (f"{d['n']} judgments against a local server with {d['latency_s'] * 1000:g} ms "
                 f"latency, {d['concurrency']} concurrent vs one at a time")

@@ -65,7 +65,8 @@ def test_quick_bench_writes_report(tmp_path: Path) -> None:
     out = tmp_path / "reports" / "bench.json"
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench", "--quick",
-         "--only", "hook_overhead,extraction_speedup,sweep_peak_rss_mb", "--out", str(out)],
+         "--only", "hook_overhead,extraction_speedup,sweep_peak_rss_mb,sampling_speedup,"
+         "projection_pass_speedup", "--out", str(out)],
         capture_output=True, text=True, check=False, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -73,7 +74,8 @@ def test_quick_bench_writes_report(tmp_path: Path) -> None:
     assert list(report)[:4] == ["benchmark", "machine", "command", "figures"]
     assert report["benchmark"] == "bench"
     assert report["command"] == ("python -m benchmarks.bench --quick --only "
-                                 f"hook_overhead,extraction_speedup,sweep_peak_rss_mb --out {out}")
+                                 "hook_overhead,extraction_speedup,sweep_peak_rss_mb,"
+                                 f"sampling_speedup,projection_pass_speedup --out {out}")
     machine = report["machine"]
     assert machine["cpu_count"] >= 1 and machine["device"] == "cpu"
     assert isinstance(machine["torch"], str) and machine["torch"]
@@ -86,13 +88,16 @@ def test_quick_bench_writes_report(tmp_path: Path) -> None:
     assert figures["hook_overhead"]["target"] == "<= 1.05"
     assert figures["sweep_peak_rss_mb"]["target"] is None
     assert "4 prompts x 8 tokens" in figures["hook_overhead"]["what"]
-    assert set(metrics) == {"hook_overhead", "extraction_speedup", "sweep_peak_rss_mb"}
+    assert set(metrics) == {"hook_overhead", "extraction_speedup", "sweep_peak_rss_mb",
+                            "sampling_speedup", "projection_pass_speedup"}
     for name, value in metrics.items():
         assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, name
     details = report["details"]
     assert details["extraction"]["allclose"] is True
     assert details["extraction"]["pairs"] == 24
     assert details["hook_overhead"]["batch"] == 4
+    assert details["sampling"]["texts_identical"] == "8/8"  # the fast pick changes no token
+    assert details["projection_pass"]["bit_identical"] is True
     assert details["sweep_peak_rss"]["peak_end_mb"] >= details["sweep_peak_rss"]["rss_after_load_mb"]
     assert details["run"]["quick"] is True
     for name in metrics:  # the printed table has a row per metric
