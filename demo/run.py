@@ -50,13 +50,14 @@ def _pytest(args: Sequence[str], env: dict[str, str] | None = None) -> int:
 
 def _parallel(workers: int) -> tuple[list[str], dict[str, str]]:
     """pytest-xdist arguments and environment for ``workers`` suite workers (none for 0 or 1,
-    or without pytest-xdist): one trait suite file per worker, one torch thread each."""
+    or without pytest-xdist): a trait's items on one worker (their xdist_group), one torch
+    thread each."""
     if workers <= 1:
         return [], {}
     if importlib.util.find_spec("xdist") is None:
         print("pytest-xdist is not installed: the suites run in one process", flush=True)
         return [], {}
-    return ["-n", str(workers), "--dist", "loadfile"], {"OMP_NUM_THREADS": "1"}
+    return ["-n", str(workers), "--dist", "loadgroup"], {"OMP_NUM_THREADS": "1"}
 
 
 def build_checkpoint(root: Path, cache: Path, extra: Sequence[str]) -> tuple[Path, int]:

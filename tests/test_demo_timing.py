@@ -134,7 +134,7 @@ def test_under_xdist_each_workers_stages_reach_the_file(
     )
     out = pytester.path / "t" / "suite-timings.json"
     res = pytester.runpytest_subprocess(
-        "trait_suites", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile",
+        "trait_suites", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup",
         "-p", "demo.timing", "--demo-timings", str(out), timeout=600,
     )
     assert res.ret in (0, 1), res.stdout.str()[-3000:]
@@ -143,7 +143,7 @@ def test_under_xdist_each_workers_stages_reach_the_file(
     extractions = {s["subject"]: s["worker"] for s in data["stages"]
                    if s["stage"] == "extraction" and s["cpu_s"] > 0.5}
     assert set(extractions) == {"sycophantic", "evil"}
-    assert set(extractions.values()) == {"gw0", "gw1"}  # one suite file per worker
+    assert set(extractions.values()) == {"gw0", "gw1"}  # one trait per worker
     for worker, span in data["workers"].items():
         own = sum(s["cpu_s"] for s in data["stages"] if s.get("worker") == worker)
         assert own <= span["cpu_s"] + 0.5
