@@ -10,6 +10,12 @@ Markers (an HTML comment alone on its line):
     average and the run's wall time, or, for figures copied from an earlier run
     (``"remeasured": false``), that run's ``provenance`` (commit, date, command). ``steps=``
     keeps the figures of those steps, ``names=`` those figures.
+``<!-- demo-results: FILE.json commit=HASH -->``
+    the per-trait table of a results document (``docs/reference/results.md``) committed as
+    ``benchmarks/results/FILE.json`` by a ``make demo`` run: effective pairs, the unsteered and the
+    steered score (at the suite's top coefficient) with their interval and n, and each
+    expectation's verdict; its comparison checks, when it has them; under it the file, the command
+    and the commit (``commit=``, which the document itself does not record).
 ``<!-- options -->``
     every ``--persona-...`` option and ini value, read from ``plugin/options.py`` by running its
     ``add_options`` against a recording parser.
@@ -36,7 +42,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-MARKER = re.compile(r"^<!--\s*([a-z-]+)(?::\s*(.*?))?\s*-->\s*$", re.MULTILINE)
+MARKER = re.compile(r"^<!--\s*([a-z-]+)(?::\s*(.*?))?\s*-->[ \t]*$", re.MULTILINE)
 RESULTS_DIR = Path("benchmarks") / "results"
 
 
@@ -89,6 +95,19 @@ def _args(text: str) -> dict[str, list[str]]:
             raise DocsHookError(f"bench marker argument {word!r}: expected steps=... or names=...")
         out[key] = [v for v in value.split(",") if v]
     return out
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; a missing file or bad JSON names the file (and the line)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DocsHookError(f"{path}: cannot read ({exc.strerror})") from None
+    except json.JSONDecodeError as exc:
+        raise DocsHookError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
+    if not isinstance(doc, dict):
+        raise DocsHookError(f"{path}: expected a JSON object")
+    return doc
 
 
 def _figures(doc: Mapping[str, Any], path: Path) -> list[dict[str, Any]]:
@@ -153,12 +172,7 @@ def render_bench(text: str, root: Path) -> str:
     if "/" in name or not name.endswith(".json"):
         raise DocsHookError(f"bench marker file {name!r}: expected a FILE.json in {RESULTS_DIR}")
     path = root / RESULTS_DIR / name
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DocsHookError(f"{path}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise DocsHookError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from None
+    doc = _read(path)
     figures = _figures(doc, path)
     for key, field in (("steps", "step"), ("names", "name")):
         if key in args:
@@ -180,6 +194,210 @@ def render_bench(text: str, root: Path) -> str:
     source = (f"*Rendered from `{RESULTS_DIR / name}`: {command}{_machine(doc)}"
               + (f"; {_number(wall)} s for the whole run" if wall else "") + f".{complete}*")
     return f"{table}\n\n{source}"
+
+
+# --------------------------------------------------------------------------- demo results
+
+#: the outcomes of ``expectations[].outcome`` (docs/reference/results.md), in the order shown
+OUTCOMES = ("failed", "error", "xpassed", "xfailed", "passed", "skipped")
+_COMMIT = re.compile(r"[0-9a-f]{7,40}")
+
+
+def _demo_args(text: str) -> tuple[str, str]:
+    """``FILE.json commit=HASH`` -> (FILE.json, HASH); both are required."""
+    words = text.split()
+    if not words:
+        raise DocsHookError("demo-results marker without a file name")
+    name, commit = words[0], None
+    for word in words[1:]:
+        key, eq, value = word.partition("=")
+        if key != "commit" or not eq:
+            raise DocsHookError(f"demo-results marker argument {word!r}: expected commit=HASH")
+        commit = value
+    if "/" in name or not name.endswith(".json"):
+        raise DocsHookError(f"demo-results marker file {name!r}: expected a FILE.json in "
+                            f"{RESULTS_DIR}")
+    if commit is None or not _COMMIT.fullmatch(commit):
+        raise DocsHookError("demo-results marker: commit=HASH (7 to 40 hex digits) is required: "
+                            "the results document does not record the commit that wrote it")
+    return name, commit
+
+
+def _num(value: Any, field: str, path: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DocsHookError(f"{path}: {field}: expected a number, got {value!r}")
+    return float(value)
+
+
+def _obj(value: Any, field: str, path: Path) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise DocsHookError(f"{path}: {field}: expected an object")
+    return value
+
+
+def _interval(ci: Any, field: str, path: Path) -> tuple[float, float] | None:
+    if ci is None:
+        return None
+    if not isinstance(ci, list) or len(ci) != 2:
+        raise DocsHookError(f"{path}: {field}: expected [low, high]")
+    return _num(ci[0], f"{field}[0]", path), _num(ci[1], f"{field}[1]", path)
+
+
+def _score(mean: float, ci: tuple[float, float] | None, n: Any) -> str:
+    """``41.1 (95% CI 27.8–55.3, n=20)``: a judge score with what it is."""
+    said = [f"95% CI {ci[0]:.1f}–{ci[1]:.1f}"] if ci else ["no interval in the file"]
+    if n is not None:
+        said.append(f"n={n}")
+    return f"{mean:.1f} ({', '.join(said)})"
+
+
+def _coeff(value: float) -> str:
+    return f"{value:+g}" if value else "0"
+
+
+def _sweep_scores(trait: Mapping[str, Any], where: str, path: Path) -> dict[float, str]:
+    """coefficient -> its score cell, for every sweep row with a mean."""
+    sweep = trait.get("sweep", [])
+    if not isinstance(sweep, list):
+        raise DocsHookError(f"{path}: {where}.sweep: expected a list")
+    out = {}
+    for i, row in enumerate(sweep):
+        field = f"{where}.sweep[{i}]"
+        row = _obj(row, field, path)
+        coeff = _num(row.get("coeff"), f"{field}.coeff", path)
+        if row.get("mean") is not None:
+            mean = _num(row["mean"], f"{field}.mean", path)
+            out[coeff] = _score(mean, _interval(row.get("ci"), f"{field}.ci", path), row.get("n"))
+    return out
+
+
+def _unsteered(name: str, trait: Mapping[str, Any], scores: dict[float, str],
+               expectations: list[Mapping[str, Any]], path: Path) -> str | None:
+    """The sweep's coefficient 0; without a sweep (a gate run), the figures of the trait's
+    ``baseline_ceiling`` expectation, else its ``baseline_score`` metric."""
+    if 0.0 in scores:
+        return scores[0.0]
+    for i, e in enumerate(expectations):
+        figures = e.get("figures")
+        if e.get("trait") == name and e.get("kind") == "baseline_ceiling" and isinstance(
+                figures, Mapping) and figures.get("mean") is not None:
+            field = f"expectations[{i}].figures"
+            ci = None
+            if figures.get("ci_low") is not None:
+                ci = (_num(figures["ci_low"], f"{field}.ci_low", path),
+                      _num(figures.get("ci_high"), f"{field}.ci_high", path))
+            return _score(_num(figures["mean"], f"{field}.mean", path), ci, figures.get("n"))
+    metrics = trait.get("metrics")
+    if isinstance(metrics, Mapping) and metrics.get("baseline_score") is not None:
+        value = _num(metrics["baseline_score"], f"traits.{name}.metrics.baseline_score", path)
+        return _score(value, None, None)
+    return None
+
+
+def _pairs(name: str, trait: Mapping[str, Any], path: Path) -> str | None:
+    vector = trait.get("vector")
+    if vector is None:
+        return None
+    vector = _obj(vector, f"traits.{name}.vector", path)
+    field = f"traits.{name}.vector.effective_pairs"
+    effective = int(_num(vector.get("effective_pairs"), field, path))
+    if vector.get("total_pairs") is None:
+        return str(effective)
+    total = int(_num(vector["total_pairs"], f"traits.{name}.vector.total_pairs", path))
+    return f"{effective} of {total}"
+
+
+def _expectations(doc: Mapping[str, Any], path: Path) -> list[Mapping[str, Any]]:
+    expectations = doc.get("expectations")
+    if not isinstance(expectations, list):
+        raise DocsHookError(f"{path}: no 'expectations' list (a results document, "
+                            "docs/reference/results.md)")
+    for i, e in enumerate(expectations):
+        e = _obj(e, f"expectations[{i}]", path)
+        if e.get("outcome") not in OUTCOMES:
+            raise DocsHookError(f"{path}: expectations[{i}].outcome: {e.get('outcome')!r} is "
+                                f"not one of {', '.join(OUTCOMES)}")
+        if not isinstance(e.get("nodeid"), str):
+            raise DocsHookError(f"{path}: expectations[{i}].nodeid: expected text")
+    return expectations
+
+
+def _verdicts(name: str, expectations: list[Mapping[str, Any]]) -> str:
+    """``passed: `a`, `b`; xfailed: `c``` for the trait's expectations."""
+    by_outcome: dict[str, list[str]] = {}
+    for e in expectations:
+        if e.get("trait") == name:
+            label = e.get("name") or str(e["nodeid"]).rpartition("::")[2]
+            by_outcome.setdefault(str(e["outcome"]), []).append(f"`{label}`")
+    return "; ".join(f"{o} ({len(by_outcome[o])}): {', '.join(by_outcome[o])}"
+                     for o in OUTCOMES if o in by_outcome)
+
+
+def _comparison(doc: Mapping[str, Any], path: Path) -> str | None:
+    """The comparison's checks as a table, when the run compared with a baseline."""
+    comparison = doc.get("comparison")
+    if comparison is None:
+        return None
+    checks = _obj(comparison, "comparison", path).get("checks") or []
+    if not isinstance(checks, list):
+        raise DocsHookError(f"{path}: comparison.checks: expected a list")
+    rows = []
+    for i, check in enumerate(checks):
+        field = f"comparison.checks[{i}]"
+        check = _obj(check, field, path)
+        for key in ("trait", "rule", "verdict"):
+            if not isinstance(check.get(key), str):
+                raise DocsHookError(f"{path}: {field}.{key}: expected text")
+        old = _num(check.get("old"), f"{field}.old", path)
+        new = _num(check.get("new"), f"{field}.new", path)
+        delta = _num(check.get("delta"), f"{field}.delta", path)
+        ci = _interval(check.get("ci"), f"{field}.ci", path)
+        level = _num(check.get("level", 0.95), f"{field}.level", path)
+        said = [f"{level:.0%} CI {ci[0]:+.1f} to {ci[1]:+.1f}"] if ci else []
+        if check.get("n") is not None:
+            said.append(f"n={check['n']} questions")
+        said.append("paired" if check.get("mode") == "paired" else "means compared")
+        rows.append((check["trait"], f"`{check['rule']}`", f"{old:.1f} → {new:.1f}",
+                     f"{delta:+.1f} ({', '.join(said)})", f"**{check['verdict']}**"))
+    if not rows:
+        return None
+    baseline = comparison.get("baseline_path")
+    head = f"Compared with `{baseline}`:\n\n" if baseline else ""
+    return head + _table(("trait", "rule", "baseline → this run", "change", "verdict"), rows)
+
+
+def render_demo_results(text: str, root: Path) -> str:
+    """The tables for one ``demo-results:`` marker (``text`` is what follows the colon)."""
+    name, commit = _demo_args(text)
+    path = root / RESULTS_DIR / name
+    doc = _read(path)
+    traits = doc.get("traits")
+    if not isinstance(traits, Mapping) or not traits:
+        raise DocsHookError(f"{path}: no 'traits' object (a results document, "
+                            "docs/reference/results.md)")
+    expectations = _expectations(doc, path)
+    rows = []
+    for trait_name in sorted(traits):
+        trait = _obj(traits[trait_name], f"traits.{trait_name}", path)
+        scores = _sweep_scores(trait, f"traits.{trait_name}", path)
+        top = max(scores) if scores else None
+        steered = f"{scores[top]} at {_coeff(top)}" if top is not None and top > 0 else None
+        rows.append((trait_name, _pairs(trait_name, trait, path),
+                     _unsteered(trait_name, trait, scores, expectations, path), steered,
+                     _verdicts(trait_name, expectations)))
+    table = _table(("trait", "effective pairs", "unsteered score", "steered (top coefficient)",
+                    "expectations"), rows)
+    compared = _comparison(doc, path)
+    judge = doc.get("judge")
+    judge_id = judge.get("id") if isinstance(judge, Mapping) else None
+    what = "its gate run" if compared else "its suite run"
+    created = f", created {doc['created']}" if doc.get("created") else ""
+    source = (f"*Rendered from `{RESULTS_DIR / name}`: the results document of `make demo` "
+              f"({what}) at commit `{commit}`{created}. Scores are the "
+              + (f"`{judge_id}` " if judge_id else "")
+              + "judge's 0–100: the mean over questions, with a seeded 95% percentile bootstrap "
+              "interval over questions; n counts scored answers.*")
+    return "\n\n".join(part for part in (table, compared, source) if part)
 
 
 # --------------------------------------------------------------------------- options
@@ -338,12 +556,14 @@ def render(markdown: str, root: Path, where: str = "page") -> str:
         try:
             if name == "bench":
                 return render_bench(arg or "", root)
+            if name == "demo-results":
+                return render_demo_results(arg or "", root)
             if name in simple and not arg:
                 return simple[name]()
         except DocsHookError as exc:
             raise DocsHookError(f"{where}: {m.group(0).strip()}: {exc}") from None
         raise DocsHookError(f"{where}: {m.group(0).strip()}: unknown marker (known: bench: "
-                            f"FILE.json, {', '.join(simple)})")
+                            f"FILE.json, demo-results: FILE.json, {', '.join(simple)})")
 
     return MARKER.sub(one, markdown)
 
