@@ -57,15 +57,16 @@ def pick(probs: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
 
 def _sorted_values(probs: torch.Tensor) -> torch.Tensor:
     """Each row's values in descending order (the order of equal values is immaterial)."""
-    if probs.device.type == "cpu":
+    if probs.device.type == "cpu" and probs.dtype in (torch.float32, torch.float64):
         values = np.sort(probs.detach().numpy(), axis=-1)[:, ::-1]
         return torch.from_numpy(np.ascontiguousarray(values))
     return torch.sort(probs, dim=-1, descending=True).values
 
 
 def _pick_by_argsort(probs: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
-    """The defining computation (kept for inputs the fast path does not take: NaN, 1-D)."""
-    sorted_probs, order = torch.sort(probs, dim=-1, descending=True, stable=True)
+    """The defining computation, in float64 whatever the input's dtype (kept for inputs the
+    fast path does not take: NaN, 1-D)."""
+    sorted_probs, order = torch.sort(probs.double(), dim=-1, descending=True, stable=True)
     cdf = torch.cumsum(sorted_probs, dim=-1)
     cdf = cdf / cdf[..., -1:]
     rank = torch.searchsorted(cdf, uniform.unsqueeze(-1).to(cdf), right=True)
