@@ -227,16 +227,21 @@ class PersonaCache:
     def vector_path(self, key: str) -> Path:
         return self.root / "vectors" / f"{key}.safetensors"
 
-    def load_vectors(self, key: str) -> TraitVectors | None:
+    def load_vectors(self, key: str, *, recheck: bool = False, ignore_refresh: bool = False
+                     ) -> TraitVectors | None:
         """Cached vectors for ``key``; a corrupted entry warns, is moved aside, returns None.
 
         Corrupted means anything :meth:`TraitVectors.load` rejects, a directory in place of
         the file, a sidecar that is missing or not a JSON object, or a main tensor that is
         not a finite floating-point ``[n_layers, d_model]`` matrix agreeing with its metadata.
+        ``recheck``: a second look for the same key, after taking its :meth:`computing` lock
+        (a miss is not counted twice; a hit turns the first look's miss into a hit).
+        ``ignore_refresh``: read even under ``refresh`` (the caller waited for another process
+        that wrote the entry during this run).
         """
         path = self.vector_path(key)
-        if self.refresh or not (path.exists() or path.is_symlink()):
-            self.vector_misses += 1
+        if (self.refresh and not ignore_refresh) or not (path.exists() or path.is_symlink()):
+            self.vector_misses += 0 if recheck else 1
             return None
         try:
             vectors = _checked_vectors(path)
@@ -246,8 +251,10 @@ class PersonaCache:
                           "recomputing", CacheWarning, stacklevel=2)
             _move_aside(path)
             _move_aside(path.with_suffix(".json"))
-            self.vector_misses += 1
+            self.vector_misses += 0 if recheck else 1
             return None
+        if recheck:
+            self.vector_misses -= 1  # the first look's miss was answered by another process
         self.vector_hits += 1
         return vectors
 

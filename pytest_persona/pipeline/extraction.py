@@ -222,30 +222,36 @@ def extract_vectors(
     if found is not None:
         return found
     lock = cache.computing("vectors", key)
+    stage = f"wait for {trait.name} vectors (another process extracts them)"
+    waited = False
     try:
         lock.acquire(timeout=0)
     except Timeout:  # another process sharing the cache is extracting these vectors
+        waited = True
         if progress is not None:
-            progress(f"wait for {trait.name} vectors (another process extracts them)", 0, 1)
-        waited = time.monotonic()
+            progress(stage, 0, 1)
+        start = time.monotonic()
         lock.acquire()
-        if progress is not None:
-            progress(f"wait for {trait.name} vectors (another process extracts them)", 1, 1)
         log.info("%s vectors: waited %.1f s for another process", trait.name,
-                 time.monotonic() - waited)
+                 time.monotonic() - start)
     try:
-        found = _cached_result(cache, key, loaded)  # written while this process waited
-        if found is not None:
-            return found
+        if waited and progress is not None:
+            progress(stage, 1, 1)
+        if waited or not cache.refresh:
+            # written meanwhile by another process: the one waited for (during this run, so
+            # taken even under refresh), or one that finished between the first look and the lock
+            found = _cached_result(cache, key, loaded, recheck=True, ignore_refresh=waited)
+            if found is not None:
+                return found
         return _extract(loaded, trait, judge, coherence_judge, config, cache, progress,
                         engine, key)
     finally:
         lock.release()
 
 
-def _cached_result(cache: PersonaCache, key: str, loaded: LoadedModel
-                   ) -> ExtractionResult | None:
-    cached = cache.load_vectors(key)
+def _cached_result(cache: PersonaCache, key: str, loaded: LoadedModel, recheck: bool = False,
+                   ignore_refresh: bool = False) -> ExtractionResult | None:
+    cached = cache.load_vectors(key, recheck=recheck, ignore_refresh=ignore_refresh)
     if cached is None:
         return None
     cached.check_model(loaded.n_layers, loaded.d_model, "the cache")

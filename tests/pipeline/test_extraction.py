@@ -409,17 +409,19 @@ def test_empty_responses_are_left_out_of_the_mean_and_counted(
     assert torch.allclose(res.vectors.extras["prompt_last"], want_p, atol=1e-4)
 
 
+@pytest.mark.parametrize("refresh", [False, True])
 def test_two_processes_sharing_a_cache_extract_a_vector_once(
         env: dict[str, Any], loaded: LoadedModel, trait: Any,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, refresh: bool) -> None:
     """Regression (issue 25 item 19, xdist workers): two runs on one cache that needed the same
     vector both generated, judged and extracted it. Now the second waits on the first's
-    computing lock and loads what it wrote. (Two threads with their own cache handles take the
+    computing lock and loads what it wrote, also under refresh (written during this run), and
+    the cache counts one miss and one hit. (Two threads with their own cache handles take the
     same OS file lock as two processes do.)"""
     import threading
 
     root = env["cache"].root
-    first, second = PersonaCache(root), PersonaCache(root)
+    first, second = PersonaCache(root, refresh=refresh), PersonaCache(root, refresh=refresh)
     key = vector_cache_key(loaded, trait, CFG, env["judge"], env["judge"])
     started, release = threading.Event(), threading.Event()
     real = responses_mod.generate_cached
@@ -457,5 +459,7 @@ def test_two_processes_sharing_a_cache_extract_a_vector_once(
     assert calls == ["a"]  # generated once
     assert not results["a"].from_cache and results["b"].from_cache
     assert torch.equal(results["a"].vectors.vectors, results["b"].vectors.vectors)
-    assert first.load_vectors(key) is not None
+    assert (first.vector_misses, first.vector_hits) == (1, 0)
+    assert (second.vector_misses, second.vector_hits) == (0, 1)
+    assert PersonaCache(root).load_vectors(key) is not None
     assert (f"wait for {trait.name} vectors (another process extracts them)", 1, 1) in lines
