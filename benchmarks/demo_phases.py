@@ -48,10 +48,11 @@ def one_run(step: str, clone: Path, log_path: Path) -> tuple[list[Figure], dict[
     verdict = [line.strip() for line in log.splitlines()
                if line.strip().startswith(("suites on", "gate on"))]
     start = timings["machine"]["at_start"]["load_avg_1_5_15"]
+    cpus = timings["machine"]["at_start"].get("cpus", "?")
     figures = [
         figure(f"{step}: make demo wall", total["wall_s"], "s",
                f"fresh clone at {head}, install included, GNU time; load average {start[0]:g} "
-               "at the demo's start (2 cores)", TARGET, step),
+               f"at the demo's start ({cpus} cores)", TARGET, step),
         figure(f"{step}: make demo CPU", total["cpu_s"], "s",
                "user + system of make demo and every subprocess (GNU time)", None, step),
     ]
@@ -75,10 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         clone, _, log = paths.partition(":")
         got, runs[step] = one_run(step, Path(clone), Path(log))
         figures += got
+    cpus = {run["machine"]["at_start"].get("cpus") for run in runs.values()}
     doc = {
         "benchmark": "demo_phases",
-        "machine": {"device": "cpu", "cpu_count": 2,
-                    "device_name": "CPU (2 cores), the runs one after the other"},
+        "machine": {"device": "cpu", "cpu_count": cpus.pop() if len(cpus) == 1 else sorted(cpus),
+                    "device_name": "CPU, the runs one after the other on one machine"},
         "command": ("git clone <main> CLONE && cd CLONE && env -u OPENAI_API_KEY -u "
                     "ANTHROPIC_API_KEY PERSONA_MODEL_CACHE=<empty dir> /usr/bin/time -v make demo"),
         "figures": figures,

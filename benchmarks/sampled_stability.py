@@ -40,7 +40,20 @@ CONFIGS = ((2, 50), (1, 50), (2, 25), (2, 100))
 _log = logger("sampled_stability")
 
 
-def _child(threads: int, batch: int, rows: int, tokens: int, out: Path) -> None:
+def _wait_for_peers(barrier: Path | None, peers: int, me: str) -> None:
+    """Start generating only when every process of the configuration has loaded its model."""
+    if barrier is None:
+        return
+    (barrier / f"{me}.ready").write_text("")
+    deadline = time.monotonic() + 600
+    while len(list(barrier.glob("*.ready"))) < peers:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{peers} processes never all loaded their models")
+        time.sleep(0.05)
+
+
+def _child(threads: int, batch: int, rows: int, tokens: int, out: Path,
+           barrier: Path | None = None, peers: int = 1) -> None:
     import torch
 
     from pytest_persona.core.generation import GenerationConfig, generate
@@ -56,9 +69,11 @@ def _child(threads: int, batch: int, rows: int, tokens: int, out: Path) -> None:
              for i in range(rows)]
     cfg = GenerationConfig(max_new_tokens=tokens, temperature=1.0, top_p=1.0, seed=0,
                            batch_size=batch)
-    t0 = time.perf_counter()
+    _wait_for_peers(barrier, peers, out.stem)
+    start, t0 = time.time(), time.perf_counter()
     texts = generate(loaded.model, loaded.tokenizer, items, cfg)
-    out.write_text(json.dumps({"texts": texts, "wall_s": time.perf_counter() - t0}))
+    out.write_text(json.dumps({"texts": texts, "wall_s": time.perf_counter() - t0,
+                               "start": start, "end": time.time()}))
 
 
 def _run(threads: int, batch: int, rows: int, tokens: int, tmp: Path) -> dict[str, Any]:
@@ -82,11 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--out", default="reports/sampled-text-stability.json")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--barrier", help=argparse.SUPPRESS)
+    parser.add_argument("--peers", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     offline()
     if args.child:
         threads, batch = (int(x) for x in args.child.split(","))
-        _child(threads, batch, args.rows, args.tokens, Path(args.out))
+        _child(threads, batch, args.rows, args.tokens, Path(args.out),
+               Path(args.barrier) if args.barrier else None, args.peers)
         return 0
     start = machine_info(model="smollm2-135m", dtype="float32")
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -177,9 +176,9 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     found = config.stash.get(_KEY, None)
-    if found is None or os.environ.get("PYTEST_XDIST_WORKER"):
+    if found is None or hasattr(config, "workerinput"):
         if found is not None:
-            found[1]()  # a worker: its stages went to the controller
+            found[1]()  # an xdist worker: its stages went to the controller
         return
     report = _report(config)
     found[1]()

@@ -7,7 +7,6 @@ Every option has a ``--persona-...`` flag; the short names the docs use (``--mod
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -427,7 +426,8 @@ def _progress_writer(config: pytest.Config) -> Callable[[str], None]:
     """Progress lines past output capture: through the terminal reporter, or in an xdist
     worker (whose terminal output nobody sees) to the stderr it inherited from the controller,
     marked with the worker's id."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER") if hasattr(config, "workerinput") else None
+    workerinput = getattr(config, "workerinput", None)
+    worker = str(workerinput.get("workerid", "worker")) if workerinput is not None else None
 
     def write(line: str) -> None:
         capman = config.pluginmanager.getplugin("capturemanager")

@@ -40,7 +40,7 @@ def test_the_file_holds_a_row_per_run_and_phase(tmp_path: Path) -> None:
     (clone / "reports" / "demo-timings.json").write_text(json.dumps({
         "phases": [{"name": "GGUF conversion of the embedded model", "wall_s": 17.8,
                     "cpu_s": 17.9, "note": ""}],
-        "parts": {}, "machine": {"at_start": {"load_avg_1_5_15": [1.5, 2.0, 2.0]}}}))
+        "parts": {}, "machine": {"at_start": {"cpus": 2, "load_avg_1_5_15": [1.5, 2.0, 2.0]}}}))
     log = tmp_path / "log.txt"
     log.write_text(TIME_V)
     out = tmp_path / "demo_phases.json"
@@ -50,4 +50,5 @@ def test_the_file_holds_a_row_per_run_and_phase(tmp_path: Path) -> None:
     assert names == ["after: make demo wall", "after: make demo CPU",
                      "after: GGUF conversion of the embedded model wall"]
     assert doc["figures"][0]["value"] == 417.79 and "under 600 s" in doc["figures"][0]["target"]
+    assert "(2 cores)" in doc["figures"][0]["what"] and doc["machine"]["cpu_count"] == 2
     assert doc["runs"]["after"]["verdicts"][1].startswith("gate on the modified checkpoint: CAUGHT")
