@@ -27,13 +27,13 @@ GATE_COEFF = 4.0
 #: benchmarks/results/demo_phases.json a few sycophantic contrastive texts differed between
 #: batches of 24 and 50 (its vector's norm 8.30 and 8.21); every verdict was the same.
 DEMO_BATCH = 50
-#: xdist workers for the suite run: one per trait suite, each with one torch thread. On 2 cores,
-#: 100 sampled SmolLM2 rows took 35.7 s in one process with two threads, and three processes
-#: with one thread each made 300 rows in 83 s, 27.7 s per 100 (two such processes: 24.2 s per
-#: 100; three with two threads each: 31 s per 100). A vector one worker needs while another
-#: extracts it is waited for, never extracted twice (the cache's computing lock). One thread
-#: rounds some sums differently from two, so a few sampled texts differ from a one-process
-#: run's (the same seeds; neither is more right).
+#: xdist workers for the suite run: one per trait suite, each with one torch thread. On 2 cores
+#: more one-thread processes make more sampled rows per second than one two-thread process
+#: (benchmarks/results/cpu-workers.json, python -m benchmarks.cpu_workers); three rather than
+#: two because the three suites are of about equal work. A vector one worker needs while
+#: another extracts it is waited for, never extracted twice (the cache's computing lock). One
+#: thread rounds some sums differently from two, so a few sampled texts differ from a
+#: one-process run's (the same seeds; neither is more right; sampled-text-stability.json).
 DEMO_WORKERS = 3
 
 
