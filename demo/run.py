@@ -50,14 +50,16 @@ def _pytest(args: Sequence[str], env: dict[str, str] | None = None) -> int:
 
 def _parallel(workers: int) -> tuple[list[str], dict[str, str]]:
     """pytest-xdist arguments and environment for ``workers`` suite workers (none for 0 or 1,
-    or without pytest-xdist): a trait's items on one worker (their xdist_group), one torch
-    thread each."""
+    or without pytest-xdist), one torch thread each. ``loadfile``: each suite file, and the
+    Python example file as a whole, on one worker. (``loadgroup`` spreads the example's
+    ungrouped tests over all workers at the start, where each waited two minutes for the evil
+    vector that a third worker was extracting.)"""
     if workers <= 1:
         return [], {}
     if importlib.util.find_spec("xdist") is None:
         print("pytest-xdist is not installed: the suites run in one process", flush=True)
         return [], {}
-    return ["-n", str(workers), "--dist", "loadgroup"], {"OMP_NUM_THREADS": "1"}
+    return ["-n", str(workers), "--dist", "loadfile"], {"OMP_NUM_THREADS": "1"}
 
 
 def build_checkpoint(root: Path, cache: Path, extra: Sequence[str]) -> tuple[Path, int]:

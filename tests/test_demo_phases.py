@@ -174,7 +174,7 @@ def test_demo_runs_one_worker_per_suite_with_one_thread_each(
     assert run.main(["--reports", str(reports), "--skip-gate", "--cache", str(tmp_path / "c")]) == 0
     args, env = calls[0]
     assert args[args.index("-n") + 1] == str(run.DEMO_WORKERS) == "3"
-    assert args[args.index("--dist") + 1] == "loadgroup"
+    assert args[args.index("--dist") + 1] == "loadfile"
     assert env == {"OMP_NUM_THREADS": "1"}
     calls.clear()
     run.main(["--reports", str(reports), "--skip-gate", "--workers", "1"])
