@@ -190,6 +190,8 @@ def test_install_seconds_only_when_installed_just_before(tmp_path: Path) -> None
     os.utime(tmp_path / ".installed", (now - 20, now - 20))
     assert abs((install_seconds(tmp_path, now) or 0) - 180) < 1
     assert install_seconds(tmp_path, now + 7200) is None  # installed long before this run
+    # regression: a warm rerun of make demo ten minutes after the install counted it again
+    assert install_seconds(tmp_path, now + 600) is None
     assert install_seconds(tmp_path / "nothing", now) is None
     os.utime(tmp_path / "pyvenv.cfg", (now - 2700, now - 2700))  # venv made long before
     assert install_seconds(tmp_path, now) is None  # the span would hold idle time
