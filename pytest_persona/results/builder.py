@@ -200,7 +200,9 @@ class ResultsBuilder:
             "usage": self._usage,
             "cache": self._cache,
             "duration_s": self._duration_s,
-            "traits": dict(self._traits),
+            # by name: the order sections were recorded in depends on which expectation needed
+            # a trait first and, under xdist, on which worker finished first
+            "traits": dict(sorted(self._traits.items())),
             "cosine": self._cosine,
             "expectations": list(self._expectations.values()),
             "comparison": self._comparison,

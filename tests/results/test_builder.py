@@ -205,3 +205,18 @@ def test_judge_identity_is_recorded_per_trait_and_survives_a_round_trip(tmp_path
     assert traits["evil"].get("coherence_judge_identity") == "offline"
     assert traits["kind"].get("judge_identity") == "offline"
     assert "coherence_judge_identity" not in traits["kind"]
+
+
+def test_trait_sections_come_out_in_name_order_whatever_order_they_were_recorded_in() -> None:
+    """Regression: the report listed traits in the order they were first recorded, which under
+    xdist is the order workers finished in (hallucinating, evil, sycophantic in one demo run,
+    evil, sycophantic, hallucinating in another)."""
+    docs = []
+    for order in (["sycophantic", "evil", "hallucinating"], ["hallucinating", "sycophantic", "evil"]):
+        b = ResultsBuilder()
+        b.set_model({"name": "m"})
+        for name in order:
+            b.merge_trait(name, {"metrics": {"baseline_score": 1.0}})
+        docs.append(b.build())
+    assert list(docs[0]["traits"]) == list(docs[1]["traits"]) == [
+        "evil", "hallucinating", "sycophantic"]
