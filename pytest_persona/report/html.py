@@ -275,7 +275,8 @@ def _trait(
             + ", ".join(fmt_num(d, 3) for d in dose["doses"])
         )
     if vec.get("source"):
-        meta.append(f"vector from {vec['source']}")
+        source = {"extracted": "vector extracted in this run", "cache": "vector from the cache"}
+        meta.append(source.get(str(vec["source"]), f"vector from {vec['source']}"))
     tiles = []
     for key in (
         "baseline_score",

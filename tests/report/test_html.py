@@ -63,6 +63,15 @@ def test_report_content():
     assert html.count("<tr") > 40
 
 
+def test_where_each_vector_came_from_reads_as_a_sentence():
+    """Regression: the trait header said "vector from extracted"."""
+    r = make_results(("sycophantic", "evil"))
+    r["traits"]["evil"]["vector"]["source"] = "cache"
+    html = render_report(r)
+    assert "vector extracted in this run" in html and "vector from the cache" in html
+    assert "vector from extracted" not in html
+
+
 def test_section_is_scoped_fragment():
     html = render_persona_section(make_results())
     assert html.startswith('<div class="persona-report"') and html.endswith("</div>")
