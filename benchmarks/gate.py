@@ -39,44 +39,14 @@ DEMO_STRENGTH = 4.0
 TOKEN_CHECKS = 4
 
 
-class _Stop(Exception):
-    """Ends a forward pass once the gated block has run (later blocks cannot change it)."""
-
-
 def _prompt_last(loaded: Any, prompts: list[Any], layer: int) -> Any:
-    """Block-``layer`` output at the last prompt token of each prompt (left padding, the same
-    positions as :func:`pytest_persona.core.activations.collect_activations`); the forward pass
-    stops after that block."""
-    import torch
+    """Block-``layer`` output at the last prompt token of each prompt, in one batch; the forward
+    pass stops after that block (:func:`collect_activations` with ``layers=[layer]``)."""
+    from pytest_persona.core.activations import collect_activations
 
-    from pytest_persona.core.generation import as_messages, chat_prompt, ensure_pad_token
-    from pytest_persona.core.layers import find_layers
-
-    tok, model = loaded.tokenizer, loaded.model
-    ensure_pad_token(tok)
-    texts = [chat_prompt(tok, as_messages(p)) for p in prompts]
-    side, tok.padding_side = tok.padding_side, "left"
-    try:
-        enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    finally:
-        tok.padding_side = side
-    pos = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
-    captured: dict[str, Any] = {}
-
-    def hook(_m: Any, _i: Any, output: Any) -> None:
-        hidden = output[0] if isinstance(output, tuple) else output
-        captured["h"] = hidden[:, -1, :].detach().float().cpu()
-        raise _Stop
-
-    handle = find_layers(model)[layer].register_forward_hook(hook)
-    try:
-        with torch.inference_mode():
-            model(**enc, position_ids=pos, use_cache=False)
-    except _Stop:
-        pass
-    finally:
-        handle.remove()
-    return captured["h"]
+    acts = collect_activations(loaded.model, loaded.tokenizer, prompts, [""] * len(prompts),
+                               batch_size=max(1, len(prompts)), layers=[layer])
+    return acts.prompt_last[:, 0]
 
 
 def trait_vector(loaded: Any, trait: Any, questions: list[str], layer: int) -> Any:
