@@ -12,12 +12,9 @@ relative to one process with two threads, measured in the same invocation.
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile

@@ -11,12 +11,9 @@ of those that share their first 16 words, is the figure.
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile

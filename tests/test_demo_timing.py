@@ -73,9 +73,8 @@ expectations:
 """
 
 
-def test_the_plugin_writes_per_trait_stage_times(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *traits: str) -> Path:
+    """A tiny-model project with one suite per trait; returns where the timings go."""
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # `demo` is not installed: the checkout is
     pytester.makefile(
         ".ini",
@@ -87,8 +86,16 @@ def test_the_plugin_writes_per_trait_stage_times(
     """,
     )
     (pytester.path / "trait_suites").mkdir()
-    (pytester.path / "trait_suites" / "syc.yaml").write_text(SUITE)
-    out = pytester.path / "t" / "suite-timings.json"
+    for trait in traits:
+        (pytester.path / "trait_suites" / f"{trait}.yaml").write_text(
+            SUITE.replace("trait: sycophantic", f"trait: {trait}"))
+    return pytester.path / "t" / "suite-timings.json"
+
+
+def test_the_plugin_writes_per_trait_stage_times(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = _project(pytester, monkeypatch, "sycophantic")
     res = pytester.runpytest_subprocess(
         "trait_suites",
         "-p",
@@ -117,22 +124,7 @@ def test_under_xdist_each_workers_stages_reach_the_file(
 ) -> None:
     """Regression: under pytest-xdist the workers' stages never reached the controller (the
     file held the controller's own, empty, timings), and worker progress lines were lost."""
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    pytester.makefile(
-        ".ini",
-        pytest=f"""
-        [pytest]
-        persona_model = tiny-random-qwen2
-        persona_judge = offline
-        persona_cache = {pytester.path / ".persona_cache"}
-    """,
-    )
-    (pytester.path / "trait_suites").mkdir()
-    (pytester.path / "trait_suites" / "syc.yaml").write_text(SUITE)
-    (pytester.path / "trait_suites" / "evil.yaml").write_text(
-        SUITE.replace("trait: sycophantic", "trait: evil")
-    )
-    out = pytester.path / "t" / "suite-timings.json"
+    out = _project(pytester, monkeypatch, "sycophantic", "evil")
     res = pytester.runpytest_subprocess(
         "trait_suites", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup",
         "-p", "demo.timing", "--demo-timings", str(out), timeout=600,
